@@ -1,0 +1,25 @@
+"""Checks on a workflow config that its JSON schema cannot express, with messages that name the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mubench.models.spec import ModelSpec
+
+
+class ConfigError(ValueError):
+    """The config is invalid; the message names the offending key."""
+
+
+def check_config(config: dict[str, Any]) -> dict[str, ModelSpec]:
+    """Return the configured models by name, refusing duplicates (they would share output paths)."""
+    models: dict[str, ModelSpec] = {}
+    for i, entry in enumerate(config["models"]):
+        name = entry["name"]
+        if name in models:
+            raise ConfigError(f"models[{i}].name: {name!r} is used by more than one model; names must be unique")
+        try:
+            models[name] = ModelSpec.from_config(entry)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"models[{i}] ({name!r}): {err}") from err
+    return models

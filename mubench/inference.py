@@ -1,0 +1,176 @@
+"""Predictions for one (model, subset): each image encoded once, each distinct text encoded once (DESIGN §4).
+
+The authors' code re-encoded an image and its option captions for every question; the scores are identical
+when each unique image and text is encoded once and every question is scored from the cached embeddings.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from mubench.benchmark.tables import load_image
+from mubench.embedding_cache import EmbeddingCache
+from mubench.io import text_key
+from mubench.models.base import ContrastiveModel
+from mubench.models.random_baseline import random_scores
+from mubench.provenance import Provenance
+
+log = logging.getLogger(__name__)
+
+PREDICTION_COLUMNS = [
+    "question_id", "image_id", "subset", "question_type", "dataset", "model",
+    "prediction", "answer_idx", "correct", "scores",
+]
+
+
+def option_texts(question: str, subset: str, options: Sequence[str], captions: Sequence[str]) -> list[str]:
+    """What a contrastive model compares the image with: the caption per option, or question + option."""
+    if subset == "cognition":
+        return [f"{question} {option}" for option in options]
+    return list(captions)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max())
+    return shifted / shifted.sum()
+
+
+def encode_cached(
+    keys: Sequence[str],
+    load: Callable[[str], object],
+    encode: Callable[[list], np.ndarray],
+    cache: EmbeddingCache,
+    batch_size: int,
+    desc: str,
+    on_batch: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """Encode the keys the cache lacks, one atomically saved batch at a time; return all keys' vectors."""
+    todo = cache.missing(keys)
+    log.info("%s: %d unique, %d cached, %d to encode", desc, len(set(keys)), len(set(keys)) - len(todo), len(todo))
+    for start in tqdm(range(0, len(todo), batch_size), desc=desc, unit="batch", mininterval=5):
+        batch = todo[start:start + batch_size]
+        cache.add(batch, encode([load(k) for k in batch]))
+        if on_batch is not None:
+            on_batch()
+    return cache.matrix(keys)
+
+
+def contrastive_scores(
+    questions: pd.DataFrame,
+    image_files: dict[str, Path],
+    image_md5: dict[str, str],
+    model: ContrastiveModel,
+    cache_dir: str | Path,
+    batch_size: int,
+    on_batch: Callable[[], None] | None = None,
+) -> list[np.ndarray]:
+    """Softmax over the option similarities of each question (the paper's contrastive protocol)."""
+    cache_dir = Path(cache_dir)
+    texts_per_question = [
+        option_texts(q.question, q.subset, q.options, q.captions) for q in questions.itertuples()
+    ]
+    unique_texts = list(dict.fromkeys(t for texts in texts_per_question for t in texts))
+    text_by_key = {text_key(t): t for t in unique_texts}
+    text_vectors = encode_cached(
+        list(text_by_key), text_by_key.__getitem__, model.encode_texts,
+        EmbeddingCache(cache_dir / "texts"), batch_size, "texts", on_batch,
+    )
+    text_row = {key: i for i, key in enumerate(text_by_key)}
+
+    missing = sorted(set(questions["image_id"]) - set(image_files))
+    if missing:
+        raise KeyError(f"{len(missing)} questions refer to images absent from images.parquet, e.g. {missing[:3]}")
+    file_by_md5 = {image_md5[i]: image_files[i] for i in dict.fromkeys(questions["image_id"])}
+    image_vectors = encode_cached(
+        list(file_by_md5), lambda md5: load_image(file_by_md5[md5]), model.encode_images,
+        EmbeddingCache(cache_dir / "images"), batch_size, "images", on_batch,
+    )
+    image_row = {md5: i for i, md5 in enumerate(file_by_md5)}
+
+    scores = []
+    for q, texts in zip(questions.itertuples(), texts_per_question):
+        img = image_vectors[image_row[image_md5[q.image_id]]]
+        txt = text_vectors[[text_row[text_key(t)] for t in texts]]
+        scores.append(softmax(model.logit_scale * (txt @ img)))
+    return scores
+
+
+def random_baseline_scores(questions: pd.DataFrame, seed: int) -> list[np.ndarray]:
+    return [random_scores(seed, q.question_id, len(q.options)) for q in questions.itertuples()]
+
+
+def prediction_table(
+    questions: pd.DataFrame, scores: Iterable[np.ndarray], model_name: str, provenance: Provenance
+) -> pd.DataFrame:
+    """One row per question: argmax prediction, correctness and the full score vector, with provenance."""
+    scores = [np.asarray(s, dtype=np.float64) for s in scores]
+    out = questions[["question_id", "image_id", "subset", "question_type", "dataset", "answer_idx"]].copy()
+    out["model"] = model_name
+    out["prediction"] = [int(np.argmax(s)) for s in scores]
+    out["correct"] = out["prediction"] == out["answer_idx"]
+    out["scores"] = [s.tolist() for s in scores]
+    for column, value in provenance.columns().items():
+        out[column] = value
+    return out[PREDICTION_COLUMNS + list(provenance.columns())].reset_index(drop=True)
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def predict_subset(
+    spec,
+    benchmark_root: str | Path,
+    subset: str,
+    *,
+    cache_dir: str | Path,
+    batch_size: int,
+    device: str = "auto",
+    on_batch: Callable[[], None] | None = None,
+) -> pd.DataFrame:
+    """All questions of ``subset`` answered by the model ``spec`` (a ModelSpec), with provenance columns."""
+    import json
+
+    from mubench.benchmark.tables import Benchmark
+    from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
+
+    bench = Benchmark(Path(benchmark_root))
+    manifest = json.loads((bench.root / "manifest.json").read_text())
+    questions = bench.questions
+    questions = questions[questions["subset"] == subset].reset_index(drop=True)
+    log.info("model %s, subset %s: %d questions", spec.name, subset, len(questions))
+    if spec.kind == "random":
+        scores = random_baseline_scores(questions, spec.seed)
+    else:
+        from mubench.models import load_contrastive
+
+        images = bench.images
+        model = load_contrastive(spec, device=resolve_device(device))
+        scores = contrastive_scores(
+            questions,
+            {row.image_id: bench.root / row.path for row in images.itertuples()},
+            dict(zip(images["image_id"], images["md5"])),
+            model, cache_dir, batch_size, on_batch,
+        )
+    provenance = Provenance(
+        model_id=spec.architecture or spec.family,
+        model_revision=spec.weights_revision,
+        model_fingerprint=spec.fingerprint,
+        benchmark_source=manifest["source"],
+        benchmark_revision=str(manifest.get("revision", "")),
+        prompt_version=CAPTION_PROMPT_VERSION,
+        parser_version=CAPTION_PARSER_VERSION,
+        seed=spec.seed,
+        mubench_version=mubench_version(),
+    )
+    return prediction_table(questions, scores, spec.name, provenance)

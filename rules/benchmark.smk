@@ -1,0 +1,15 @@
+rule build_benchmark:
+    """Build the benchmark tables (images, questions, detection, manifest) from the configured source."""
+    output:
+        tables=BENCHMARK_TABLES,
+        images=directory(f"{BENCH_DIR}/images"),
+    params:
+        source=config["benchmark"]["source"],
+        seed=config["benchmark"]["seed"],
+        options=config["benchmark"].get(config["benchmark"]["source"], {}),
+    log:
+        f"logs/build_benchmark/{BENCH}.log",
+    benchmark:
+        f"logs/bench/build_benchmark/{BENCH}.tsv"
+    script:
+        "../scripts/build_benchmark.py"

@@ -1,0 +1,42 @@
+# Config validation, model/subset lists and input functions — nothing else.
+
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+from mubench.config import check_config
+
+min_version("9.0")
+
+validate(config, "../schemas/config.schema.yaml")
+MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema cannot express
+
+BENCH = config["benchmark"]["name"]
+BENCH_DIR = f"results/{BENCH}/benchmark"
+SUBSETS = config["subsets"]
+BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet", "manifest.json")
+REFERENCE_DIR = Path(workflow.basedir) / "paper_figures" / "reference"  # published numbers, shipped
+TABLE1_OUTPUTS = ["paper_figures/table1.csv", "paper_figures/table1.md", "paper_figures/table1_breakdown.csv"]
+
+
+wildcard_constraints:
+    model="|".join(MODELS),
+    subset="|".join(SUBSETS),
+    benchmark=BENCH,
+
+
+def model_spec(wildcards):
+    return MODELS[wildcards.model]
+
+
+def model_container(wildcards):
+    """Each model runs in its family's Apptainer image (containers/<name>.def → .sif)."""
+    return f"containers/{MODELS[wildcards.model].container}.sif"
+
+
+def model_batch_size(wildcards):
+    return MODELS[wildcards.model].batch_size or config["inference"]["batch_size"]
+
+
+def all_scores(wildcards):
+    return expand(f"results/{BENCH}/scores/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS)

@@ -1,0 +1,20 @@
+rule table1:
+    """Table 1: official (pooled) accuracy per subset and model, with CIs and the paper's values beside them."""
+    input:
+        scores=all_scores,
+        manifest=f"{BENCH_DIR}/manifest.json",
+        reference=REFERENCE_DIR / "paper_table1.csv",
+    output:
+        csv="paper_figures/table1.csv",
+        md="paper_figures/table1.md",
+        breakdown="paper_figures/table1_breakdown.csv",
+    params:
+        models=lambda wc: list(MODELS.values()),
+        subsets=SUBSETS,
+        bootstrap=config["bootstrap"],
+    log:
+        f"logs/table1/{BENCH}.log",
+    benchmark:
+        f"logs/bench/table1/{BENCH}.tsv"
+    script:
+        "../scripts/table1.py"

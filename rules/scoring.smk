@@ -1,0 +1,15 @@
+rule score:
+    """Accuracy per question type, dataset and subset (micro totals + macro means) with bootstrap CIs."""
+    input:
+        "results/{benchmark}/predictions/{model}/{subset}.parquet",
+    output:
+        "results/{benchmark}/scores/{model}/{subset}.parquet",
+    params:
+        bootstrap=config["bootstrap"],
+        excluded_datasets=config.get("report", {}).get("excluded_datasets", []),
+    log:
+        "logs/score/{benchmark}/{model}/{subset}.log",
+    benchmark:
+        "logs/bench/score/{benchmark}/{model}/{subset}.tsv"
+    script:
+        "../scripts/score.py"

@@ -1,0 +1,17 @@
+"""Snakemake adapter: build the benchmark tables from the configured source."""
+
+from pathlib import Path
+
+from mubench.benchmark.demo import build_demo
+from mubench.logs import log_to
+
+SOURCES = {"demo": build_demo}
+
+
+def run(out_dir: Path, source: str, seed: int, options: dict) -> None:
+    SOURCES[source](out_dir, seed=seed, **options)
+
+
+with log_to(snakemake.log[0]):
+    run(Path(snakemake.output.tables[0]).parent, snakemake.params.source, snakemake.params.seed,
+        dict(snakemake.params.options))

@@ -1,0 +1,74 @@
+"""Shared fixtures: a tiny prepared benchmark in the DESIGN §2 schema, built in the test's temp dir."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mubench.benchmark.tables import write_table
+from mubench.io import write_json
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub request must fail at once, never hang in retries
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _image_row(root: Path, image_id: str, pixels: np.ndarray, dataset: str) -> dict:
+    path = root / "images" / f"{image_id}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return dict(
+        image_id=image_id, dataset=dataset, label_name="x", modality="light microscopy",
+        submodality="brightfield microscopy", domain="pathology", subdomain="surgical pathology", stain="H&E",
+        split="test", synthetic=True, license="CC0", microns_per_pixel=None,
+        md5=hashlib.md5(path.read_bytes()).hexdigest(), path=f"images/{image_id}.png",
+    )
+
+
+def make_tiny_benchmark(root: Path, n_images: int = 12, seed: int = 0) -> Path:
+    """Images with five coarse questions each (captions shared across images, like the real benchmark),
+    one fine question and one cognition question each."""
+    rng = np.random.default_rng(seed)
+    images, questions = [], []
+    coarse_options = ["light microscopy", "fluorescence microscopy", "electron microscopy", "none of the above"]
+    for i in range(n_images):
+        image_id = f"img{i:03d}"
+        images.append(_image_row(root, image_id, rng.integers(0, 255, (48, 48, 3), dtype=np.uint8), "ds_a"))
+        for qtype in ("modality", "submodality", "domain", "subdomain", "stain"):
+            questions.append(dict(
+                question_id=f"{image_id}:{qtype}", image_id=image_id, subset="coarse", question_type=qtype,
+                dataset="ds_a", question=f"What is the {qtype}?", options=coarse_options,
+                answer_idx=int(rng.integers(0, 4)),
+                captions=[f"A microscopy image obtained through {o}." for o in coarse_options],
+                caption_key=qtype, caption_variants={},
+            ))
+        fine = ["round", "elongated", "irregular"]
+        questions.append(dict(
+            question_id=f"{image_id}:classification", image_id=image_id, subset="fine",
+            question_type="classification", dataset="ds_b" if i % 2 else "ds_a", question="Which shape?",
+            options=fine, answer_idx=i % 3, captions=[f"A cell with {c} shape." for c in fine],
+            caption_key="classification_1", caption_variants={},
+        ))
+        counts = [str(n) for n in range(i, i + 5)] + ["None of the above"]
+        questions.append(dict(
+            question_id=f"{image_id}:cognition", image_id=image_id, subset="cognition", question_type="cognition",
+            dataset="ds_a", question="How many nuclei are visible?", options=counts, answer_idx=i % 6,
+            captions=[], caption_key="", caption_variants={},
+        ))
+    write_table(pd.DataFrame(images), "images", root / "images.parquet")
+    write_table(pd.DataFrame(questions), "questions", root / "questions.parquet")
+    write_table(pd.DataFrame(columns=["image_id", "dataset", "class_name", "boxes", "difficulty"]),
+                "detection", root / "detection.parquet")
+    write_json(root / "manifest.json", {"source": "test", "revision": "none", "seed": seed})
+    return root
+
+
+@pytest.fixture
+def tiny_benchmark(tmp_path: Path) -> Path:
+    return make_tiny_benchmark(tmp_path / "bench")
