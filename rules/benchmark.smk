@@ -7,6 +7,8 @@ rule build_benchmark:
         source=config["benchmark"]["source"],
         seed=config["benchmark"]["seed"],
         options=config["benchmark"].get(config["benchmark"]["source"], {}),
+    container:
+        BASE_CONTAINER
     log:
         f"logs/build_benchmark/{BENCH}.log",
     benchmark:

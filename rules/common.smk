@@ -15,6 +15,7 @@ BENCH = config["benchmark"]["name"]
 BENCH_DIR = f"results/{BENCH}/benchmark"
 SUBSETS = config["subsets"]
 BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet", "manifest.json")
+BASE_CONTAINER = "containers/base.sif"  # CPU analysis image for every rule that runs no model
 REFERENCE_DIR = Path(workflow.basedir) / "paper_figures" / "reference"  # published numbers, shipped
 TABLE1_OUTPUTS = ["paper_figures/table1.csv", "paper_figures/table1.md", "paper_figures/table1_breakdown.csv"]
 

@@ -12,6 +12,8 @@ rule table1:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
         bootstrap=config["bootstrap"],
+    container:
+        BASE_CONTAINER
     log:
         f"logs/table1/{BENCH}.log",
     benchmark:

@@ -7,6 +7,8 @@ rule score:
     params:
         bootstrap=config["bootstrap"],
         excluded_datasets=config.get("report", {}).get("excluded_datasets", []),
+    container:
+        BASE_CONTAINER
     log:
         "logs/score/{benchmark}/{model}/{subset}.log",
     benchmark:

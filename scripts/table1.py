@@ -13,8 +13,11 @@ def run(score_paths, manifest_path, reference_path, models, subsets, bootstrap, 
     scores = pd.concat([pd.read_parquet(p) for p in score_paths], ignore_index=True)
     table = build_table1(scores, models, subsets, read_reference(reference_path))
     manifest = json.loads(open(manifest_path).read())
+    revision = manifest.get("revision", "n/a")
+    if isinstance(revision, dict):
+        revision = ", ".join(f"{k} {v}" for k, v in revision.items())
     notes = [
-        f"benchmark: {manifest['source']} (revision {manifest.get('revision', 'n/a')}); total = pooled (micro) "
+        f"benchmark: {manifest['source']} ({revision}); total = pooled (micro) "
         "accuracy over all questions of the subset",
         f"CI: {bootstrap['method']} bootstrap, {bootstrap['confidence']:.0%}, {bootstrap['n_resamples']} resamples, "
         f"seed {bootstrap['seed']}; ± = upper bound − accuracy, as in the paper",
