@@ -20,7 +20,7 @@ import torch
 from mubench.benchmark.demo import build_demo
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.inference import option_texts, predict_subset, softmax
-from mubench.models import ModelSpec, load_contrastive
+from mubench.models import ModelSpec, load_model
 
 
 def naive_loop(questions, paths, model) -> list[int]:
@@ -65,17 +65,14 @@ def main() -> None:
         questions = bench.questions.query("subset == @args.subset").reset_index(drop=True)
         paths = bench.image_paths()
         spec = ModelSpec.from_config(dict(name="bench", family="open_clip", architecture=args.arch, seed=0))
-        model = load_contrastive(spec)
+        model = load_model(spec)
         n_texts = len({t for q in questions.itertuples()
                        for t in option_texts(q.question, q.subset, q.options, q.captions)})
         print(f"{args.subset}: {len(questions)} questions, {questions['image_id'].nunique()} images, "
               f"{n_texts} unique texts; model {args.arch}; {args.threads} threads")
 
-        from unittest import mock
-
-        with mock.patch("mubench.models.load_contrastive", return_value=model):
-            t_ours, preds = timed(lambda: predict_subset(spec, root, args.subset, cache_dir=Path(tmp) / "cache",
-                                                         batch_size=args.batch_size))
+        t_ours, preds = timed(lambda: predict_subset(spec, root, args.subset, cache_dir=Path(tmp) / "cache",
+                                                     batch_size=args.batch_size, model=model))
         t_forward, _ = timed(pure_forward, questions, paths, model, args.batch_size)
         t_naive, naive = timed(naive_loop, questions, paths, model)
 

@@ -128,6 +128,24 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _contrastive(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> list[np.ndarray]:
+    images = bench.images
+    return contrastive_scores(
+        questions,
+        {row.image_id: bench.root / row.path for row in images.itertuples()},
+        dict(zip(images["image_id"], images["md5"])),
+        model, cache_dir, batch_size, on_batch,
+    )
+
+
+def _random(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> list[np.ndarray]:
+    return random_baseline_scores(questions, spec.seed)
+
+
+# How each kind of model answers a subset's questions (the kind comes from the family, models/spec.py).
+ANSWERERS = {"random": _random, "contrastive": _contrastive}
+
+
 def predict_subset(
     spec,
     benchmark_root: str | Path,
@@ -136,12 +154,17 @@ def predict_subset(
     cache_dir: str | Path,
     batch_size: int,
     device: str = "auto",
+    model=None,
     on_batch: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
-    """All questions of ``subset`` answered by the model ``spec`` (a ModelSpec), with provenance columns."""
+    """All questions of ``subset`` answered by the model ``spec`` (a ModelSpec), with provenance columns.
+
+    ``model`` is the loaded adapter; when None it is built from the registry (tests and benchmarks pass one).
+    """
     import json
 
     from mubench.benchmark.tables import Benchmark
+    from mubench.models import load_model
     from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
 
     bench = Benchmark(Path(benchmark_root))
@@ -149,25 +172,15 @@ def predict_subset(
     questions = bench.questions
     questions = questions[questions["subset"] == subset].reset_index(drop=True)
     log.info("model %s, subset %s: %d questions", spec.name, subset, len(questions))
-    if spec.kind == "random":
-        scores = random_baseline_scores(questions, spec.seed)
-    else:
-        from mubench.models import load_contrastive
-
-        images = bench.images
-        model = load_contrastive(spec, device=resolve_device(device))
-        scores = contrastive_scores(
-            questions,
-            {row.image_id: bench.root / row.path for row in images.itertuples()},
-            dict(zip(images["image_id"], images["md5"])),
-            model, cache_dir, batch_size, on_batch,
-        )
+    if model is None and spec.kind != "random":
+        model = load_model(spec, device=resolve_device(device))
+    scores = ANSWERERS[spec.kind](spec, bench, questions, model, cache_dir, batch_size, on_batch)
     provenance = Provenance(
         model_id=spec.architecture or spec.family,
         model_revision=spec.weights_revision,
         model_fingerprint=spec.fingerprint,
         benchmark_source=manifest["source"],
-        benchmark_revision=str(manifest.get("revision", "")),
+        benchmark_revision=json.dumps(manifest.get("revision", ""), sort_keys=True),
         prompt_version=CAPTION_PROMPT_VERSION,
         parser_version=CAPTION_PARSER_VERSION,
         seed=spec.seed,

@@ -44,11 +44,8 @@ class CountingModel:
 
 
 def run(bench_root, subset, model, cache_dir, batch_size=4):
-    from unittest import mock
-
     spec = ModelSpec.from_config(TINY)
-    with mock.patch("mubench.models.load_contrastive", return_value=model):
-        return predict_subset(spec, bench_root, subset, cache_dir=cache_dir, batch_size=batch_size, device="cpu")
+    return predict_subset(spec, bench_root, subset, cache_dir=cache_dir, batch_size=batch_size, model=model)
 
 
 def test_scores_equal_direct_per_question_computation(tiny_benchmark, tiny_model, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mubench.models import ModelLoadError, ModelSpec, load_contrastive
+from mubench.models import ModelLoadError, ModelSpec, load_model
 from mubench.models.open_clip_family import OpenClipModel
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "mubench" / "models" / "open_clip_configs"
@@ -64,7 +64,7 @@ def test_entry_preprocessing_and_context_length_are_applied():
 
 def test_local_dir_loads_the_saved_weights(seeded, tmp_path):
     folder = save_open_clip_dir(seeded, tmp_path / "tiny")
-    loaded = load_contrastive(spec(architecture=f"local-dir:{folder}"))
+    loaded = load_model(spec(architecture=f"local-dir:{folder}"))
     for a, b in zip(probe(seeded), probe(loaded)):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
@@ -73,7 +73,7 @@ def test_local_dir_without_weights_is_refused(seeded, tmp_path):
     folder = save_open_clip_dir(seeded, tmp_path / "tiny")
     (folder / "open_clip_pytorch_model.bin").unlink()
     with pytest.raises(ModelLoadError, match="no weights file"):
-        load_contrastive(spec(architecture=f"local-dir:{folder}"))
+        load_model(spec(architecture=f"local-dir:{folder}"))
 
 
 def test_hf_hub_id_loads_from_hf_home_cache_at_pinned_revision(seeded, tmp_path):
@@ -86,8 +86,8 @@ def test_hf_hub_id_loads_from_hf_home_cache_at_pinned_revision(seeded, tmp_path)
     script = (
         "import numpy as np, sys; sys.path.insert(0, %r)\n"
         "from test_models import probe, spec\n"
-        "from mubench.models import load_contrastive\n"
-        "m = load_contrastive(spec(architecture='hf-hub:mubench/tiny-clip', revision=%r))\n"
+        "from mubench.models import load_model\n"
+        "m = load_model(spec(architecture='hf-hub:mubench/tiny-clip', revision=%r))\n"
         "np.save(sys.argv[1], probe(m)[0])\n"
     ) % (str(Path(__file__).parent), REVISION)
     env = dict(os.environ, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
@@ -98,11 +98,11 @@ def test_hf_hub_id_loads_from_hf_home_cache_at_pinned_revision(seeded, tmp_path)
 
 def test_offline_hub_model_fails_at_once_naming_model_and_remedy(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError) as err:
-        load_contrastive(spec(architecture="hf-hub:wisdomik/QuiltNet-B-32", revision=REVISION))
+        load_model(spec(architecture="hf-hub:wisdomik/QuiltNet-B-32", revision=REVISION))
     message = str(err.value)
     assert "'m'" in message and "wisdomik/QuiltNet-B-32" in message and "HF_HOME" in message
 
 
 def test_offline_pretrained_tag_fails_naming_model():
     with pytest.raises(ModelLoadError, match="laion2b_s34b_b79k"):
-        load_contrastive(spec(architecture="ViT-B-32", pretrained="laion2b_s34b_b79k"))
+        load_model(spec(architecture="ViT-B-32", pretrained="laion2b_s34b_b79k"))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from mubench.models.base import ContrastiveModel, ModelLoadError
-from mubench.models.spec import FAMILY_KINDS, ModelSpec
+from mubench.models.spec import FAMILIES, ModelSpec
 
 
-def load_contrastive(spec: ModelSpec, device: str = "cpu") -> ContrastiveModel:
-    """Build the adapter for a contrastive family; heavy imports happen only for the family used."""
-    if spec.family == "open_clip":
-        from mubench.models.open_clip_family import OpenClipModel
+def load_model(spec: ModelSpec, device: str = "cpu"):
+    """Build the family's adapter; heavy imports (torch, transformers…) happen only for the family used."""
+    family = FAMILIES[spec.family]
+    if not family.adapter:
+        raise ValueError(f"model {spec.name!r}: family {spec.family!r} has no model to load")
+    module, cls = family.adapter.split(":")
+    return getattr(import_module(module), cls)(spec, device=device)
 
-        return OpenClipModel(spec, device=device)
-    raise ValueError(f"model {spec.name!r}: family {spec.family!r} is not contrastive")
 
-
-__all__ = ["ContrastiveModel", "FAMILY_KINDS", "ModelLoadError", "ModelSpec", "load_contrastive"]
+__all__ = ["ContrastiveModel", "FAMILIES", "ModelLoadError", "ModelSpec", "load_model"]

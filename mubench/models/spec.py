@@ -7,9 +7,22 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Each family runs in its own Apptainer image (containers/<name>.def); the entry may override it.
-FAMILY_CONTAINERS = {"random": "base", "open_clip": "openclip"}
-FAMILY_KINDS = {"random": "random", "open_clip": "contrastive"}
+
+
+@dataclass(frozen=True)
+class Family:
+    """How a family answers (kind), where its adapter lives, and which Apptainer image runs it."""
+
+    kind: str  # "random" | "contrastive" | "generative"
+    adapter: str  # "module:Class", imported only when a model of the family is loaded
+    container: str  # containers/<container>.def
+
+
+# One line per family. The adapter class takes (spec, device) and implements the kind's protocol (models/base.py).
+FAMILIES = {
+    "random": Family("random", "", "base"),
+    "open_clip": Family("contrastive", "mubench.models.open_clip_family:OpenClipModel", "openclip"),
+}
 
 
 @dataclass(frozen=True)
@@ -39,15 +52,15 @@ class ModelSpec:
 
     @classmethod
     def from_config(cls, entry: dict[str, Any]) -> "ModelSpec":
-        if entry.get("family") not in FAMILY_KINDS:
+        if entry.get("family") not in FAMILIES:
             raise ValueError(
                 f"model {entry.get('name')!r}: unknown family {entry.get('family')!r}; "
-                f"known: {', '.join(sorted(FAMILY_KINDS))}"
+                f"known: {', '.join(sorted(FAMILIES))}"
             )
         values = dict(entry)
         values.setdefault("label", entry["name"])
         values.setdefault("paper_name", entry["name"])
-        values.setdefault("container", FAMILY_CONTAINERS[entry["family"]])
+        values.setdefault("container", FAMILIES[entry["family"]].container)
         pre = values.pop("preprocessing", None) or {}
         for key in ("mean", "std"):
             if key in pre:
@@ -57,7 +70,7 @@ class ModelSpec:
     @property
     def kind(self) -> str:
         """``contrastive`` models score caption options; ``random`` draws a seeded uniform choice."""
-        return FAMILY_KINDS[self.family]
+        return FAMILIES[self.family].kind
 
     @property
     def weights_revision(self) -> str:
