@@ -1,0 +1,86 @@
+"""The whole demo workflow, run by snakemake in a temporary copy of the project, as a user would run it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mubench.benchmark.tables import Benchmark
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "profiles", "paper_figures/reference"]
+TABLES = ["table1.csv", "table1.md", "table1_breakdown.csv"]
+
+pytestmark = pytest.mark.workflow
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in WORKFLOW_FILES:
+        src, dst = REPO / name, dest / name
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(SNAKEMAKE), "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
+    snakemake(workdir)
+    return workdir
+
+
+def test_table1_has_every_model_and_subset_with_sane_cis(demo_run):
+    table = pd.read_csv(demo_run / "paper_figures" / "table1.csv")
+    assert list(table.columns) == ["subset", "model", "accuracy", "ci_low", "ci_high", "ci_halfwidth",
+                                   "n_questions", "paper_accuracy", "paper_ci"]
+    assert set(zip(table["subset"], table["model"])) == {
+        (s, m) for s in ("coarse", "fine", "cognition") for m in ("Random", "OpenCLIP tiny (untrained)")}
+    assert (table["ci_low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["ci_high"]).all()
+    assert ((table["ci_high"] - table["accuracy"] - table["ci_halfwidth"]).abs() < 0.011).all()
+    assert table["accuracy"].between(0, 100).all()
+
+    questions = Benchmark(demo_run / "results" / "demo" / "benchmark").questions
+    for subset, rows in questions.groupby("subset"):
+        chance = 100 * (1 / rows["options"].map(len)).mean()
+        random_row = table[(table["subset"] == subset) & (table["model"] == "Random")].iloc[0]
+        assert random_row["n_questions"] == len(rows)
+        assert abs(random_row["accuracy"] - chance) <= 2 * random_row["ci_halfwidth"], (subset, chance)
+    paper_random = table[table["model"] == "Random"].set_index("subset")["paper_accuracy"]
+    assert paper_random.to_dict() == {"coarse": 18.34, "fine": 19.13, "cognition": 17.0}
+    assert table.loc[table["model"] != "Random", "paper_accuracy"].isna().all()
+
+
+def test_every_job_logged_and_benchmarked(demo_run):
+    logs = list((demo_run / "logs").rglob("*.log"))
+    bench = list((demo_run / "logs" / "bench").rglob("*.tsv"))
+    assert len(logs) == len(bench) == 1 + 6 + 6 + 1  # build, predict × 6, score × 6, table1
+    predict_log = (demo_run / "logs" / "predict" / "demo" / "OpenCLIP-tiny-untrained" / "coarse.log").read_text()
+    assert "1400 questions" in predict_log
+
+
+def test_same_config_gives_byte_identical_tables(demo_run):
+    before = {name: (demo_run / "paper_figures" / name).read_bytes() for name in TABLES}
+    snakemake(demo_run, "--forceall")
+    after = {name: (demo_run / "paper_figures" / name).read_bytes() for name in TABLES}
+    assert before == after
+
+
+def test_lint_is_clean(demo_run):
+    result = snakemake(demo_run, "--lint")
+    assert "Lints for" not in result.stdout + result.stderr
