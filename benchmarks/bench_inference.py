@@ -66,6 +66,7 @@ def main() -> None:
         paths = bench.image_paths()
         spec = ModelSpec.from_config(dict(name="bench", family="open_clip", architecture=args.arch, seed=0))
         model = load_model(spec)
+        pure_forward(questions.head(8), paths, model, args.batch_size)  # warm-up: first calls pay lazy init
         n_texts = len({t for q in questions.itertuples()
                        for t in option_texts(q.question, q.subset, q.options, q.captions)})
         print(f"{args.subset}: {len(questions)} questions, {questions['image_id'].nunique()} images, "
