@@ -4,6 +4,14 @@
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+# Light steps that combine every model's scores run on the submitting host, not as cluster jobs (profiles/slurm).
+localrules:
+    all,
+    table1,
+
+
 include: "rules/common.smk"
 include: "rules/benchmark.smk"
 include: "rules/inference.smk"

@@ -5,9 +5,11 @@ rule table1:
         manifest=f"{BENCH_DIR}/manifest.json",
         reference=REFERENCE_DIR / "paper_table1.csv",
     output:
-        csv="paper_figures/table1.csv",
+        csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category="Table 1"),
         md="paper_figures/table1.md",
-        breakdown="paper_figures/table1_breakdown.csv",
+        breakdown=report(
+            "paper_figures/table1_breakdown.csv", caption="../report/table1_breakdown.rst", category="Table 1"
+        ),
     params:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,

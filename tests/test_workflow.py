@@ -14,7 +14,8 @@ from mubench.benchmark.tables import Benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "profiles", "paper_figures/reference"]
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "profiles", "report",
+                  "paper_figures/reference"]
 TABLES = ["table1.csv", "table1.md", "table1_breakdown.csv"]
 
 pytestmark = pytest.mark.workflow
@@ -84,3 +85,9 @@ def test_same_config_gives_byte_identical_tables(demo_run):
 def test_lint_is_clean(demo_run):
     result = snakemake(demo_run, "--lint")
     assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_html_report_builds_offline(demo_run):
+    snakemake(demo_run, "--report", "report.html")
+    html = (demo_run / "report.html").read_text(errors="replace")
+    assert "table1.csv" in html
