@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
+from mubench.benchmark.ubench_cognition import workflow_subsets
 from mubench.config import check_config
 
 min_version("9.0")
@@ -13,7 +14,7 @@ MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema c
 
 BENCH = config["benchmark"]["name"]
 BENCH_DIR = f"results/{BENCH}/benchmark"
-SUBSETS = config["subsets"]
+SUBSETS = workflow_subsets(config["benchmark"], config["subsets"])  # uBench: cognition only with a cognition folder
 BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet", "manifest.json")
 BASE_CONTAINER = "containers/base.sif"  # CPU analysis image for every rule that runs no model
 REFERENCE_DIR = Path(workflow.basedir) / "paper_figures" / "reference"  # published numbers, shipped

@@ -3,9 +3,10 @@
 from pathlib import Path
 
 from mubench.benchmark.demo import build_demo
+from mubench.benchmark.ubench import build_ubench
 from mubench.logs import log_to
 
-SOURCES = {"demo": build_demo}
+SOURCES = {"demo": build_demo, "ubench": build_ubench}
 
 
 def run(out_dir: Path, source: str, seed: int, options: dict) -> None:

@@ -1,0 +1,300 @@
+"""The ubench source on a tiny release written in the exact uBench Arrow schema, with every known quirk."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from PIL import Image
+
+from mubench.benchmark import ubench_acquire
+from mubench.benchmark.tables import Benchmark, load_image
+from mubench.benchmark.ubench import build_ubench
+from mubench.benchmark.ubench_acquire import SUBFOLDER, UBenchSourceError
+from mubench.benchmark.ubench_cognition import CognitionFormatError, workflow_subsets
+from mubench.benchmark.ubench_convert import (
+    Tally,
+    as_mapping,
+    as_records,
+    detection_rows,
+    outline_box,
+)
+
+SHARD = "ubench-test-00000-of-00001.arrow"
+QUESTION = pa.struct([("question", pa.string()), ("options", pa.list_(pa.string())), ("answer", pa.string()),
+                      ("answer_idx", pa.int64()), ("id", pa.string()), ("name", pa.string())])
+CAPTION = pa.struct([("question", pa.string()), ("options", pa.list_(pa.string())), ("answer", pa.string())])
+OUTLINES = pa.list_(pa.struct([("className", pa.string()), ("points", pa.list_(pa.list_(pa.float64())))]))
+QUESTION_KEYS = ("modality", "submodality", "domain", "subdomain", "stain", "classification")
+CAPTION_KEYS = ("modality", "modality_1", "submodality", "domain", "subdomain", "stain", "classification_0",
+                "classification_1")
+STRINGS = ("label_name", "dataset", "domain", "institution", "license")
+SCHEMA = pa.schema(
+    [("image_id", pa.string()), ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+     ("label", pa.int64())] + [(c, pa.string()) for c in STRINGS] + [("microns_per_pixel", pa.float64())]
+    + [(c, pa.string()) for c in ("modality", "ncbitaxon_id", "ncbitaxon_name", "pmid", "split", "stain",
+                                  "subdomain", "submodality")]
+    + [("synthetic", pa.bool_()), ("captions", pa.struct([(k, CAPTION) for k in CAPTION_KEYS])),
+       ("questions", pa.struct([(k, QUESTION) for k in QUESTION_KEYS])), ("bbox", OUTLINES), ("polygon", OUTLINES)])
+
+
+def encoded(seed: int, fmt: str) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (16, 20, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def mcq(kind: str, answer_idx: int = 1) -> dict:
+    options = [f"{kind} a", f"{kind} b", f"{kind} c", "none of the above"]
+    return dict(question=f"Which {kind}?", options=options, answer=options[answer_idx], answer_idx=answer_idx,
+                id=f"q-{kind}", name=kind)
+
+
+def captions_for(options: list[str], template: str) -> dict:
+    sentences = [template.format(o) for o in options]
+    return dict(question=None, options=sentences, answer=sentences[1])
+
+
+def release_row(image_id: str, dataset: str | None, stain: str, *, image: bytes, null_types=(),
+                caption_keys=CAPTION_KEYS, bbox=(), polygon=()) -> dict:
+    questions = {k: (None if k in null_types else mcq(k)) for k in QUESTION_KEYS}
+    if "stain" in null_types:  # the release's other null shape: the struct is there, its fields are null
+        questions["stain"] = dict.fromkeys(QUESTION.names)
+    captions = {k: captions_for(mcq(k.split("_")[0])["options"], f"An image of {{}} ({k}).") for k in caption_keys}
+    return dict(image_id=image_id, image=dict(bytes=image, path=None), label=0, label_name="x", dataset=dataset,
+                domain="biology", institution="inst", license="CC-BY-4.0", microns_per_pixel=0.5,
+                modality="fluorescence microscopy", ncbitaxon_id="9606", ncbitaxon_name="human", pmid="1",
+                split="test", stain=stain, subdomain="cell biology", submodality="confocal", synthetic=False,
+                captions=captions, questions=questions,
+                bbox=[dict(className=c, points=p) for c, p in bbox],
+                polygon=[dict(className=c, points=p) for c, p in polygon])
+
+
+ROWS = [
+    release_row("kather_1", "kather_et_al_2016", "H&E", image=encoded(1, "JPEG")),
+    release_row("held_h2b_1", None, "H2B-mCherry", image=encoded(2, "PNG"),
+                polygon=[("nucleus", [[1, 2], [5, 1], [4, 7]]), ("Nucleus", [[10, 10], [12, 14], [11, 12]])]),
+    release_row("held_galt_1", None, "GalT\u2013EGFP", image=encoded(3, "PNG"),
+                bbox=[("nucleus", [[2, 3], [8, 9]])], polygon=[("nucleus", [[0, 0], [1, 1], [0, 1]])]),
+    release_row("nirschl_1", "nirschl_unpub_fluorescence", "DAPI", image=encoded(4, "PNG"),
+                null_types=("submodality", "stain"), caption_keys=tuple(k for k in CAPTION_KEYS
+                                                                       if k != "classification_1")),
+    release_row("opencell_1", "opencell", "mNeonGreen", image=encoded(5, "PNG"),
+                polygon=[("nuclei", [[3, 3], [6, 3], [6, 8], [3, 8]])]),
+    release_row("glas_1", "sirinukunwattana_et_al_2016", "H&E", image=encoded(6, "PNG")),
+    release_row("held_unknown_1", None, "Hoechst", image=encoded(7, "PNG")),
+    release_row("burgess_1", "burgess_et_al_2024_contour", "synthetic", image=encoded(8, "PNG"),
+                bbox=[("cell", [[0, 0], [15, 12]]), ("nucleus", [[4, 4], [9, 8]]),
+                      ("background", [[0, 0], [1, 1]])]),
+    release_row("eulenberg_1", "eulenberg_et_al_2017_darkfield", "None", image=encoded(9, "PNG")),
+]
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A one-shard release folder laid out like the hub repo, and its SHA-256 table."""
+    folder = tmp_path / "release" / SUBFOLDER
+    folder.mkdir(parents=True)
+    table = pa.Table.from_pylist(ROWS, schema=SCHEMA)
+    with pa.OSFile(str(folder / SHARD), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as writer:
+        for batch in table.to_batches(max_chunksize=4):  # several record batches, like the real shards
+            writer.write_batch(batch)
+    return tmp_path / "release", {SHARD: hashlib.sha256((folder / SHARD).read_bytes()).hexdigest()}
+
+
+def build(tmp_path, release, **options):
+    root, sha256 = release
+    out = tmp_path / "bench"
+    manifest = build_ubench(out, seed=0, path=str(root), sha256=sha256, workers=2, **options)
+    return Benchmark(out), manifest
+
+
+def test_official_conversion_row_by_row(tmp_path, release):
+    bench, manifest = build(tmp_path, release)
+    questions = bench.questions.set_index("question_id")
+    kather = questions.loc["kather_1:modality"]
+    assert kather.subset == "coarse" and kather.dataset == "kather_et_al_2016"
+    assert list(kather.options) == mcq("modality")["options"] and kather.answer_idx == 1
+    assert kather.caption_key == "modality"
+    assert list(kather.captions) == [f"An image of {o} (modality)." for o in kather.options]
+    assert {k: list(v) for k, v in kather.caption_variants.items()} == {
+        "modality_1": [f"An image of {o} (modality_1)." for o in kather.options]}
+    fine = questions.loc["kather_1:classification"]
+    assert fine.subset == "fine" and fine.caption_key == "classification_1"
+    assert list(fine.caption_variants) == ["classification_0"]
+
+    # Held rows named by stain (en dash included); nulls skipped; classification_1 absent → classification_0.
+    assert set(questions.loc[questions.image_id == "held_galt_1", "dataset"]) == {"held_et_al_2010_galt"}
+    nirschl = questions[questions.image_id == "nirschl_1"]
+    assert sorted(nirschl.question_type) == ["classification", "domain", "modality", "subdomain"]
+    assert nirschl.set_index("question_type").loc["classification", "caption_key"] == "classification_0"
+    # Official task list: no opencell / GlaS questions; opencell stays for detection; eulenberg is official.
+    assert not questions.dataset.isin(["opencell", "sirinukunwattana_et_al_2016"]).any()
+    assert len(questions) == 5 * 6 + 4  # kather, 2 held, burgess, eulenberg: 6 each; nirschl: 4
+
+    images = bench.images.set_index("image_id")
+    assert sorted(images.index) == ["burgess_1", "eulenberg_1", "held_galt_1", "held_h2b_1", "kather_1",
+                                    "nirschl_1", "opencell_1"]
+    png = (bench.root / images.loc["held_h2b_1", "path"]).read_bytes()
+    assert png == ROWS[1]["image"]["bytes"]  # PNG kept verbatim
+    jpeg = np.asarray(Image.open(io.BytesIO(ROWS[0]["image"]["bytes"])).convert("RGB"))
+    assert np.array_equal(np.asarray(load_image(bench.root / images.loc["kather_1", "path"])), jpeg)
+    assert images.loc["kather_1", "md5"] == hashlib.md5((bench.root / "images/kather_1.png").read_bytes()).hexdigest()
+
+    detection = {(r.image_id, r.class_name): r for r in bench.detection.itertuples()}
+    assert sorted(detection) == [("burgess_1", "cell"), ("burgess_1", "nucleus"), ("held_galt_1", "nucleus"),
+                                 ("held_h2b_1", "nucleus"), ("opencell_1", "nucleus")]
+    assert [list(b) for b in detection["held_h2b_1", "nucleus"].boxes] == [[1, 1, 5, 7], [10, 10, 12, 14]]
+    assert [list(b) for b in detection["held_galt_1", "nucleus"].boxes] == [[2, 3, 8, 9]]  # bbox wins
+    assert detection["burgess_1", "cell"].difficulty == "easy"
+    assert detection["burgess_1", "nucleus"].difficulty == "hard"
+    assert detection["opencell_1", "nucleus"].difficulty == "hard"
+
+    assert manifest["rows"]["total"] == len(ROWS)
+    assert manifest["rows"]["per_dataset"]["held_et_al_2010_h2b"] == 1
+    assert manifest["rows"]["per_dataset"]["None"] == 1
+    decisions = manifest["decisions"]
+    assert decisions["rows_dropped"] == {"dataset missing and stain 'Hoechst' not mapped": 1,
+                                         "sirinukunwattana_et_al_2016: no question or detection task left": 1}
+    assert decisions["questions_null"] == {"nirschl_unpub_fluorescence/stain": 1,
+                                           "nirschl_unpub_fluorescence/submodality": 1}
+    assert decisions["caption_default_missing"] == {"nirschl_unpub_fluorescence/classification -> classification_0": 1}
+    assert decisions["detection_objects_dropped"] == {"burgess_et_al_2024_contour/background: not a Table 18 task": 1}
+    assert decisions["detection_boxes_from_polygon"] == {"held_et_al_2010_h2b/nucleus": 2, "opencell/nucleus": 1}
+    assert manifest["inputs"][SHARD]["sha256"] == release[1][SHARD]
+    assert manifest["subsets"] == ["coarse", "fine"] and manifest["cognition"]["status"].startswith("skipped")
+    assert manifest["counts"]["questions"] == {"coarse/domain": 6, "coarse/modality": 6, "coarse/stain": 5,
+                                               "coarse/subdomain": 6, "coarse/submodality": 5,
+                                               "fine/classification": 6}
+
+
+def test_all_tasks_and_excluded_datasets(tmp_path, release):
+    bench, manifest = build(tmp_path, release, tasks="all", exclude_datasets=["eulenberg_et_al_2017_darkfield"])
+    questions = bench.questions
+    assert {"opencell", "sirinukunwattana_et_al_2016"} <= set(questions.dataset)
+    assert "eulenberg_et_al_2017_darkfield" not in set(questions.dataset) | set(bench.images.dataset)
+    assert manifest["decisions"]["rows_dropped"]["eulenberg_et_al_2017_darkfield: in exclude_datasets"] == 1
+    assert len(questions) == 6 * 6 + 4  # kather, 2 held, opencell, GlaS, burgess: 6 each; nirschl: 4
+
+
+def test_checksum_mismatch_names_shard_and_hashes(tmp_path, release):
+    root, sha256 = release
+    wrong = {SHARD: "0" * 64}
+    with pytest.raises(UBenchSourceError, match=rf"{SHARD}.*{sha256[SHARD]}.*expected {'0' * 64}"):
+        build_ubench(tmp_path / "bench", seed=0, path=str(root), sha256=wrong)
+
+
+def test_truncated_shard_is_refused(tmp_path, release):
+    root, sha256 = release
+    shard = root / SUBFOLDER / SHARD
+    shard.write_bytes(shard.read_bytes()[:-100])
+    with pytest.raises(UBenchSourceError, match=rf"shard {SHARD}.*truncated"):
+        build_ubench(tmp_path / "bench", seed=0, path=str(root), sha256=sha256)
+
+
+def test_hash_is_recorded_and_not_recomputed(tmp_path, release, monkeypatch):
+    build(tmp_path, release)
+    record = json.loads((tmp_path / "ubench_shard_sha256.json").read_text())
+    assert [v["sha256"] for v in record.values()] == [release[1][SHARD]]
+    monkeypatch.setattr(ubench_acquire, "sha256_file", lambda path: pytest.fail("re-hashed an unchanged shard"))
+    build(tmp_path, release)
+
+
+def test_offline_without_a_copy_says_what_to_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    with pytest.raises(UBenchSourceError, match=r"not available offline; set benchmark\.ubench\.path .* HF_HOME"):
+        build_ubench(tmp_path / "bench", seed=0)
+
+
+def test_offline_reads_the_hf_cache_named_by_hf_home(tmp_path, release, monkeypatch):
+    root, sha256 = release
+    revision = "a" * 40
+    snapshot = tmp_path / "hf" / "hub" / "datasets--jnirschl--uBench" / "snapshots" / revision
+    (snapshot / SUBFOLDER).mkdir(parents=True)
+    (snapshot / SUBFOLDER / SHARD).write_bytes((root / SUBFOLDER / SHARD).read_bytes())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    manifest = build_ubench(tmp_path / "bench", seed=0, revision=revision, sha256=sha256)
+    assert manifest["revision"] == revision and manifest["rows"]["total"] == len(ROWS)
+
+
+def test_other_revision_needs_its_checksums(tmp_path):
+    with pytest.raises(UBenchSourceError, match="benchmark.ubench.sha256"):
+        build_ubench(tmp_path / "bench", seed=0, revision="b" * 40, path=str(tmp_path))
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_cognition_folder(tmp_path, release, fmt):
+    folder = tmp_path / "cognition"
+    folder.mkdir()
+    (folder / "cell.tif").write_bytes(encoded(10, "TIFF"))
+    entries = [dict(image="cell.tif", question="How many cells?", options=["1", "2", "None of the above"],
+                    answer_idx=1, subdomain="cell biology"),
+               dict(image="cell.tif", question="Which stain?", options=["DAPI", "H&E"], answer_idx=0,
+                    subdomain="cell biology", question_id="expert_7")]
+    if fmt == "json":
+        (folder / "questions.json").write_text(json.dumps(entries))
+    else:
+        lines = ["image,question,options,answer_idx,subdomain,question_id"] + [
+            ",".join([e["image"], e["question"], '"' + json.dumps(e["options"]).replace('"', '""') + '"',
+                      str(e["answer_idx"]), e["subdomain"], e.get("question_id", "")]) for e in entries]
+        (folder / "questions.csv").write_text("\n".join(lines) + "\n")
+    bench, manifest = build(tmp_path, release, cognition_path=str(folder))
+    cognition = bench.questions[bench.questions.subset == "cognition"]
+    assert list(cognition.question_id) == ["cognition_0001", "expert_7"]
+    assert [list(o) for o in cognition.options] == [e["options"] for e in entries]
+    assert list(cognition.answer_idx) == [1, 0] and cognition.image_id.nunique() == 1
+    assert manifest["subsets"] == ["coarse", "cognition", "fine"] and manifest["cognition"]["questions"] == 2
+
+
+def test_cognition_errors_name_the_entry(tmp_path):
+    folder = tmp_path / "cognition"
+    folder.mkdir()
+    (folder / "questions.json").write_text(json.dumps([dict(image="x.png", question="q", options=["a", "b"],
+                                                            answer_idx=5, subdomain="s")]))
+    from mubench.benchmark.ubench_cognition import load_cognition
+    with pytest.raises(CognitionFormatError, match="entry 1: answer_idx 5 not in 0..1"):
+        load_cognition(folder, tmp_path / "out")
+
+
+def test_workflow_skips_cognition_without_a_folder():
+    subsets = ["coarse", "fine", "cognition"]
+    assert workflow_subsets({"source": "ubench", "ubench": {"cognition_path": None}}, subsets) == ["coarse", "fine"]
+    assert workflow_subsets({"source": "ubench", "ubench": {"cognition_path": "/c"}}, subsets) == subsets
+    assert workflow_subsets({"source": "demo"}, subsets) == subsets
+
+
+def test_other_arrow_shapes_are_read_the_same():
+    """``datasets`` may store Sequence(dict) as a struct of lists and a dict-like feature as an Arrow map."""
+    assert as_records({"className": ["cell", "nucleus"], "points": [[[0, 0], [2, 2]], [1, 1, 3, 4]]}) == [
+        {"className": "cell", "points": [[0, 0], [2, 2]]}, {"className": "nucleus", "points": [1, 1, 3, 4]}]
+    assert as_mapping([("modality", {"question": "q"})]) == {"modality": {"question": "q"}}
+    assert outline_box([1, 1, 3, 4]) == [1.0, 1.0, 3.0, 4.0] and outline_box([1, 2, 3]) is None
+    rows = detection_rows("i", "wu_et_al_2023", {"className": [], "points": []},
+                          {"className": ["Mitochondrion"], "points": [[5, 6, 9, 2, 7, 7]]}, Tally())
+    assert rows == [dict(image_id="i", dataset="wu_et_al_2023", class_name="mitochondria",
+                         boxes=[[5.0, 2.0, 9.0, 7.0]], difficulty="hard")]
+
+
+def test_paper_config_plans_without_the_shards(tmp_path):
+    """The dry run needs no release files, and asks for no cognition jobs while no cognition folder is set."""
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "snakemake"), "-n", "--cores", "1", "--snakefile", str(repo / "Snakefile"),
+         "--configfile", str(repo / "configs" / "paper.yaml"), "--directory", str(tmp_path)],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "results/ubench/benchmark/images.parquet" in done.stdout
+    assert "results/ubench/predictions/BiomedCLIP/fine.parquet" in done.stdout
+    assert "/cognition.parquet" not in done.stdout
