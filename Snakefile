@@ -10,6 +10,7 @@ report: "report/workflow.rst"
 localrules:
     all,
     table1,
+    matching_sensitivity,
 
 
 include: "rules/common.smk"
@@ -17,9 +18,11 @@ include: "rules/benchmark.smk"
 include: "rules/inference.smk"
 include: "rules/scoring.smk"
 include: "rules/figures.smk"
+include: "rules/generative.smk"
 
 
 rule all:
     input:
         TABLE1_OUTPUTS,
+        SENSITIVITY_OUTPUTS,
     default_target: True

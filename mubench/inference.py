@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from mubench.benchmark.tables import load_image
 from mubench.embedding_cache import EmbeddingCache
+from mubench.generative import GENERATIVE_COLUMNS, generative_answers
 from mubench.io import text_key
 from mubench.models.base import ContrastiveModel
 from mubench.models.random_baseline import random_scores
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 PREDICTION_COLUMNS = [
     "question_id", "image_id", "subset", "question_type", "dataset", "model",
     "prediction", "answer_idx", "correct", "scores",
-]
+] + GENERATIVE_COLUMNS  # response and every matching rule's reading; null for contrastive/random rows
 
 
 def option_texts(question: str, subset: str, options: Sequence[str], captions: Sequence[str]) -> list[str]:
@@ -106,15 +107,24 @@ def random_baseline_scores(questions: pd.DataFrame, seed: int) -> list[np.ndarra
 
 
 def prediction_table(
-    questions: pd.DataFrame, scores: Iterable[np.ndarray], model_name: str, provenance: Provenance
+    questions: pd.DataFrame, scores: Iterable[np.ndarray] | pd.DataFrame, model_name: str, provenance: Provenance
 ) -> pd.DataFrame:
-    """One row per question: argmax prediction, correctness and the full score vector, with provenance."""
-    scores = [np.asarray(s, dtype=np.float64) for s in scores]
+    """One row per question: argmax prediction, correctness and the full score vector, with provenance.
+
+    Generative answerers pass a table instead, already holding prediction, correct, scores and the response
+    columns (their prediction is the parsed option, -1 when unparseable)."""
     out = questions[["question_id", "image_id", "subset", "question_type", "dataset", "answer_idx"]].copy()
     out["model"] = model_name
-    out["prediction"] = [int(np.argmax(s)) for s in scores]
-    out["correct"] = out["prediction"] == out["answer_idx"]
-    out["scores"] = [s.tolist() for s in scores]
+    if isinstance(scores, pd.DataFrame):
+        for column in scores.columns:
+            out[column] = scores[column].to_numpy()
+    else:
+        scores = [np.asarray(s, dtype=np.float64) for s in scores]
+        out["prediction"] = [int(np.argmax(s)) for s in scores]
+        out["correct"] = out["prediction"] == out["answer_idx"]
+        out["scores"] = [s.tolist() for s in scores]
+        for column in GENERATIVE_COLUMNS:
+            out[column] = None
     for column, value in provenance.columns().items():
         out[column] = value
     return out[PREDICTION_COLUMNS + list(provenance.columns())].reset_index(drop=True)
@@ -142,8 +152,18 @@ def _random(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> l
     return random_baseline_scores(questions, spec.seed)
 
 
+def _generative(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> pd.DataFrame:
+    images = bench.images
+    return generative_answers(
+        spec, questions,
+        {row.image_id: bench.root / row.path for row in images.itertuples()},
+        dict(zip(images["image_id"], images["md5"])),
+        model, cache_dir, batch_size, on_batch,
+    )
+
+
 # How each kind of model answers a subset's questions (the kind comes from the family, models/spec.py).
-ANSWERERS = {"random": _random, "contrastive": _contrastive}
+ANSWERERS = {"random": _random, "contrastive": _contrastive, "generative": _generative}
 
 
 def predict_subset(
@@ -165,6 +185,7 @@ def predict_subset(
 
     from mubench.benchmark.tables import Benchmark
     from mubench.models import load_model
+    from mubench.prompting import PARSER_VERSION, PROMPT_VERSION
     from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
 
     bench = Benchmark(Path(benchmark_root))
@@ -175,14 +196,15 @@ def predict_subset(
     if model is None and spec.kind != "random":
         model = load_model(spec, device=resolve_device(device))
     scores = ANSWERERS[spec.kind](spec, bench, questions, model, cache_dir, batch_size, on_batch)
+    generative = spec.kind == "generative"
     provenance = Provenance(
-        model_id=spec.architecture or spec.family,
+        model_id=spec.source_id,
         model_revision=spec.weights_revision,
         model_fingerprint=spec.fingerprint,
         benchmark_source=manifest["source"],
         benchmark_revision=json.dumps(manifest.get("revision", ""), sort_keys=True),
-        prompt_version=CAPTION_PROMPT_VERSION,
-        parser_version=CAPTION_PARSER_VERSION,
+        prompt_version=f"{PROMPT_VERSION}:{spec.scoring}" if generative else CAPTION_PROMPT_VERSION,
+        parser_version=f"{PARSER_VERSION}:{spec.matching}" if generative else CAPTION_PARSER_VERSION,
         seed=spec.seed,
         mubench_version=mubench_version(),
     )

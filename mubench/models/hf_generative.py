@@ -1,0 +1,121 @@
+"""Local generative VLMs through transformers: PaliGemma and any natively supported image-text-to-text model.
+
+Weights come from a local dir, the HF cache or a hub id at the pinned revision (never silently random). Decoding
+is greedy; ``scoring: letter_logits`` instead reads one forward pass and picks the option letter with the
+highest next-token logit.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+from PIL import Image
+
+from mubench.models.base import ModelLoadError
+from mubench.models.spec import ModelSpec
+from mubench.prompting import letters
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+HOW_TO_PROVIDE = (
+    "Download it on a machine with network access (it lands in $HF_HOME, e.g. `hf download {repo}"
+    "{rev}`) and bind that cache into the job, or set `model_id` to a local folder holding the model "
+    "(config.json, weights, processor and tokenizer files)."
+)
+
+
+def resolve_model_dir(spec: ModelSpec) -> str:
+    """A local folder with the model: ``model_id`` itself, or its HF cache snapshot (downloaded when online)."""
+    from huggingface_hub import snapshot_download
+
+    if not spec.model_id:
+        raise ModelLoadError(f"model {spec.name!r}: `model_id` (hub id or local folder) is required")
+    if Path(spec.model_id).expanduser().is_dir():
+        return str(Path(spec.model_id).expanduser())
+    if spec.model_id.startswith(("/", ".", "~")):
+        raise ModelLoadError(f"model {spec.name!r}: local folder {spec.model_id} does not exist")
+    try:
+        return snapshot_download(spec.model_id, revision=spec.revision)
+    except Exception as err:  # huggingface_hub raises several offline / not-found / gated types
+        rev = f" --revision {spec.revision}" if spec.revision else ""
+        raise ModelLoadError(
+            f"model {spec.name!r}: weights for {spec.model_id}@{spec.revision or 'main'} are not available "
+            f"({type(err).__name__}: {err}). " + HOW_TO_PROVIDE.format(repo=spec.model_id, rev=rev)
+        ) from err
+
+
+class HfVlmModel:
+    """AutoModelForImageTextToText + AutoProcessor; the prompt goes through the model's own chat template."""
+
+    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        path = resolve_model_dir(spec)
+        remote = spec.trust_remote_code
+        self.spec, self.device = spec, device
+        self.processor = AutoProcessor.from_pretrained(path, trust_remote_code=remote)
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"  # batched decoding continues every prompt from its last token
+        self.model = AutoModelForImageTextToText.from_pretrained(
+            path, dtype=DTYPES[spec.dtype], trust_remote_code=remote
+        ).to(device).eval()
+        log.info("loaded %s (%s) from %s on %s", spec.name, type(self.model).__name__, path, device)
+
+    def format_prompt(self, prompt: str) -> str:
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def _inputs(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict:
+        batch = self.processor(text=[self.format_prompt(p) for p in prompts], images=list(images),
+                               return_tensors="pt", padding=True)
+        batch.pop("labels", None)
+        dtype = self.model.dtype
+        return {k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device) for k, v in batch.items()}
+
+    @torch.inference_mode()
+    def generate(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], n_options: Sequence[int]
+    ) -> Iterator[tuple[int, str, list[float] | None]]:
+        inputs = self._inputs(images, prompts)
+        if self.spec.scoring == "letter_logits":
+            yield from self._letter_choice(inputs, n_options)
+            return
+        out = self.model.generate(**inputs, max_new_tokens=self.spec.max_new_tokens, do_sample=False, num_beams=1)
+        texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        for i, text in enumerate(texts):
+            yield i, text, None
+
+    def _letter_ids(self, n: int) -> list[int]:
+        ids = []
+        for letter in letters(n):
+            tokens = self.tokenizer.encode(letter, add_special_tokens=False)
+            if len(tokens) != 1:
+                raise ModelLoadError(f"model {self.spec.name!r}: letter {letter!r} is not a single token "
+                                     f"({tokens}); use `scoring: generate`")
+            ids.append(tokens[0])
+        return ids
+
+    def _letter_choice(self, inputs: dict, n_options: Sequence[int]) -> Iterator[tuple[int, str, list[float]]]:
+        next_token = self.model(**inputs).logits[:, -1, :].float()
+        for i, n in enumerate(n_options):
+            probs = torch.softmax(next_token[i, self._letter_ids(n)], dim=0)
+            yield i, letters(n)[int(torch.argmax(probs))], probs.tolist()
+
+
+class PaliGemmaModel(HfVlmModel):
+    """PaliGemma takes the bare prompt after its image token (the processor adds BOS and the closing newline)."""
+
+    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+        super().__init__(spec, device)
+        from transformers import PaliGemmaForConditionalGeneration
+
+        if not isinstance(self.model, PaliGemmaForConditionalGeneration):
+            raise ModelLoadError(f"model {spec.name!r}: {spec.model_id} is a {type(self.model).__name__}, "
+                                 "not PaliGemma; use `family: hf_vlm`")
+
+    def format_prompt(self, prompt: str) -> str:
+        return self.processor.image_token + prompt

@@ -1,0 +1,109 @@
+"""The paper's remote-code VLMs: Qwen-VL-Chat and CogVLM-chat-hf, each through its own repo's chat interface.
+
+Their modelling code lives in the hub repo and runs only when the entry says ``trust_remote_code: true`` (review
+it and pin ``revision``). That code was written for transformers 4.3x and breaks on newer releases, so these
+models run in their own container/env, pinned to:
+    transformers==4.35.0 torch==2.1.2 accelerate==0.24.1 tiktoken==0.5.2 einops==0.7.0
+    transformers_stream_generator==0.0.4 sentencepiece==0.1.99 xformers==0.0.23.post1 (CogVLM)
+Loading refuses any transformers outside LEGACY_TRANSFORMERS with a message saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from PIL import Image
+
+from mubench.models.base import ModelLoadError
+from mubench.models.hf_generative import DTYPES, resolve_model_dir
+from mubench.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+LEGACY_TRANSFORMERS = ("4.32.0", "4.40.0")  # [low, high): the releases the repos' code supports
+LEGACY_PIN = "transformers==4.35.0"
+
+
+def check_legacy_transformers(spec: ModelSpec, installed: str) -> None:
+    from packaging.version import Version
+
+    low, high = (Version(v) for v in LEGACY_TRANSFORMERS)
+    if not low <= Version(installed) < high:
+        raise ModelLoadError(
+            f"model {spec.name!r}: its remote code needs transformers >={low},<{high} but {installed} is "
+            f"installed. Run it in the legacy-remote-code container (or an env with {LEGACY_PIN})."
+        )
+
+
+class RemoteCodeModel:
+    """One question at a time (the repos' chat helpers take a single conversation), greedy decoding."""
+
+    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+        import transformers
+
+        if not spec.trust_remote_code:
+            raise ModelLoadError(
+                f"model {spec.name!r}: {spec.model_id} runs Python code from its hub repo; review that code, pin "
+                "`revision`, and set `trust_remote_code: true` in the model's entry to allow it"
+            )
+        if spec.scoring != "generate":
+            raise ModelLoadError(f"model {spec.name!r}: remote-code models support only `scoring: generate`")
+        check_legacy_transformers(spec, transformers.__version__)
+        path = resolve_model_dir(spec)
+        model_type = json.loads((Path(path) / "config.json").read_text()).get("model_type")
+        if model_type not in ("qwen", "cogvlm"):
+            raise ModelLoadError(f"model {spec.name!r}: remote-code model type {model_type!r} is not supported "
+                                 "(known: qwen = Qwen-VL-Chat, cogvlm = CogVLM-chat-hf)")
+        self.spec, self.device, self.model_type = spec, device, model_type
+        tokenizer_source = resolve_model_dir(_tokenizer_spec(spec)) if model_type == "cogvlm" else path
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=True)
+        self.model = transformers.AutoModelForCausalLM.from_pretrained(
+            path, torch_dtype=DTYPES[spec.dtype], trust_remote_code=True
+        ).to(device).eval()
+        log.info("loaded remote-code %s (%s) from %s", spec.name, model_type, path)
+
+    def generate(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], n_options: Sequence[int]
+    ) -> Iterator[tuple[int, str, None]]:
+        answer = self._qwen if self.model_type == "qwen" else self._cogvlm
+        for i, (image, prompt) in enumerate(zip(images, prompts)):
+            yield i, answer(image, prompt), None
+
+    def _qwen(self, image: Image.Image, prompt: str) -> str:
+        """Qwen-VL-Chat reads images from paths named inside its query."""
+        with tempfile.TemporaryDirectory() as tmp:
+            image_path = Path(tmp) / "image.png"
+            image.save(image_path)
+            query = self.tokenizer.from_list_format([{"image": str(image_path)}, {"text": prompt}])
+            response, _history = self.model.chat(
+                self.tokenizer, query=query, history=None,
+                do_sample=False, top_p=None, top_k=None, max_new_tokens=self.spec.max_new_tokens,
+            )
+        return response
+
+    def _cogvlm(self, image: Image.Image, prompt: str) -> str:
+        import torch
+
+        built = self.model.build_conversation_input_ids(self.tokenizer, query=prompt, history=[], images=[image])
+        inputs = {
+            "input_ids": built["input_ids"].unsqueeze(0).to(self.device),
+            "token_type_ids": built["token_type_ids"].unsqueeze(0).to(self.device),
+            "attention_mask": built["attention_mask"].unsqueeze(0).to(self.device),
+            "images": [[built["images"][0].to(self.device, DTYPES[self.spec.dtype])]],
+        }
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=self.spec.max_new_tokens, do_sample=False)
+        return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def _tokenizer_spec(spec: ModelSpec) -> ModelSpec:
+    """CogVLM ships no tokenizer: it uses Vicuna's (``tokenizer_id``), resolved like any weights."""
+    from dataclasses import replace
+
+    if not spec.tokenizer_id:
+        raise ModelLoadError(f"model {spec.name!r}: CogVLM needs `tokenizer_id` (lmsys/vicuna-7b-v1.5 or a folder)")
+    return replace(spec, model_id=spec.tokenizer_id, revision=spec.tokenizer_revision)
