@@ -22,7 +22,27 @@ class Family:
 FAMILIES = {
     "random": Family("random", "", "base"),
     "open_clip": Family("contrastive", "mubench.models.open_clip_family:OpenClipModel", "openclip"),
+    "hf_clip": Family("contrastive", "mubench.models.hf_contrastive:HFClipModel", "hf-vlm"),
+    "hf_align": Family("contrastive", "mubench.models.hf_contrastive:HFAlignModel", "hf-vlm"),
+    "hf_blip": Family("contrastive", "mubench.models.hf_contrastive:HFBlipITCModel", "hf-vlm"),
+    "conch": Family("contrastive", "mubench.models.conch_family:ConchModel", "openclip"),
+    "paligemma": Family("generative", "mubench.models.hf_generative:PaliGemmaModel", "hf-vlm"),
+    "hf_vlm": Family("generative", "mubench.models.hf_generative:HfVlmModel", "hf-vlm"),
+    "hf_remote_code": Family("generative", "mubench.models.hf_remote_code:RemoteCodeModel", "legacy-remote-code"),
+    "openai_api": Family("generative", "mubench.models.openai_api:OpenAIChatModel", "api"),
 }
+
+# Per-family defaults that differ from ModelSpec's: local VLMs run in bf16 (the paper's PaliGemma setting), the
+# API gets the paper's max_tokens 2048.
+FAMILY_DEFAULTS = {
+    "paligemma": {"dtype": "bfloat16"},
+    "hf_vlm": {"dtype": "bfloat16"},
+    "hf_remote_code": {"dtype": "bfloat16"},
+    "openai_api": {"max_new_tokens": 2048},
+}
+# Settings that change how a job runs or reads answers, not what the model answers (kept out of the fingerprint,
+# so changing them reuses cached responses).
+OPERATIONAL_KEYS = {"matching", "concurrency", "request_timeout_s", "max_retries", "retry_base_s"}
 
 
 @dataclass(frozen=True)
@@ -43,11 +63,26 @@ class ModelSpec:
     container: str = ""
     batch_size: int | None = None
     seed: int = 0
+    model_id: str | None = None  # transformers/CONCH families: hub id (org/name) or local folder
     architecture: str | None = None
     pretrained: str | None = None
     revision: str | None = None
     context_length: int | None = None
     dtype: str = "float32"
+    # generative families (DESIGN §3–4)
+    trust_remote_code: bool = False
+    max_new_tokens: int = 100  # openai_api: the request's max_tokens
+    matching: str = "code"  # code | paper_text | strict: which rule sets `correct` (all three are stored)
+    scoring: str = "generate"  # generate | letter_logits (local models: argmax over the option letters)
+    tokenizer_id: str | None = None  # CogVLM: the tokenizer's hub id or folder (Vicuna)
+    tokenizer_revision: str | None = None
+    base_url: str = "https://api.openai.com/v1"  # openai_api from here on
+    api_model: str | None = None
+    temperature: float = 1.0
+    concurrency: int = 4
+    request_timeout_s: float = 120.0
+    max_retries: int = 6
+    retry_base_s: float = 1.0
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
 
     @classmethod
@@ -61,6 +96,8 @@ class ModelSpec:
         values.setdefault("label", entry["name"])
         values.setdefault("paper_name", entry["name"])
         values.setdefault("container", FAMILIES[entry["family"]].container)
+        for key, value in FAMILY_DEFAULTS.get(entry["family"], {}).items():
+            values.setdefault(key, value)
         pre = values.pop("preprocessing", None) or {}
         for key in ("mean", "std"):
             if key in pre:
@@ -77,11 +114,19 @@ class ModelSpec:
         """What pins the weights: a hub revision, a pretrained tag or file, or the random-init seed."""
         if self.kind == "random":
             return f"seed={self.seed}"
+        if self.model_id or (self.architecture or "").startswith(("hf-hub:", "local-dir:")):
+            return self.revision or "unpinned"  # weights from a hub repo or folder, never a random init
         return self.revision or self.pretrained or f"random-init seed={self.seed}"
+
+    @property
+    def source_id(self) -> str:
+        """Where the weights come from, for provenance: the hub id or folder, else the architecture or family."""
+        return self.model_id or self.architecture or self.family
 
     @property
     def fingerprint(self) -> str:
         """Content key of everything that changes the model's outputs (not its display name or batch size)."""
         keyed = {k: v for k, v in asdict(self).items() if k not in {"name", "label", "paper_name", "note",
-                                                                      "container", "batch_size"}}
+                                                                      "container", "batch_size"}
+                 and k not in OPERATIONAL_KEYS}
         return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
