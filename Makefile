@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # No run of the demo or the tests needs the network; failing fast beats 30 s of hub retries.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench lint clean containers
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: venv
 bench: venv
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_bootstrap.py
+
+# Apptainer images per model family (containers/<name>.def → .sif); fails with a clear message without apptainer.
+containers:
+	containers/build.sh
 
 lint: venv
 	$(BIN)/snakemake --lint
