@@ -184,7 +184,7 @@ def predict_subset(
     import json
 
     from mubench.benchmark.tables import Benchmark
-    from mubench.models import load_model
+    from mubench.models import FAMILIES, load_model
     from mubench.prompting import PARSER_VERSION, PROMPT_VERSION
     from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
 
@@ -194,7 +194,7 @@ def predict_subset(
     questions = questions[questions["subset"] == subset].reset_index(drop=True)
     log.info("model %s, subset %s: %d questions", spec.name, subset, len(questions))
     if model is None and spec.kind != "random":
-        model = load_model(spec, device=resolve_device(device))
+        model = load_model(spec, device=resolve_device(device) if FAMILIES[spec.family].uses_torch else "cpu")
     scores = ANSWERERS[spec.kind](spec, bench, questions, model, cache_dir, batch_size, on_batch)
     generative = spec.kind == "generative"
     provenance = Provenance(

@@ -2,15 +2,17 @@
 
 from pathlib import Path
 
-import torch
-
 from mubench.inference import predict_subset
 from mubench.io import atomic_write
 from mubench.logs import log_to
+from mubench.models import FAMILIES
 
 
 def run(spec, benchmark_root, subset, output, cache_dir, batch_size, device, threads):
-    torch.set_num_threads(threads)
+    if FAMILIES[spec.family].uses_torch:  # the API image ships no torch
+        import torch
+
+        torch.set_num_threads(threads)
     table = predict_subset(spec, benchmark_root, subset, cache_dir=cache_dir, batch_size=batch_size, device=device)
     atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
 

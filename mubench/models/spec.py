@@ -16,11 +16,12 @@ class Family:
     kind: str  # "random" | "contrastive" | "generative"
     adapter: str  # "module:Class", imported only when a model of the family is loaded
     container: str  # containers/<container>.def
+    uses_torch: bool = True  # False: the job never imports torch (its image can leave it out)
 
 
 # One line per family. The adapter class takes (spec, device) and implements the kind's protocol (models/base.py).
 FAMILIES = {
-    "random": Family("random", "", "base"),
+    "random": Family("random", "", "base", uses_torch=False),
     "open_clip": Family("contrastive", "mubench.models.open_clip_family:OpenClipModel", "openclip"),
     "hf_clip": Family("contrastive", "mubench.models.hf_contrastive:HFClipModel", "hf-vlm"),
     "hf_align": Family("contrastive", "mubench.models.hf_contrastive:HFAlignModel", "hf-vlm"),
@@ -29,7 +30,7 @@ FAMILIES = {
     "paligemma": Family("generative", "mubench.models.hf_generative:PaliGemmaModel", "hf-vlm"),
     "hf_vlm": Family("generative", "mubench.models.hf_generative:HfVlmModel", "hf-vlm"),
     "hf_remote_code": Family("generative", "mubench.models.hf_remote_code:RemoteCodeModel", "legacy-remote-code"),
-    "openai_api": Family("generative", "mubench.models.openai_api:OpenAIChatModel", "api"),
+    "openai_api": Family("generative", "mubench.models.openai_api:OpenAIChatModel", "api", uses_torch=False),
 }
 
 # Per-family defaults that differ from ModelSpec's: local VLMs run in bf16 (the paper's PaliGemma setting), the
