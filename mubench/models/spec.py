@@ -23,9 +23,9 @@ class Family:
 FAMILIES = {
     "random": Family("random", "", "base", uses_torch=False),
     "open_clip": Family("contrastive", "mubench.models.open_clip_family:OpenClipModel", "openclip"),
-    "hf_clip": Family("contrastive", "mubench.models.hf_contrastive:HFClipModel", "hf-vlm"),
-    "hf_align": Family("contrastive", "mubench.models.hf_contrastive:HFAlignModel", "hf-vlm"),
-    "hf_blip": Family("contrastive", "mubench.models.hf_contrastive:HFBlipITCModel", "hf-vlm"),
+    "hf_clip": Family("contrastive", "mubench.models.hf_contrastive:HFClipModel", "openclip"),
+    "hf_align": Family("contrastive", "mubench.models.hf_contrastive:HFAlignModel", "openclip"),
+    "hf_blip": Family("contrastive", "mubench.models.hf_contrastive:HFBlipITCModel", "openclip"),
     "conch": Family("contrastive", "mubench.models.conch_family:ConchModel", "openclip"),
     "paligemma": Family("generative", "mubench.models.hf_generative:PaliGemmaModel", "hf-vlm"),
     "hf_vlm": Family("generative", "mubench.models.hf_generative:HfVlmModel", "hf-vlm"),
