@@ -1,0 +1,20 @@
+"""Snakemake adapter: the 64-bit pHash of every benchmark image (parallel, cached by md5)."""
+
+from pathlib import Path
+
+from mubench.benchmark.tables import Benchmark
+from mubench.io import atomic_write
+from mubench.logs import log_to
+from mubench.phash import image_hashes
+
+
+def run(benchmark_root, cache_dir, output, workers):
+    images = Benchmark(Path(benchmark_root)).images
+    hashes = image_hashes([Path(benchmark_root) / p for p in images["path"]], list(images["md5"]),
+                          Path(cache_dir), workers)
+    table = images[["image_id", "dataset", "md5"]].assign(phash=[f"{h:016x}" for h in hashes.tolist()])
+    atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
+
+
+with log_to(snakemake.log[0]):
+    run(Path(snakemake.input.images).parent, snakemake.params.cache_dir, snakemake.output[0], snakemake.threads)

@@ -1,0 +1,28 @@
+"""Snakemake adapter: the linear probe per task (coarse types, fine datasets) on the cached features."""
+
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from mubench.benchmark.tables import Benchmark
+from mubench.io import atomic_write
+from mubench.logs import log_to
+from mubench.probe import ProbeSettings, run_probe
+
+
+def run(features_path, benchmark_root, settings, output, threads):
+    bench = Benchmark(Path(benchmark_root))
+    with np.load(features_path) as data:
+        image_ids, features = data["image_id"], data["features"]
+    with threadpool_limits(threads):
+        results = run_probe(bench.images, bench.questions, image_ids, features, settings)
+    atomic_write(output, lambda tmp: results.to_parquet(tmp, index=False))
+
+
+with log_to(snakemake.log[0]):
+    options = {k: v for k, v in dict(snakemake.params.settings).items() if k != "features"}
+    if "fallback_split" in options:
+        options["fallback_split"] = tuple(options["fallback_split"])
+    run(snakemake.input.features, Path(snakemake.input.images).parent, ProbeSettings(**options),
+        snakemake.output[0], snakemake.threads)

@@ -1,0 +1,29 @@
+"""Snakemake adapter: one probe feature vector per benchmark image (cached by image md5 + settings)."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mubench.benchmark.tables import Benchmark
+from mubench.io import atomic_write
+from mubench.logs import log_to
+from mubench.probe_features import FeatureSettings, image_features
+
+
+def run(benchmark_root, settings, cache_dir, output, threads):
+    torch.set_num_threads(threads)
+    images = Benchmark(Path(benchmark_root)).images
+    features = image_features(images, Path(benchmark_root), settings, Path(cache_dir))
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, image_id=images["image_id"].to_numpy(str), features=features,
+                     fingerprint=settings.fingerprint, label=settings.display_label)
+
+    atomic_write(output, write)
+
+
+with log_to(snakemake.log[0]):
+    run(Path(snakemake.input.images).parent, FeatureSettings.from_config(dict(snakemake.params.settings)),
+        snakemake.params.cache_dir, snakemake.output[0], snakemake.threads)
