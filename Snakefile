@@ -11,6 +11,9 @@ localrules:
     all,
     table1,
     matching_sensitivity,
+    table13,
+    table14,
+    merging_figures,
 
 
 include: "rules/common.smk"
@@ -19,10 +22,16 @@ include: "rules/inference.smk"
 include: "rules/scoring.smk"
 include: "rules/figures.smk"
 include: "rules/generative.smk"
+include: "rules/probe.smk"
+include: "rules/phash.smk"
+include: "rules/merging.smk"
 
 
 rule all:
     input:
         TABLE1_OUTPUTS,
         SENSITIVITY_OUTPUTS,
+        PROBE_OUTPUTS,
+        PHASH_OUTPUTS,
+        MERGING_OUTPUTS,
     default_target: True

@@ -6,6 +6,7 @@ from snakemake.utils import min_version, validate
 
 from mubench.benchmark.ubench_cognition import workflow_subsets
 from mubench.config import check_config
+from mubench.merge_plan import merge_plan
 
 min_version("9.0")
 
@@ -14,6 +15,10 @@ MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema c
 
 BENCH = config["benchmark"]["name"]
 BENCH_DIR = f"results/{BENCH}/benchmark"
+# Models the merging section adds (trained demo models, one merged model per pair and α): evaluated like any
+# model, but outside Table 1. EVAL_MODELS is every model the predict rule can run.
+MERGING = merge_plan(config, MODELS, f"results/{BENCH}")
+EVAL_MODELS = {**MODELS, **MERGING.specs}
 SUBSETS = workflow_subsets(config["benchmark"], config["subsets"])  # uBench: cognition only with a cognition folder
 BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet", "manifest.json")
 BASE_CONTAINER = "containers/base.sif"  # CPU analysis image for every rule that runs no model
@@ -22,23 +27,36 @@ TABLE1_OUTPUTS = ["paper_figures/table1.csv", "paper_figures/table1.md", "paper_
 
 
 wildcard_constraints:
-    model="|".join(MODELS),
+    model="|".join(EVAL_MODELS),
     subset="|".join(SUBSETS),
     benchmark=BENCH,
 
 
 def model_spec(wildcards):
-    return MODELS[wildcards.model]
+    return EVAL_MODELS[wildcards.model]
 
 
 def model_container(wildcards):
     """Each model runs in its family's Apptainer image (containers/<name>.def → .sif)."""
-    return f"containers/{MODELS[wildcards.model].container}.sif"
+    return f"containers/{EVAL_MODELS[wildcards.model].container}.sif"
 
 
 def model_batch_size(wildcards):
-    return MODELS[wildcards.model].batch_size or config["inference"]["batch_size"]
+    return EVAL_MODELS[wildcards.model].batch_size or config["inference"]["batch_size"]
 
 
 def all_scores(wildcards):
     return expand(f"results/{BENCH}/scores/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS)
+
+
+def workflow_weights(name):
+    """The folder holding a model's weights when this workflow writes them (merging section); [] otherwise."""
+    if name in MERGING.trained:
+        return f"results/{BENCH}/merging/trained/{name}"
+    if name in MERGING.merged:
+        return f"results/{BENCH}/merging/models/{name}"
+    return []
+
+
+def model_weights(wildcards):
+    return workflow_weights(wildcards.model)

@@ -5,13 +5,14 @@ rule predict:
         questions=f"{BENCH_DIR}/questions.parquet",
         manifest=f"{BENCH_DIR}/manifest.json",
         image_dir=f"{BENCH_DIR}/images",
+        weights=model_weights,
     output:
         "results/{benchmark}/predictions/{model}/{subset}.parquet",
     params:
         spec=model_spec,
         batch_size=model_batch_size,
         device=config["inference"].get("device", "auto"),
-        cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{MODELS[wc.model].fingerprint}",
+        cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{EVAL_MODELS[wc.model].fingerprint}",
     threads: config["inference"].get("threads", 2)
     container:
         model_container

@@ -58,7 +58,10 @@ def test_default_config_plans_every_model_and_subset(tmp_path):
     result = dry_run(DEFAULT, tmp_path)
     assert result.returncode == 0, result.stderr
     n_jobs = len(DEFAULT["models"]) * len(DEFAULT["subsets"])
-    for rule, count in [("build_benchmark", 1), ("predict", n_jobs), ("score", n_jobs), ("table1", 1)]:
+    merging = DEFAULT["merging"]  # trained and merged models are predicted (not scored) on the merging subsets
+    n_merging = (len(merging["train"]["models"]) + len(merging["pairs"]) * len(merging["alphas"])) * len(
+        merging["subsets"])
+    for rule, count in [("build_benchmark", 1), ("predict", n_jobs + n_merging), ("score", n_jobs), ("table1", 1)]:
         assert any(line.split()[:2] == [rule, str(count)] for line in result.stdout.splitlines()), result.stdout
 
 

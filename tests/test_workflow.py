@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "profiles", "report",
                   "paper_figures/reference"]
-TABLES = ["table1.csv", "table1.md", "table1_breakdown.csv"]
+TABLES = ["table1.csv", "table1.md", "table1_breakdown.csv", "table13_linear_probe.csv", "fig8_linear_probe.png",
+          "table14_phash.csv", "table14_robustness.csv", "table14_robustness_summary.csv"]
 
 pytestmark = pytest.mark.workflow
 
@@ -70,7 +71,8 @@ def test_table1_has_every_model_and_subset_with_sane_cis(demo_run):
 def test_every_job_logged_and_benchmarked(demo_run):
     logs = list((demo_run / "logs").rglob("*.log"))
     bench = list((demo_run / "logs" / "bench").rglob("*.tsv"))
-    assert len(logs) == len(bench) == 1 + 6 + 6 + 1  # build, predict × 6, score × 6, table1
+    # build, predict × 6, score × 6, table1; probe_features, linear_probe, table13; phash, table14
+    assert len(logs) == len(bench) == 1 + 6 + 6 + 1 + 3 + 2
     predict_log = (demo_run / "logs" / "predict" / "demo" / "OpenCLIP-tiny-untrained" / "coarse.log").read_text()
     assert "1400 questions" in predict_log
 

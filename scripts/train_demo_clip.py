@@ -1,0 +1,18 @@
+"""Snakemake adapter: train one tiny demo CLIP on the benchmark's train split (mubench.demo_clip)."""
+
+from pathlib import Path
+
+import torch
+
+from mubench.demo_clip import train_demo_clip
+from mubench.logs import log_to
+
+
+def run(trained, benchmark_root, init_dir, out_dir, threads):
+    torch.set_num_threads(threads)
+    train_demo_clip(trained.architecture, benchmark_root, trained.settings, out_dir, init_dir=init_dir)
+
+
+with log_to(snakemake.log[0]):
+    run(snakemake.params.trained, Path(snakemake.input.questions).parent, snakemake.input.get("init"),
+        snakemake.output[0], snakemake.threads)
