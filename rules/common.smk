@@ -1,5 +1,6 @@
 # Config validation, model/subset lists and input functions — nothing else.
 
+import re
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -27,7 +28,7 @@ TABLE1_OUTPUTS = ["paper_figures/table1.csv", "paper_figures/table1.md", "paper_
 
 
 wildcard_constraints:
-    model="|".join(EVAL_MODELS),
+    model="|".join(map(re.escape, EVAL_MODELS)),  # names may hold "." or "+"
     subset="|".join(SUBSETS),
     benchmark=BENCH,
 

@@ -2,9 +2,8 @@
 
 Their modelling code lives in the hub repo and runs only when the entry says ``trust_remote_code: true`` (review
 it and pin ``revision``). That code was written for transformers 4.3x and breaks on newer releases, so these
-models run in their own container/env, pinned to:
-    transformers==4.35.0 torch==2.1.2 accelerate==0.24.1 tiktoken==0.5.2 einops==0.7.0
-    transformers_stream_generator==0.0.4 sentencepiece==0.1.99 xformers==0.0.23.post1 (CogVLM)
+models run in their own image (containers/legacy-remote-code.def), pinned by containers/legacy-remote-code.lock
+(transformers 4.36.2, torch 2.1.2, …; that file gives the reason for each pin).
 Loading refuses any transformers outside LEGACY_TRANSFORMERS with a message saying so.
 """
 
@@ -25,7 +24,7 @@ from mubench.models.spec import ModelSpec
 log = logging.getLogger(__name__)
 
 LEGACY_TRANSFORMERS = ("4.32.0", "4.40.0")  # [low, high): the releases the repos' code supports
-LEGACY_PIN = "transformers==4.35.0"
+LEGACY_PIN = "transformers==4.36.2"  # containers/legacy-remote-code.lock
 
 
 def check_legacy_transformers(spec: ModelSpec, installed: str) -> None:
