@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mubench.config import check_config
+from mubench.merge_plan import merge_plan
+
 from mubench.models.spec import FAMILIES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,7 +147,9 @@ def test_each_job_is_bound_to_its_familys_image():
     """predict runs in its model's family image, the CPU analysis rules in base, any other rule in some image
     that has a recipe (rules added by other stages choose their own)."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    family_of = {model["name"]: model["family"] for model in config["models"]}
+    configured = check_config(config)
+    family_of = {name: spec.family for name, spec in configured.items()}
+    family_of.update({name: spec.family for name, spec in merge_plan(config, configured, "results/demo").specs.items()})
     rows = job_images()
     assert {rule for rule, _, _ in rows} >= {"build_benchmark", "predict", "score", "table1"}
     for rule, wildcards, image in rows:

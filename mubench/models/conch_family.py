@@ -16,12 +16,12 @@ import torch
 from PIL import Image
 
 from mubench.models.base import ModelLoadError
+from mubench.models.hub import torch_dtype
 from mubench.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "pytorch_model.bin"
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 INSTALL = "pip install git+https://github.com/mahmoodlab/CONCH.git (the package is not on PyPI)"
 HOW_TO_PROVIDE = (
     "Request access to the gated repo MahmoodLab/conch on the Hugging Face hub, then download it on a machine "
@@ -84,12 +84,12 @@ class ConchModel:
             spec.architecture, checkpoint_path(spec), device=device, force_image_size=pre.image_size,
             image_mean=pre.mean, image_std=pre.std,
         )
-        self.model = model.to(DTYPES[spec.dtype]).eval()
+        self.model = model.to(torch_dtype(spec.dtype)).eval()
         self.preprocess = preprocess
         self.tokenizer = get_tokenizer()
         self.tokenize = tokenize
         self.device = device
-        self.dtype = DTYPES[spec.dtype]
+        self.dtype = torch_dtype(spec.dtype)
         self.logit_scale = float(model.logit_scale.exp().item())
         log.info("loaded CONCH %s from %s@%s on %s", spec.architecture, spec.model_id, spec.revision, device)
 

@@ -11,49 +11,16 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 from PIL import Image
 
-from mubench.models.base import ModelLoadError
+from mubench.models.hub import model_dir, torch_dtype
 from mubench.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-HOW_TO_PROVIDE = (
-    "Download the repo on a machine with network access (e.g. `hf download {repo} --revision {revision}`, "
-    "then copy/bind its $HF_HOME here), or set `model_id` to a local folder written by save_pretrained. "
-    "Gated repos also need HF_TOKEN in the environment."
-)
-
-
-def weights_source(spec: ModelSpec) -> tuple[str, str | None]:
-    """(path or hub id, revision); a local folder wins over a hub id of the same spelling."""
-    if not spec.model_id:
-        raise ValueError(f"model {spec.name!r}: family {spec.family!r} needs `model_id` (hub id or local folder)")
-    folder = Path(spec.model_id).expanduser()
-    if folder.is_dir():
-        return str(folder), None
-    if spec.model_id.startswith(("/", ".", "~")):
-        raise ModelLoadError(f"model {spec.name!r}: local folder {spec.model_id} does not exist")
-    return spec.model_id, spec.revision
-
-
-def load_pretrained(spec: ModelSpec, loader, what: str, **kwargs):
-    """``loader.from_pretrained`` with transformers' OSError (offline, missing, gated) turned into a remedy."""
-    source, revision = weights_source(spec)
-    try:
-        return loader.from_pretrained(source, revision=revision, **kwargs)
-    except OSError as err:
-        remedy = HOW_TO_PROVIDE.format(repo=source, revision=revision or "main")
-        raise ModelLoadError(
-            f"model {spec.name!r}: cannot load the {what} of {source}@{revision or 'main'} ({err}). {remedy}"
-        ) from err
-
 
 def image_overrides(image_processor, spec: ModelSpec) -> dict:
     """The entry's preprocessing as keyword arguments of the image processor (only the keys it sets)."""
@@ -93,12 +60,13 @@ class HFContrastiveModel:
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
         import transformers
 
-        self.processor = load_pretrained(spec, getattr(transformers, self.processor_class), "processor")
-        model = load_pretrained(spec, getattr(transformers, self.model_class), "weights", dtype=DTYPES[spec.dtype])
+        folder = model_dir(spec.name, spec.model_id, spec.revision)
+        self.dtype = torch_dtype(spec.dtype)
+        self.processor = getattr(transformers, self.processor_class).from_pretrained(folder)
+        model = getattr(transformers, self.model_class).from_pretrained(folder, dtype=self.dtype)
         self.model = model.to(device).eval()
         self.spec = spec
         self.device = device
-        self.dtype = DTYPES[spec.dtype]
         self.image_kwargs = image_overrides(self.processor.image_processor, spec)
         self.text_kwargs = {"truncation": True, **self.text_defaults}
         if spec.context_length is not None:

@@ -8,45 +8,17 @@ highest next-token logit.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import torch
 from PIL import Image
 
 from mubench.models.base import ModelLoadError
+from mubench.models.hub import model_dir, torch_dtype
 from mubench.models.spec import ModelSpec
 from mubench.prompting import letters
 
 log = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-HOW_TO_PROVIDE = (
-    "Download it on a machine with network access (it lands in $HF_HOME, e.g. `hf download {repo}"
-    "{rev}`) and bind that cache into the job, or set `model_id` to a local folder holding the model "
-    "(config.json, weights, processor and tokenizer files)."
-)
-
-
-def resolve_model_dir(spec: ModelSpec) -> str:
-    """A local folder with the model: ``model_id`` itself, or its HF cache snapshot (downloaded when online)."""
-    from huggingface_hub import snapshot_download
-
-    if not spec.model_id:
-        raise ModelLoadError(f"model {spec.name!r}: `model_id` (hub id or local folder) is required")
-    if Path(spec.model_id).expanduser().is_dir():
-        return str(Path(spec.model_id).expanduser())
-    if spec.model_id.startswith(("/", ".", "~")):
-        raise ModelLoadError(f"model {spec.name!r}: local folder {spec.model_id} does not exist")
-    try:
-        return snapshot_download(spec.model_id, revision=spec.revision)
-    except Exception as err:  # huggingface_hub raises several offline / not-found / gated types
-        rev = f" --revision {spec.revision}" if spec.revision else ""
-        raise ModelLoadError(
-            f"model {spec.name!r}: weights for {spec.model_id}@{spec.revision or 'main'} are not available "
-            f"({type(err).__name__}: {err}). " + HOW_TO_PROVIDE.format(repo=spec.model_id, rev=rev)
-        ) from err
-
 
 class HfVlmModel:
     """AutoModelForImageTextToText + AutoProcessor; the prompt goes through the model's own chat template."""
@@ -54,14 +26,14 @@ class HfVlmModel:
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        path = resolve_model_dir(spec)
+        path = model_dir(spec.name, spec.model_id, spec.revision)
         remote = spec.trust_remote_code
         self.spec, self.device = spec, device
         self.processor = AutoProcessor.from_pretrained(path, trust_remote_code=remote)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"  # batched decoding continues every prompt from its last token
         self.model = AutoModelForImageTextToText.from_pretrained(
-            path, dtype=DTYPES[spec.dtype], trust_remote_code=remote
+            path, dtype=torch_dtype(spec.dtype), trust_remote_code=remote
         ).to(device).eval()
         log.info("loaded %s (%s) from %s on %s", spec.name, type(self.model).__name__, path, device)
 

@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 from PIL import Image
 
 from mubench.models.base import ModelLoadError
-from mubench.models.hf_generative import DTYPES, resolve_model_dir
+from mubench.models.hub import model_dir, torch_dtype
 from mubench.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -52,16 +52,16 @@ class RemoteCodeModel:
         if spec.scoring != "generate":
             raise ModelLoadError(f"model {spec.name!r}: remote-code models support only `scoring: generate`")
         check_legacy_transformers(spec, transformers.__version__)
-        path = resolve_model_dir(spec)
+        path = model_dir(spec.name, spec.model_id, spec.revision)
         model_type = json.loads((Path(path) / "config.json").read_text()).get("model_type")
         if model_type not in ("qwen", "cogvlm"):
             raise ModelLoadError(f"model {spec.name!r}: remote-code model type {model_type!r} is not supported "
                                  "(known: qwen = Qwen-VL-Chat, cogvlm = CogVLM-chat-hf)")
         self.spec, self.device, self.model_type = spec, device, model_type
-        tokenizer_source = resolve_model_dir(_tokenizer_spec(spec)) if model_type == "cogvlm" else path
+        tokenizer_source = _tokenizer_dir(spec) if model_type == "cogvlm" else path
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=True)
         self.model = transformers.AutoModelForCausalLM.from_pretrained(
-            path, torch_dtype=DTYPES[spec.dtype], trust_remote_code=True
+            path, torch_dtype=torch_dtype(spec.dtype), trust_remote_code=True
         ).to(device).eval()
         log.info("loaded remote-code %s (%s) from %s", spec.name, model_type, path)
 
@@ -92,17 +92,15 @@ class RemoteCodeModel:
             "input_ids": built["input_ids"].unsqueeze(0).to(self.device),
             "token_type_ids": built["token_type_ids"].unsqueeze(0).to(self.device),
             "attention_mask": built["attention_mask"].unsqueeze(0).to(self.device),
-            "images": [[built["images"][0].to(self.device, DTYPES[self.spec.dtype])]],
+            "images": [[built["images"][0].to(self.device, torch_dtype(self.spec.dtype))]],
         }
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=self.spec.max_new_tokens, do_sample=False)
         return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-def _tokenizer_spec(spec: ModelSpec) -> ModelSpec:
+def _tokenizer_dir(spec: ModelSpec) -> str:
     """CogVLM ships no tokenizer: it uses Vicuna's (``tokenizer_id``), resolved like any weights."""
-    from dataclasses import replace
-
     if not spec.tokenizer_id:
         raise ModelLoadError(f"model {spec.name!r}: CogVLM needs `tokenizer_id` (lmsys/vicuna-7b-v1.5 or a folder)")
-    return replace(spec, model_id=spec.tokenizer_id, revision=spec.tokenizer_revision)
+    return model_dir(spec.name, spec.tokenizer_id, spec.tokenizer_revision)

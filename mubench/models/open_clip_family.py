@@ -16,32 +16,17 @@ import torch
 from PIL import Image
 
 from mubench.models.base import ModelLoadError
+from mubench.models.hub import snapshot_dir
 from mubench.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-PROJECT_CONFIG_PREFIX = "mubench-"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 PRECISIONS = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 HOW_TO_PROVIDE = (
     "Provide the weights on a machine with network access (they land in $HF_HOME), point `pretrained` at a local "
     "checkpoint file, or use `architecture: local-dir:/path/to/model` (open_clip_config.json + weights)."
 )
-
-
-def _resolve_hub_id(spec: ModelSpec) -> str:
-    """Turn ``hf-hub:org/repo`` into ``local-dir:<snapshot>`` at the pinned revision (cache first, never silent)."""
-    from huggingface_hub import snapshot_download
-
-    repo_id = spec.architecture.removeprefix("hf-hub:")
-    try:
-        path = snapshot_download(repo_id, revision=spec.revision)
-    except Exception as err:  # huggingface_hub raises several offline/not-found types
-        raise ModelLoadError(
-            f"model {spec.name!r}: weights for {repo_id}@{spec.revision or 'main'} are not available "
-            f"({type(err).__name__}: {err}). {HOW_TO_PROVIDE}"
-        ) from err
-    return f"local-dir:{path}"
 
 
 def _require_local_weights(spec: ModelSpec, local_dir: str) -> None:
@@ -60,7 +45,7 @@ class OpenClipModel:
         open_clip.add_model_config(Path(str(files("mubench.models").joinpath("open_clip_configs"))))
         model_name = spec.architecture
         if model_name.startswith("hf-hub:"):
-            model_name = _resolve_hub_id(spec)
+            model_name = "local-dir:" + snapshot_dir(spec.name, model_name.removeprefix("hf-hub:"), spec.revision)
         if model_name.startswith("local-dir:"):
             _require_local_weights(spec, model_name.removeprefix("local-dir:"))
         if spec.pretrained is None and not model_name.startswith("local-dir:"):
