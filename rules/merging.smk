@@ -10,8 +10,8 @@ MERGING_OUTPUTS = (
 
 
 wildcard_constraints:
-    trained="|".join(MERGING.trained) or "^$",
-    merged="|".join(MERGING.merged) or "^$",
+    trained="|".join(map(re.escape, MERGING.trained)) or "^$",
+    merged="|".join(map(re.escape, MERGING.merged)) or "^$",
 
 
 rule train_demo_clip:
