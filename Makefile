@@ -19,8 +19,12 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/snakemake --cores all
 	@echo
-	@echo "Done. Tables and figures are in paper_figures/ (table1.md, table1.csv, table1_breakdown.csv);"
-	@echo "per-model predictions and scores in results/demo/, logs in logs/."
+	@echo "Done. Tables and figures are in paper_figures/:"
+	@echo "  table1.md / table1.csv / table1_breakdown.csv   accuracy with bootstrap CIs (Table 1)"
+	@echo "  table13_linear_probe.csv, fig8_linear_probe.png  linear-probe baseline"
+	@echo "  table14_phash.csv, table14_robustness*.csv      pHash near-duplicates"
+	@echo "  table19.csv, fig5_merging.png, merging_alpha_curve.png   weight merging"
+	@echo "Predictions and scores per model are in results/demo/, one log per job in logs/."
 
 test: venv
 	$(BIN)/python -m pytest -q
