@@ -107,6 +107,11 @@ def merge_plan(config: dict, models: dict[str, ModelSpec], results_dir: str) -> 
             "revision": f"trained:{_key(produced_by)}", "seed": settings.seed,
         })
         trained[name] = known[name] = TrainedModel(spec, training["architecture"], settings, init)
+    report_alpha = float(section.get("report_alpha", 0.5))
+    if section.get("pairs") and report_alpha not in map(float, section["alphas"]):
+        # Table 19's paper join and Fig. 5's arrows read the merged model at this α: it must be one that is built.
+        raise ConfigError(f"merging.report_alpha: {report_alpha:g} is not one of merging.alphas "
+                          f"{list(section['alphas'])}; add it there")
     merged = {}
     for i, pair in enumerate(section.get("pairs", [])):
         for role in ("base", "tuned"):
@@ -125,10 +130,10 @@ def merge_plan(config: dict, models: dict[str, ModelSpec], results_dir: str) -> 
             folder = f"{results_dir}/merging/models/{name}"
             spec = replace(
                 tuned, name=name, label=f"{pair['name']} (α={alpha:g})",
-                paper_name=pair["name"] if alpha == section.get("report_alpha", 0.5) else name,
+                paper_name=pair["name"] if float(alpha) == report_alpha else name,
                 note=f"{alpha:g}·{base.name} + {1 - alpha:g}·{tuned.name}, in {tuned.family} layout",
                 revision=f"merged:{_key([alpha, base.fingerprint, tuned.fingerprint])}",
                 **_with_weights_dir(tuned, folder),
             )
             merged[name] = known[name] = MergedModel(spec, pair["name"], float(alpha), base.name, tuned.name)
-    return MergePlan(trained, merged, tuple(section.get("pairs", [])), float(section.get("report_alpha", 0.5)))
+    return MergePlan(trained, merged, tuple(section.get("pairs", [])), report_alpha)

@@ -1,3 +1,6 @@
+from mubench.scoring import EULENBERG_DATASETS
+
+
 rule score:
     """Accuracy per question type, dataset and subset (micro totals + macro means) with bootstrap CIs."""
     input:
@@ -6,7 +9,8 @@ rule score:
         "results/{benchmark}/scores/{model}/{subset}.parquet",
     params:
         bootstrap=config["bootstrap"],
-        excluded_datasets=config.get("report", {}).get("excluded_datasets", []),
+        # DESIGN §4: always also without the two Eulenberg datasets, unless the config names others
+        excluded_datasets=config.get("report", {}).get("excluded_datasets", list(EULENBERG_DATASETS)),
     container:
         BASE_CONTAINER
     log:

@@ -174,6 +174,7 @@ def test_plan_fingerprints_follow_the_parents():
     (lambda m: m["pairs"].append({"name": "X", "base": "Nope", "tuned": "PLIP"}), "pairs\\[2\\].base: 'Nope'"),
     (lambda m: m["train"]["models"][1].update(init="Later"), "init: 'Later' is not a trained model"),
     (lambda m: m["train"]["models"][0].update(name="PLIP"), "'PLIP' is already a model name"),
+    (lambda m: m.update(report_alpha=0.25), "report_alpha: 0.25 is not one of merging.alphas"),
 ])
 def test_plan_errors_name_the_key(edit, message):
     config = copy.deepcopy(PAIR_CONFIG)

@@ -114,3 +114,34 @@ def test_bad_prediction_rows_are_rejected():
         accuracy_table(predictions.drop(columns="dataset"))
     with pytest.raises(ValueError, match="'correct'"):
         accuracy_table(predictions.assign(correct=[True, None, True, False, True, False]))
+
+
+def _spec(name, label=None, paper_name=None):
+    from mubench.models.spec import ModelSpec
+
+    entry = {"name": name, "family": "random", "seed": 0}
+    entry.update({k: v for k, v in (("label", label), ("paper_name", paper_name)) if v})
+    return ModelSpec.from_config(entry)
+
+
+def test_table1_joins_the_paper_by_subset_and_paper_name():
+    from mubench.figures.table1 import build_table1
+
+    predictions = pd.concat([_predictions(HAND_MADE, model="ours"), _predictions(HAND_MADE, model="ours", subset="fine")])
+    scores = accuracy_table(predictions, bootstrap=BootstrapSettings(n_resamples=99))
+    reference = pd.DataFrame({"subset": ["coarse", "fine", "coarse"], "model": ["CLIP", "CLIP", "PLIP"],
+                              "accuracy": [11.0, 22.0, 33.0], "ci": [0.1, 0.2, 0.3]})
+    table = build_table1(scores, [_spec("ours", label="Ours", paper_name="CLIP")], ["fine", "coarse"], reference)
+    assert table[["subset", "model", "paper_accuracy"]].values.tolist() == [["fine", "Ours", 22.0],
+                                                                            ["coarse", "Ours", 11.0]]
+
+
+def test_table1_refuses_two_models_with_one_label():
+    """Table 19 maps Table 1's label column back to models: a shared label would join the wrong model's values."""
+    from mubench.figures.table1 import build_table1
+
+    predictions = pd.concat([_predictions(HAND_MADE, model="a"), _predictions(HAND_MADE, model="b")])
+    scores = accuracy_table(predictions, bootstrap=BootstrapSettings(n_resamples=99))
+    with pytest.raises(ValueError, match=r"share the label\(s\) \['CLIP'\]"):
+        build_table1(scores, [_spec("a", label="CLIP"), _spec("b", label="CLIP")], ["coarse"], pd.DataFrame(
+            columns=["subset", "model", "accuracy", "ci"]))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
@@ -22,7 +23,14 @@ def read_reference(path) -> pd.DataFrame:
 def build_table1(
     scores: pd.DataFrame, models: Sequence[ModelSpec], subsets: Sequence[str], reference: pd.DataFrame
 ) -> pd.DataFrame:
-    """Rows ordered by subset (config order) then accuracy, best first, as in the paper; percent, 2 decimals."""
+    """Rows ordered by subset (config order) then accuracy, best first, as in the paper; percent, 2 decimals.
+
+    Rows are named by label, which Table 19 maps back to the model: two models with one label are refused.
+    """
+    labels = Counter(spec.label for spec in models)
+    shared = sorted(label for label, n in labels.items() if n > 1)
+    if shared:
+        raise ValueError(f"models share the label(s) {shared}: give each model its own `label` in the config")
     totals = scores.query("scope == 'all' and level == 'total'").set_index(["model", "subset"])
     paper = reference.set_index(["subset", "model"])
     rows = []
