@@ -15,7 +15,7 @@ import pytest
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.generative import GenerationError
 from mubench.inference import predict_subset
-from mubench.models import ModelSpec, load_model
+from mubench.models import ModelLoadError, ModelSpec, load_model
 from mubench.models.openai_api import image_data_url
 from mubench.prompting import build_prompt
 
@@ -27,8 +27,8 @@ FAULTS = ["429", "500", "slow", "malformed"]
 class FakeEndpoint:
     """Answers each request with its prompt's last option line plus a digest of its image, after scripted faults."""
 
-    def __init__(self, faults=FAULTS, always_failing: set[str] = frozenset()):
-        self.faults, self.always_failing = faults, set(always_failing)
+    def __init__(self, faults=FAULTS, always_failing: set[str] = frozenset(), refused_images: set[str] = frozenset()):
+        self.faults, self.always_failing, self.refused_images = faults, set(always_failing), set(refused_images)
         self.attempts: dict[str, int] = {}
         self.answered: list[str] = []
         self.lock = threading.Lock()
@@ -45,6 +45,8 @@ class FakeEndpoint:
                 text, image = body["messages"][0]["content"]
                 assert image["image_url"]["detail"] == "high" and body["seed"] == 0 and body["temperature"] == 1.0
                 reply = text["text"].splitlines()[-1] + "|" + hashlib.md5(image["image_url"]["url"].encode()).hexdigest()
+                if reply.split("|")[1] in endpoint.refused_images:  # e.g. a content-policy rejection: no retry helps
+                    return self._send(400, b'{"error": "image rejected"}')
                 with endpoint.lock:
                     attempt = endpoint.attempts.get(reply, 0)
                     endpoint.attempts[reply] = attempt + 1
@@ -165,6 +167,27 @@ def test_persistent_failure_stops_the_job_and_a_rerun_asks_only_the_missing(tiny
     finally:
         healthy.close()
     assert len(table) == 12 and len(healthy.answered) == 12
+
+
+def test_refused_request_names_its_question_and_keeps_the_batch_answers(tiny_benchmark, tmp_path):
+    bench = Benchmark(tiny_benchmark)
+    refused = hashlib.md5(image_data_url(load_image(bench.image_paths()["img002"])).encode()).hexdigest()
+    server = FakeEndpoint(faults=[], refused_images={refused})
+    try:
+        spec = api_spec(server.base_url)  # the same endpoint (base_url is part of the cache key)
+        with pytest.raises(ModelLoadError, match=r"HTTP 400.*1 of 4 requests.*'Question:How many nuclei"):
+            predict_subset(spec, tiny_benchmark, "cognition", cache_dir=tmp_path, batch_size=4, model=load_model(spec))
+        assert len(server.answered) == 3
+        server.refused_images.clear()
+        predict_subset(spec, tiny_benchmark, "cognition", cache_dir=tmp_path, batch_size=4, model=load_model(spec))
+    finally:
+        server.close()
+    assert len(server.answered) == 12  # the refused batch's three answers were cached, not asked again
+
+
+def test_api_rejects_letter_logits_scoring(endpoint):
+    with pytest.raises(ModelLoadError, match="only `scoring: generate`"):
+        load_model(api_spec(endpoint.base_url, scoring="letter_logits"))
 
 
 def test_key_comes_only_from_the_environment(monkeypatch, endpoint):

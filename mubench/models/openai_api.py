@@ -47,6 +47,8 @@ class OpenAIChatModel:
                                  f"for {spec.base_url}")
         if not spec.api_model:
             raise ModelLoadError(f"model {spec.name!r}: `api_model` (the endpoint's model name) is required")
+        if spec.scoring != "generate":  # an endpoint returns text, never next-token logits
+            raise ModelLoadError(f"model {spec.name!r}: the API family supports only `scoring: generate`")
         self.spec = spec
         self.url = spec.base_url.rstrip("/") + "/chat/completions"
         self._headers = {"Authorization": f"Bearer {key}"}
@@ -74,12 +76,22 @@ class OpenAIChatModel:
         with ThreadPoolExecutor(max_workers=self.spec.concurrency) as pool:
             futures = {pool.submit(self._ask, self.request_body(im, p)): i
                        for i, (im, p) in enumerate(zip(images, prompts))}
+            refused = []  # non-retryable replies: the batch's other answers are still yielded (and cached)
             for future in as_completed(futures):
-                response = future.result()
+                try:
+                    response = future.result()
+                except ModelLoadError as err:
+                    refused.append((futures[future], err))
+                    continue
                 if response is not None:
                     yield futures[future], response, None
         if self.failures:
             log.info("failed attempts so far, by cause: %s", self.failures)
+        if refused:
+            pos, err = min(refused, key=lambda item: item[0])
+            question = next((line for line in prompts[pos].splitlines() if line.startswith("Question:")), "")
+            raise ModelLoadError(f"{err} — {len(refused)} of {len(prompts)} requests of this batch refused, e.g. "
+                                 f"{question[:120]!r}; the batch's answered questions are cached") from err
 
     def _count(self, kind: str) -> None:
         with self._lock:
