@@ -17,6 +17,7 @@ class Family:
     adapter: str  # "module:Class", imported only when a model of the family is loaded
     container: str  # containers/<container>.def
     uses_torch: bool = True  # False: the job never imports torch (its image can leave it out)
+    version: int = 1  # bump when the adapter's outputs change, so cached embeddings/answers are not reused
 
 
 # One line per family. The adapter class takes (spec, device) and implements the kind's protocol (models/base.py).
@@ -130,4 +131,5 @@ class ModelSpec:
         keyed = {k: v for k, v in asdict(self).items() if k not in {"name", "label", "paper_name", "note",
                                                                       "container", "batch_size"}
                  and k not in OPERATIONAL_KEYS}
+        keyed["adapter"] = asdict(FAMILIES[self.family])  # code identity: adapter class and its version
         return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
