@@ -14,6 +14,7 @@ localrules:
     table13,
     table14,
     merging_figures,
+    table18,
 
 
 include: "rules/common.smk"
@@ -25,6 +26,7 @@ include: "rules/generative.smk"
 include: "rules/probe.smk"
 include: "rules/phash.smk"
 include: "rules/merging.smk"
+include: "rules/detection.smk"
 
 
 rule all:
@@ -34,4 +36,5 @@ rule all:
         PROBE_OUTPUTS,
         PHASH_OUTPUTS,
         MERGING_OUTPUTS,
+        DETECTION_OUTPUTS,
     default_target: True

@@ -1,0 +1,29 @@
+"""Snakemake adapter: every detection row of the benchmark answered by one model (boxes + raw responses)."""
+
+from pathlib import Path
+
+from mubench.detection import detect_benchmark
+from mubench.inference import resolve_device
+from mubench.io import atomic_write
+from mubench.logs import log_to
+
+
+def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    table = detect_benchmark(spec, benchmark_root, cache_dir=cache_dir, batch_size=batch_size,
+                             device=resolve_device(device))
+    atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
+
+
+with log_to(snakemake.log[0]):
+    run(
+        snakemake.params.spec,
+        Path(snakemake.input.detection).parent,
+        snakemake.output[0],
+        snakemake.params.cache_dir,
+        snakemake.params.batch_size,
+        snakemake.params.device,
+        snakemake.threads,
+    )
