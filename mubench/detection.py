@@ -96,10 +96,9 @@ def detect_benchmark(spec, benchmark_root: str | Path, *, cache_dir: str | Path,
         model = load_model(spec, device=device)
     bench = Benchmark(Path(benchmark_root))
     rows = bench.detection.reset_index(drop=True)
-    images = bench.images.set_index("image_id")
-    files = {i: bench.root / images.at[i, "path"] for i in dict.fromkeys(rows["image_id"])}
+    all_files, md5 = bench.image_index()
+    files = {i: all_files[i] for i in dict.fromkeys(rows["image_id"])}
     sizes = {i: _image_size(f) for i, f in files.items()}
-    md5 = {i: images.at[i, "md5"] for i in files}
     cache = ResponseCache(Path(cache_dir) / "responses" / "detection")
     responses, boxes = [""] * len(rows), [[] for _ in range(len(rows))]
     pending = list(range(len(rows)))

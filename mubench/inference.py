@@ -139,13 +139,7 @@ def resolve_device(device: str) -> str:
 
 
 def _contrastive(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> list[np.ndarray]:
-    images = bench.images
-    return contrastive_scores(
-        questions,
-        {row.image_id: bench.root / row.path for row in images.itertuples()},
-        dict(zip(images["image_id"], images["md5"])),
-        model, cache_dir, batch_size, on_batch,
-    )
+    return contrastive_scores(questions, *bench.image_index(), model, cache_dir, batch_size, on_batch)
 
 
 def _random(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> list[np.ndarray]:
@@ -153,13 +147,7 @@ def _random(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> l
 
 
 def _generative(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> pd.DataFrame:
-    images = bench.images
-    return generative_answers(
-        spec, questions,
-        {row.image_id: bench.root / row.path for row in images.itertuples()},
-        dict(zip(images["image_id"], images["md5"])),
-        model, cache_dir, batch_size, on_batch,
-    )
+    return generative_answers(spec, questions, *bench.image_index(), model, cache_dir, batch_size, on_batch)
 
 
 # How each kind of model answers a subset's questions (the kind comes from the family, models/spec.py).

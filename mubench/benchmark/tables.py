@@ -137,8 +137,14 @@ class Benchmark:
     def detection(self) -> pd.DataFrame:
         return read_table(self.root / "detection.parquet", "detection")
 
+    def image_index(self) -> tuple[dict[str, Path], dict[str, str]]:
+        """image_id → file and image_id → md5 (the content key of every image cache), from one table read."""
+        images = self.images
+        return ({row.image_id: self.root / row.path for row in images.itertuples()},
+                dict(zip(images["image_id"], images["md5"])))
+
     def image_paths(self) -> dict[str, Path]:
-        return {row.image_id: self.root / row.path for row in self.images.itertuples()}
+        return self.image_index()[0]
 
 
 def load_image(path: str | Path) -> Image.Image:
