@@ -40,10 +40,10 @@ class TrainingData:
 def training_data(benchmark_root: str | Path, split: str, datasets: tuple[str, ...] | None) -> TrainingData:
     """Images of ``split`` (optionally only ``datasets``) with their correct and candidate captions."""
     bench = Benchmark(Path(benchmark_root))
-    images = bench.images
-    images = images[images["split"] == split]
+    all_images = bench.images
+    images = all_images[all_images["split"] == split]
     if datasets is not None:
-        unknown = sorted(set(datasets) - set(bench.images["dataset"]))
+        unknown = sorted(set(datasets) - set(all_images["dataset"]))
         if unknown:
             raise ValueError(f"training datasets {unknown} are not in the benchmark {bench.root}")
         images = images[images["dataset"].isin(datasets)]
