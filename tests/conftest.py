@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +75,38 @@ def make_tiny_benchmark(root: Path, n_images: int = 12, seed: int = 0) -> Path:
 @pytest.fixture
 def tiny_benchmark(tmp_path: Path) -> Path:
     return make_tiny_benchmark(tmp_path / "bench")
+
+
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "report",
+                  "paper_figures/reference", "paper_figures/README.md"]
+
+
+def copy_workflow(dest: Path) -> Path:
+    """The workflow's files (not results, logs or .snakemake) in ``dest``, so a run never touches the checkout."""
+    for name in WORKFLOW_FILES:
+        src, dst = REPO / name, dest / name
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, cores: int = 2, check: bool = True, env: dict | None = None,
+              timeout: int = 900) -> subprocess.CompletedProcess:
+    """``snakemake --cores N *args`` in ``workdir``; fails the test with the output's tail unless ``check=False``."""
+    result = subprocess.run([str(SNAKEMAKE), "--cores", str(cores), *args], cwd=workdir, capture_output=True,
+                            text=True, timeout=timeout, env=env)
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """ONE run of the default workflow (config.yaml) shared by every test that checks the demo's outputs."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
+    snakemake(workdir)
+    return workdir

@@ -3,49 +3,18 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from mubench.benchmark.tables import Benchmark
 
-REPO = Path(__file__).resolve().parent.parent
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "profiles", "report",
-                  "paper_figures/reference"]
+from conftest import snakemake
+
 TABLES = ["table1.csv", "table1.md", "table1_breakdown.csv", "table13_linear_probe.csv", "fig8_linear_probe.png",
           "table14_phash.csv", "table14_robustness.csv", "table14_robustness_summary.csv"]
 
 pytestmark = pytest.mark.workflow
-
-
-def copy_workflow(dest: Path) -> Path:
-    for name in WORKFLOW_FILES:
-        src, dst = REPO / name, dest / name
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, dst)
-    return dest
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(SNAKEMAKE), "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,
-                            timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> Path:
-    workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
-    snakemake(workdir)
-    return workdir
 
 
 def test_table1_has_every_model_and_subset_with_sane_cis(demo_run):
