@@ -1,4 +1,4 @@
-"""Time mubench.scoring's binomial bootstrap against scipy.stats.bootstrap on the same groups.
+"""Time mubench.scoring.accuracy's binomial bootstrap against scipy.stats.bootstrap on the same groups.
 
 The result set is synthetic but full-size (μ-Bench: ~96,000 question rows per model: five coarse
 types per image, one fine question per image, ~100 cognition questions). Run from the repo root:
@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mubench.scoring import BootstrapSettings, accuracy_table  # noqa: E402
+from mubench.scoring.accuracy import BootstrapSettings, accuracy_table  # noqa: E402
 
 FINE_DATASETS = (
     "acevedo_et_al_2020", "burgess_et_al_2024_contour", "burgess_et_al_2024_eccentricity",
@@ -127,7 +127,7 @@ def main() -> None:
         f"\nbootstrap CI benchmark  (method=basic, {args.n_resamples:,} resamples)\n"
         f"  prediction rows : {len(predictions):,}  ({args.models} models x {per_model:,})\n"
         f"  CI groups       : {len(table):,} table rows, {len(groups):,} SciPy can run\n"
-        f"  mubench.scoring : {ours:8.2f} s   all CIs, from prediction rows\n"
+        f"  mubench.scoring.accuracy : {ours:8.2f} s   all CIs, from prediction rows\n"
         f"  scipy bootstrap : {scipy_total:8.1f} s{indent}{indent.join(how)}\n"
         f"  speed-up        : {speedup:8.0f} x\n"
         f"  targets         : ours < 5 s [{'ok' if ours < 5 else 'MISSED'}],"

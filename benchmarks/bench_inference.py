@@ -19,7 +19,7 @@ import torch
 
 from mubench.benchmark.demo import build_demo
 from mubench.benchmark.tables import Benchmark, load_image
-from mubench.inference import option_texts, predict_subset, softmax
+from mubench.answering.predict import option_texts, predict_subset, softmax
 from mubench.models import ModelSpec, load_model
 
 

@@ -7,7 +7,7 @@ from snakemake.utils import min_version, validate
 
 from mubench.benchmark.ubench_cognition import workflow_subsets
 from mubench.config import check_config
-from mubench.merge_plan import merge_plan
+from mubench.analyses.merging.plan import merge_plan
 
 min_version("9.0")
 

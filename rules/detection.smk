@@ -1,7 +1,7 @@
 # Localization (appendix Table 18): detection prompts → boxes → GRIT score. Runs only for the models listed under
 # `detection.models` in the config (PaliGemma and Qwen-VL-Chat have a defined box format); absent = no jobs.
 
-from mubench.detection import check_detection_models
+from mubench.answering.detection import check_detection_models
 
 DETECTION_MODELS = check_detection_models((config.get("detection") or {}).get("models", []), MODELS)
 DETECTION_OUTPUTS = ["paper_figures/table18_grit.csv"] if DETECTION_MODELS else []

@@ -1,4 +1,4 @@
-from mubench.scoring import EULENBERG_DATASETS
+from mubench.scoring.accuracy import EULENBERG_DATASETS
 
 
 rule score:

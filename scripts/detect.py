@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from mubench.detection import detect_benchmark
-from mubench.inference import resolve_device
+from mubench.answering.detection import detect_benchmark
+from mubench.answering.predict import resolve_device
 from mubench.io import atomic_write
 from mubench.logs import log_to
 

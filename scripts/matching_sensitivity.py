@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from mubench.generative import matching_sensitivity
+from mubench.answering.generative import matching_sensitivity
 from mubench.io import atomic_write
 from mubench.logs import log_to
 

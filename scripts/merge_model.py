@@ -1,9 +1,9 @@
-"""Snakemake adapter: write one weight-merged model folder (mubench.merge_weights)."""
+"""Snakemake adapter: write one weight-merged model folder (mubench.analyses.merging.weights)."""
 
 import torch
 
 from mubench.logs import log_to
-from mubench.merge_weights import write_merged_model
+from mubench.analyses.merging.weights import write_merged_model
 
 
 def run(base, tuned, alpha, out_dir, threads):

@@ -13,7 +13,7 @@ from mubench.figures.merging import (
 from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
 from mubench.logs import log_to
-from mubench.scoring import BootstrapSettings
+from mubench.scoring.accuracy import BootstrapSettings
 
 
 def run(prediction_paths, images_path, references, models, plan, subsets, section, bootstrap, out):

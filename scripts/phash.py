@@ -5,7 +5,7 @@ from pathlib import Path
 from mubench.benchmark.tables import Benchmark
 from mubench.io import atomic_write
 from mubench.logs import log_to
-from mubench.phash import image_hashes
+from mubench.analyses.phash import image_hashes
 
 
 def run(benchmark_root, cache_dir, output, workers):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mubench.inference import predict_subset
+from mubench.answering.predict import predict_subset
 from mubench.io import atomic_write
 from mubench.logs import log_to
 from mubench.models import FAMILIES

@@ -8,7 +8,7 @@ from threadpoolctl import threadpool_limits
 from mubench.benchmark.tables import Benchmark
 from mubench.io import atomic_write
 from mubench.logs import log_to
-from mubench.probe import ProbeSettings, run_probe
+from mubench.analyses.probe import ProbeSettings, run_probe
 
 
 def run(features_path, benchmark_root, settings, output, threads):

@@ -8,7 +8,7 @@ import torch
 from mubench.benchmark.tables import Benchmark
 from mubench.io import atomic_write
 from mubench.logs import log_to
-from mubench.probe_features import FeatureSettings, image_features
+from mubench.analyses.probe_features import FeatureSettings, image_features
 
 
 def run(benchmark_root, settings, cache_dir, output, threads):

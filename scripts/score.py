@@ -4,7 +4,7 @@ import pandas as pd
 
 from mubench.io import atomic_write
 from mubench.logs import log_to
-from mubench.scoring import BootstrapSettings, accuracy_table
+from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 
 
 def run(predictions_path, output, bootstrap, excluded_datasets):

@@ -13,8 +13,8 @@ from mubench.figures.table14 import (
 )
 from mubench.io import atomic_write
 from mubench.logs import log_to
-from mubench.phash import similarity_table
-from mubench.scoring import BootstrapSettings
+from mubench.analyses.phash import similarity_table
+from mubench.scoring.accuracy import BootstrapSettings
 
 PREDICTION_KEYS = ["model", "subset", "question_type", "dataset", "correct"]  # all Table 1 needs
 

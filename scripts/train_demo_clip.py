@@ -1,10 +1,10 @@
-"""Snakemake adapter: train one tiny demo CLIP on the benchmark's train split (mubench.demo_clip)."""
+"""Snakemake adapter: train one tiny demo CLIP on the benchmark's train split (mubench.analyses.merging.demo_clip)."""
 
 from pathlib import Path
 
 import torch
 
-from mubench.demo_clip import train_demo_clip
+from mubench.analyses.merging.demo_clip import train_demo_clip
 from mubench.logs import log_to
 
 

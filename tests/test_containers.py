@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from mubench.config import check_config
-from mubench.merge_plan import merge_plan
+from mubench.analyses.merging.plan import merge_plan
 
 from mubench.models.spec import FAMILIES
 

@@ -9,7 +9,7 @@ from tiny_vlms import save_tiny_paligemma
 
 from mubench.benchmark.tables import write_table
 from mubench.config import ConfigError
-from mubench.detection import (
+from mubench.answering.detection import (
     PALIGEMMA,
     QWEN_VL,
     check_detection_models,

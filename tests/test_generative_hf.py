@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mubench.generative import GenerationError, matching_sensitivity
-from mubench.inference import predict_subset
+from mubench.answering.generative import GenerationError, matching_sensitivity
+from mubench.answering.predict import predict_subset
 from mubench.models import ModelLoadError, ModelSpec, load_model
 from tiny_vlms import save_tiny_paligemma, save_tiny_qwen25_vl
 

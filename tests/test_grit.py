@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mubench.grit import (
+from mubench.scoring.grit import (
     EPS,
     aggregate,
     box_area,

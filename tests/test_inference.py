@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mubench.benchmark.tables import Benchmark, load_image
-from mubench.inference import option_texts, predict_subset, softmax
+from mubench.answering.predict import option_texts, predict_subset, softmax
 from mubench.models import ModelSpec
 from mubench.models.open_clip_family import OpenClipModel
 

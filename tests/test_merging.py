@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from mubench.config import ConfigError
-from mubench.merge_plan import merge_plan, merged_name
-from mubench.merging import (
+from mubench.analyses.merging.plan import merge_plan, merged_name
+from mubench.analyses.merging.convert import (
     MergeError,
     check_mergeable,
     hf_clip_to_open_clip,
@@ -185,7 +185,7 @@ def test_plan_errors_name_the_key(edit, message):
 
 def test_merged_open_clip_folder_loads_through_the_registry(tmp_path):
     """Two random tiny open_clip models merged into a local-dir folder the open_clip family loads unchanged."""
-    from mubench.merge_weights import write_merged_model
+    from mubench.analyses.merging.weights import write_merged_model
     from mubench.models import load_model
 
     specs = [ModelSpec.from_config({"name": f"R{s}", "family": "open_clip", "architecture": "mubench-tinyclip-ViT",

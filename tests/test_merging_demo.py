@@ -12,9 +12,9 @@ from conftest import REPO
 
 from mubench.benchmark.demo import build_demo
 from mubench.figures.merging import NON_PATHOLOGY, PATHOLOGY, held_out, slice_accuracy
-from mubench.inference import predict_subset
-from mubench.merge_plan import merge_plan
-from mubench.merge_weights import write_merged_model
+from mubench.answering.predict import predict_subset
+from mubench.analyses.merging.plan import merge_plan
+from mubench.analyses.merging.weights import write_merged_model
 
 pytest.importorskip("open_clip")
 ALPHAS = (0.25, 0.5, 0.75)
@@ -29,7 +29,7 @@ def accuracy(tmp_path_factory) -> pd.DataFrame:
     plan = merge_plan(config, {}, str(root))
     pair = plan.pairs[0]
     base, tuned = (plan.trained[pair[role]] for role in ("base", "tuned"))
-    from mubench.demo_clip import train_demo_clip
+    from mubench.analyses.merging.demo_clip import train_demo_clip
 
     for trained in (base, tuned):
         init = root / "merging/trained" / trained.init if trained.init else None

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 from mubench.benchmark.tables import Benchmark, load_image
-from mubench.generative import GenerationError
-from mubench.inference import predict_subset
+from mubench.answering.generative import GenerationError
+from mubench.answering.predict import predict_subset
 from mubench.models import ModelLoadError, ModelSpec, load_model
 from mubench.models.openai_api import image_data_url
-from mubench.prompting import build_prompt
+from mubench.answering.prompting import build_prompt
 
 KEY = "sk-test-9f8e7d6c5b4a-SECRET"
 # The first attempts of every request, in order; then it succeeds.

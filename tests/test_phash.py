@@ -12,14 +12,14 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from mubench import phash
+from mubench.analyses import phash
 from mubench.figures.table14 import (
     build_table14,
     datasets_above,
     read_reference,
     robustness_check,
 )
-from mubench.phash import (
+from mubench.analyses.phash import (
     as_uint64,
     hamming_matrix,
     hash_bytes,
@@ -28,7 +28,7 @@ from mubench.phash import (
     similarity_table,
     with_averages,
 )
-from mubench.scoring import BootstrapSettings
+from mubench.scoring.accuracy import BootstrapSettings
 
 REFERENCE = Path(__file__).resolve().parent.parent / "paper_figures" / "reference" / "paper_table14_phash.csv"
 THRESHOLD = 5

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from mubench import probe_features
+from mubench.analyses import probe_features
 from mubench.benchmark.demo import build_demo
 from mubench.benchmark.tables import Benchmark
 from mubench.figures.linear_probe import build_table13, plot_fig8, read_reference
-from mubench.probe import (
+from mubench.analyses.probe import (
     RESULT_COLUMNS,
     ProbeSettings,
     assign_splits,
@@ -24,7 +24,7 @@ from mubench.probe import (
     run_probe,
     tune_probe,
 )
-from mubench.probe_features import FeatureSettings, image_features
+from mubench.analyses.probe_features import FeatureSettings, image_features
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mubench.prompting import Match, build_prompt, match_all, match_code, match_paper_text, match_strict
+from mubench.answering.prompting import Match, build_prompt, match_all, match_code, match_paper_text, match_strict
 
 OPTIONS = ["neutrophil", "basophil", "eosinophil", "none of the above"]  # gold: B) basophil
 

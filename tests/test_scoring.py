@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mubench.scoring import TABLE_COLUMNS, BootstrapSettings, accuracy_table
+from mubench.scoring.accuracy import TABLE_COLUMNS, BootstrapSettings, accuracy_table
 
 DARK = "eulenberg_et_al_2017_darkfield"
 EPI = "eulenberg_et_al_2017_epifluorescence"

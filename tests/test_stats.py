@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mubench.stats import METHODS, group_seed, macro_mean_ci, proportion_ci
+from mubench.scoring.bootstrap import METHODS, group_seed, macro_mean_ci, proportion_ci
 
 B = 9999
 
@@ -20,7 +20,7 @@ def _mean_of_means(*samples, axis):
 
 
 def _our_bootstrap_distribution(k, n, seed):
-    """The resampled macro means mubench.stats draws for one group (mirrors its draw layout)."""
+    """The resampled macro means mubench.scoring.bootstrap draws for one group (mirrors its draw layout)."""
     k, n = np.asarray(k), np.asarray(n)
     draws = np.random.default_rng(seed).binomial(n[:, None], (k / n)[:, None], size=(n.size, B))
     return (draws / n[:, None]).mean(axis=0)

@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from mubench.figures.table1 import build_table1
-from mubench.merge_plan import MergePlan
+from mubench.analyses.merging.plan import MergePlan
 from mubench.models.spec import ModelSpec
-from mubench.scoring import BootstrapSettings, accuracy_table
+from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 
 PATHOLOGY, HE, NON_PATHOLOGY, ALL = "pathology", "he", "non_pathology", "all"
 CURVE_COLUMNS = ["pair", "alpha", "model", "subset", "slice", "n", "accuracy"]
@@ -78,7 +78,7 @@ def table19(predictions: pd.DataFrame, models: Sequence[ModelSpec], plan: MergeP
 
 
 def _pair_models(plan: MergePlan, pair: dict) -> list[str]:
-    from mubench.merge_plan import merged_name
+    from mubench.analyses.merging.plan import merged_name
 
     return [pair["base"], pair["tuned"], merged_name(pair["name"], plan.report_alpha)]
 

@@ -10,8 +10,8 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
-from mubench.phash import with_averages
-from mubench.scoring import BootstrapSettings, accuracy_table
+from mubench.analyses.phash import with_averages
+from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 
 ROBUSTNESS_COLUMNS = ["subset", "model", "accuracy", "accuracy_without_similar", "change", "rank",
                       "rank_without_similar"]
@@ -42,7 +42,7 @@ def robustness_check(predictions: pd.DataFrame, excluded: Iterable[str], labels:
                      bootstrap: BootstrapSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 1's pooled accuracy per (subset, model) with and without ``excluded`` datasets (percent points).
 
-    Scored by mubench.scoring.accuracy_table, whose ``without_excluded`` scope is exactly this re-scoring.
+    Scored by mubench.scoring.accuracy.accuracy_table, whose ``without_excluded`` scope is exactly this re-scoring.
     Returns the per-model table and a per-subset summary (plus an ``all`` row) with the mean absolute change and
     whether the order of the models changed.
     """

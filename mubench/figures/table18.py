@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mubench.grit import aggregate, score_rows
+from mubench.scoring.grit import aggregate, score_rows
 
 # The paper's display names for the benchmark's detection datasets (DESIGN §2); other datasets (e.g. the demo's)
 # get no paper value.

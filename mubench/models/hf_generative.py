@@ -16,7 +16,7 @@ from PIL import Image
 from mubench.models.base import ModelLoadError
 from mubench.models.hub import model_dir, torch_dtype
 from mubench.models.spec import ModelSpec
-from mubench.prompting import letters
+from mubench.answering.prompting import letters
 
 log = logging.getLogger(__name__)
 

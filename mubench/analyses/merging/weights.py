@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from mubench.io import atomic_write, write_json
-from mubench.merging import interpolate, to_layout
+from mubench.analyses.merging.convert import interpolate, to_layout
 from mubench.models import load_model
 from mubench.models.spec import ModelSpec
 

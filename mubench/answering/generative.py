@@ -20,7 +20,7 @@ from PIL import Image
 
 from mubench.benchmark.tables import load_image
 from mubench.io import atomic_write
-from mubench.prompting import PROMPT_VERSION, RULES, build_prompt, match_all
+from mubench.answering.prompting import PROMPT_VERSION, RULES, build_prompt, match_all
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Accuracy tables from prediction rows: per type, per dataset, pooled and macro totals, with CIs.
 
 One prediction row is one question, the unit the paper aggregates over. Every group is reduced to
-(k correct, n rows) counts first; the bootstrap then only needs those counts (see mubench.stats).
+(k correct, n rows) counts first; the bootstrap then only needs those counts (see mubench.scoring.bootstrap).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Iterable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from mubench.stats import group_seed, macro_mean_ci
+from mubench.scoring.bootstrap import group_seed, macro_mean_ci
 
 # Left out in the authors' rebuttal; the "without_excluded" scope drops them.
 EULENBERG_DATASETS = ("eulenberg_et_al_2017_darkfield", "eulenberg_et_al_2017_epifluorescence")

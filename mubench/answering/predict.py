@@ -15,8 +15,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from mubench.benchmark.tables import load_image
-from mubench.embedding_cache import EmbeddingCache
-from mubench.generative import GENERATIVE_COLUMNS, generative_answers
+from mubench.answering.embedding_cache import EmbeddingCache
+from mubench.answering.generative import GENERATIVE_COLUMNS, generative_answers
 from mubench.io import text_key
 from mubench.models.base import ContrastiveModel
 from mubench.models.random_baseline import random_scores
@@ -173,7 +173,7 @@ def predict_subset(
 
     from mubench.benchmark.tables import Benchmark
     from mubench.models import FAMILIES, load_model
-    from mubench.prompting import PARSER_VERSION, PROMPT_VERSION
+    from mubench.answering.prompting import PARSER_VERSION, PROMPT_VERSION
     from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
 
     bench = Benchmark(Path(benchmark_root))

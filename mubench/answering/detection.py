@@ -1,7 +1,7 @@
 """Detection prompts and box parsers per model family, and the resumable detection pass (appendix Table 18).
 
 Only families whose output format for boxes is known take part: PaliGemma (``<locNNNN>`` tokens) and Qwen-VL-Chat
-(``<box>(x1,y1),(x2,y2)</box>``). Each raw response is cached like the MCQ answers (mubench.generative), so a
+(``<box>(x1,y1),(x2,y2)</box>``). Each raw response is cached like the MCQ answers (mubench.answering.generative), so a
 rerun asks only what is missing. An unparseable response counts as an empty prediction (GRIT score 0 unless the
 image has no ground truth) and is reported in the ``parsed`` column.
 """
@@ -20,7 +20,7 @@ from PIL import Image
 
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.config import ConfigError
-from mubench.generative import GenerationError, ResponseCache, answer_key
+from mubench.answering.generative import GenerationError, ResponseCache, answer_key
 from mubench.provenance import Provenance, mubench_version
 
 log = logging.getLogger(__name__)

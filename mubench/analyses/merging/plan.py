@@ -16,7 +16,7 @@ from typing import Any
 from mubench.config import ConfigError
 from mubench.models.spec import ModelSpec
 
-MERGEABLE_FAMILIES = ("open_clip", "hf_clip")  # the layouts mubench.merging converts between
+MERGEABLE_FAMILIES = ("open_clip", "hf_clip")  # the layouts mubench.analyses.merging.convert converts between
 
 
 @dataclass(frozen=True)

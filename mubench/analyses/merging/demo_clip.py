@@ -21,7 +21,7 @@ import torch
 
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.io import atomic_write, write_json
-from mubench.merge_plan import TrainSettings
+from mubench.analyses.merging.plan import TrainSettings
 
 log = logging.getLogger(__name__)
 

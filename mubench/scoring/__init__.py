@@ -1,0 +1,1 @@
+"""Scoring: prediction rows → accuracies with bootstrap CIs (and GRIT for boxes). Pure functions."""
