@@ -74,7 +74,8 @@ def test_qwen_shared_prefix_answers_equal_the_full_prefill(scoring, sensitive_di
     first = questions[questions["image_id"] == questions["image_id"].iloc[0]]
     image = load_image(bench.image_paths()[first["image_id"].iloc[0]])
     (group,) = model.prepare([image] * 6, [build_prompt(q.question, q.options) for q in first.itertuples()]).groups
-    assert full_stats.prefill_tokens - stats.prefill_tokens == n_images * 5 * group.prefix_len
+    assert full_stats.prefill_tokens - stats.prefill_tokens == n_images * 5 * group.prefix_len == stats.reused_tokens
+    assert full_stats.image_tokens == 6 * stats.image_tokens > 0
 
 
 def test_qwen_prefix_holds_the_image_and_instruction_and_counts_exactly(sensitive_dirs):

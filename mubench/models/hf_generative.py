@@ -107,7 +107,7 @@ class HfVlmModel:
         meta = {k: torch.cat([v[first_image[g]:first_image[g + 1]] for g in member_group.tolist()])
                 for k, v in image_inputs.items() if k in IMAGE_META_KEYS}
         return dict(prefix=prefix, full=full, meta=meta, image_inputs=image_inputs, member_group=member_group,
-                    members=members, images_per_group=[len(keys[g.members[0]]) for g in groups])
+                    members=members)
 
     @torch.inference_mode()
     def answer(self, batch: PreparedBatch, n_options: Sequence[int]) -> Iterator[tuple[int, str, list[float] | None]]:
@@ -119,14 +119,17 @@ class HfVlmModel:
             self.stats.full_prefill[reason] += count
         self.stats.questions += batch.n
         if batch.shared is not None:
+            self.stats.image_encodings += sum(len(batch.keys[g.members[0]]) for g in batch.groups)
             yield from self._answer_shared(batch.shared, n_options)
         if batch.full is not None:
+            self.stats.image_encodings += sum(len(batch.keys[i]) for i in batch.full_positions)
             yield from self._answer_full(batch.full, batch.full_positions, n_options)
 
     def _answer_full(self, inputs: dict, positions: list[int], n_options: Sequence[int]):
         inputs = self._on_device(inputs)
         self.stats.prefill_tokens += int(inputs["attention_mask"].sum())
-        self.stats.image_encodings += len(positions)
+        if self._image_token_id is not None:
+            self.stats.image_tokens += int((inputs["input_ids"] == self._image_token_id).sum())
         if self.spec.scoring == "letter_logits":
             next_token = self.model(**inputs).logits[:, -1, :]
             for row, position in enumerate(positions):
@@ -136,26 +139,9 @@ class HfVlmModel:
         yield from zip(positions, self._decoded(out[:, inputs["input_ids"].shape[1]:]), [None] * len(positions))
 
     def _answer_shared(self, shared: dict, n_options: Sequence[int]):
-        from transformers import DynamicCache
-
-        prefix, full = self._on_device(shared["prefix"]), self._on_device(shared["full"])
-        members, member_group = shared["members"], shared["member_group"].to(self.device)
-        # The positions generate would give each full row (real tokens only); a group's prefix row is its first
-        # member's row cut at the prefix width.
-        positions = self.model._prepare_position_ids_for_generation(
-            full["input_ids"], {**full, **self._on_device(shared["meta"])})
-        first_member = torch.tensor([member_group.tolist().index(g) for g in range(len(prefix["input_ids"]))],
-                                    device=self.device)
-        width = prefix["input_ids"].shape[1]
-        cache = DynamicCache(config=self.model.config)
-        step = self.model.prepare_inputs_for_generation(
-            prefix.pop("input_ids"), past_key_values=cache, use_cache=True, is_first_iteration=True,
-            position_ids=positions.index_select(-2, first_member)[..., :width],
-            **prefix, **self._on_device(shared["image_inputs"]), **self._logits_to_keep)
-        self.model(**step)
-        cache.batch_select_indices(member_group)
-        self.stats.prefill_tokens += int(prefix["attention_mask"].sum()) + int(full["attention_mask"][:, width:].sum())
-        self.stats.image_encodings += sum(shared["images_per_group"])
+        full, members = self._on_device(shared["full"]), shared["members"]
+        positions, cache = self._prefilled_prefixes(shared, full)
+        self.stats.prefill_tokens += int(full["attention_mask"][:, cache.get_seq_length():].sum())
         self.stats.shared_questions += len(members)
         letters_only = self.spec.scoring == "letter_logits"
         out = self.model.generate(
@@ -168,6 +154,33 @@ class HfVlmModel:
             return
         texts = self._decoded(out.sequences[:, full["input_ids"].shape[1]:])
         yield from zip(members, texts, [None] * len(members))
+
+    def _prefilled_prefixes(self, shared: dict, full: dict):
+        """Every full row's positions, and a cache holding each member's copy of its group's prefix.
+
+        The prefixes run once, as one left-padded batch with the groups' image inputs. Positions are the ones
+        ``generate`` would give each full row (real tokens only); a group's prefix row takes its first member's."""
+        from transformers import DynamicCache
+
+        prefix = self._on_device(shared["prefix"])
+        member_group = shared["member_group"].to(self.device)
+        positions = self.model._prepare_position_ids_for_generation(
+            full["input_ids"], {**full, **self._on_device(shared["meta"])})
+        first_member = torch.tensor([member_group.tolist().index(g) for g in range(len(prefix["input_ids"]))],
+                                    device=self.device)
+        width = prefix["input_ids"].shape[1]
+        cache = DynamicCache(config=self.model.config)
+        step = self.model.prepare_inputs_for_generation(
+            prefix.pop("input_ids"), past_key_values=cache, use_cache=True, is_first_iteration=True,
+            position_ids=positions.index_select(-2, first_member)[..., :width],
+            **prefix, **self._on_device(shared["image_inputs"]), **self._logits_to_keep)
+        self.model(**step)
+        cache.batch_select_indices(member_group)
+        lengths = prefix["attention_mask"].sum(1)
+        self.stats.prefill_tokens += int(lengths.sum())
+        self.stats.image_tokens += int((step["input_ids"] == self._image_token_id).sum())
+        self.stats.reused_tokens += int(lengths.index_select(0, member_group).sum() - lengths.sum())
+        return positions, cache
 
     @property
     def _logits_to_keep(self) -> dict:

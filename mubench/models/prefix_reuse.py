@@ -117,6 +117,8 @@ class PrefillStats:
 
     questions: int = 0
     prefill_tokens: int = 0  # tokens run through the language model before the first new token (no padding)
+    image_tokens: int = 0  # of which image placeholder tokens
+    reused_tokens: int = 0  # prefix tokens a question did not prefill because its group's prefix was reused
     image_encodings: int = 0  # images run through the vision encoder
     shared_questions: int = 0  # answered from a shared prefix
     generated_tokens: int = 0  # new tokens up to and including end-of-sequence
