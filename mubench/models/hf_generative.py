@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -52,6 +53,9 @@ class HfVlmModel:
         self._image_token_id = getattr(config, "image_token_id", None) or getattr(config, "image_token_index", None)
         self.stats = PrefillStats()
         self._reported: set[str] = set()
+        # ``prepare`` runs in the prefetch thread while ``answer`` decodes: a Rust tokenizer must not be used from
+        # two threads at once (padding settings are changed in place), so every use holds this lock.
+        self._tokenizer_lock = threading.Lock()
         log.info("loaded %s (%s) from %s on %s", spec.name, type(self.model).__name__, path, device)
 
     def format_prompt(self, prompt: str) -> str:
@@ -67,7 +71,8 @@ class HfVlmModel:
 
     def _processed(self, images: Sequence, texts: Sequence[str]) -> dict:
         """The processor's tensors on the host: floats in the model's dtype, pinned when the model is on a GPU."""
-        batch = self.processor(text=list(texts), images=list(images), return_tensors="pt", padding=True)
+        with self._tokenizer_lock:
+            batch = self.processor(text=list(texts), images=list(images), return_tensors="pt", padding=True)
         batch.pop("labels", None)
         pin = str(self.device).startswith("cuda")
         out = {}
@@ -193,7 +198,8 @@ class HfVlmModel:
         ended = torch.isin(new_tokens, eos)
         lengths = torch.where(ended.any(1), ended.int().argmax(1) + 1, new_tokens.shape[1])
         self.stats.generated_tokens += int(lengths.sum())
-        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        with self._tokenizer_lock:
+            return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
 
     @torch.inference_mode()
     def generate(
@@ -213,7 +219,9 @@ class HfVlmModel:
 
     def _letter_scores(self, next_token: torch.Tensor, n: int) -> tuple[str, list[float]]:
         """The option letter with the highest next-token logit, and the softmax over the letters."""
-        probs = torch.softmax(next_token.float()[self._letter_ids(n)], dim=0)
+        with self._tokenizer_lock:
+            ids = self._letter_ids(n)
+        probs = torch.softmax(next_token.float()[ids], dim=0)
         return letters(n)[int(torch.argmax(probs))], probs.tolist()
 
 
