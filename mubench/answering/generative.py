@@ -125,7 +125,7 @@ def generative_answers(
         if on_batch is not None:
             on_batch()
     if hasattr(model, "stats"):
-        log.info("model %s: %s", spec.name, model.stats.summary())
+        log.info("model %s so far: %s", spec.name, model.stats.summary())
     for cache in caches.values():
         cache.compact()
     unanswered = sorted({questions.at[first_row[slot], "question_id"] for row, slot in enumerate(slots)

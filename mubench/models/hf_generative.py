@@ -52,6 +52,9 @@ class HfVlmModel:
         config = self.model.config
         self._image_token_id = getattr(config, "image_token_id", None) or getattr(config, "image_token_index", None)
         self.stats = PrefillStats()
+        # Only the last position's logits when the next token is all we read (else a vocabulary-wide row per token).
+        keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self._logits_to_keep = {"logits_to_keep": 1} if keeps_logits else {}
         self._reported: set[str] = set()
         # ``prepare`` runs in the prefetch thread while ``answer`` decodes: a Rust tokenizer must not be used from
         # two threads at once (padding settings are changed in place), so every use holds this lock.
@@ -74,12 +77,11 @@ class HfVlmModel:
         with self._tokenizer_lock:
             batch = self.processor(text=list(texts), images=list(images), return_tensors="pt", padding=True)
         batch.pop("labels", None)
-        pin = str(self.device).startswith("cuda")
-        out = {}
-        for name, value in batch.items():
-            value = value.to(self.model.dtype) if value.is_floating_point() else value
-            out[name] = value.pin_memory() if pin else value
-        return out
+        return self._host({k: v.to(self.model.dtype) if v.is_floating_point() else v for k, v in batch.items()})
+
+    def _host(self, tensors: dict) -> dict:
+        """Pinned when the model is on a GPU, so the copy to the device overlaps with compute."""
+        return {k: v.pin_memory() for k, v in tensors.items()} if str(self.device).startswith("cuda") else tensors
 
     def _on_device(self, batch: dict) -> dict:
         return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
@@ -91,7 +93,8 @@ class HfVlmModel:
         every = self._processed(images, texts)
         per_token = {name: [row[mask.bool()].tolist() for row, mask in zip(value, every["attention_mask"])]
                      for name, value in every.items()
-                     if name != "attention_mask" and value.shape == every["input_ids"].shape}
+                     if name != "attention_mask" and not value.is_floating_point()
+                     and value.shape == every["input_ids"].shape}
         groups, reasons = plan_groups(keys, per_token["input_ids"], self._image_token_id, self._unshareable)
         shared = self._shared_inputs(groups, images, texts, keys, per_token) if groups else None
         full_positions = sorted(reasons)
@@ -111,8 +114,8 @@ class HfVlmModel:
         first_image = torch.tensor([0] + [len(keys[g.members[0]]) for g in groups]).cumsum(0).tolist()
         meta = {k: torch.cat([v[first_image[g]:first_image[g + 1]] for g in member_group.tolist()])
                 for k, v in image_inputs.items() if k in IMAGE_META_KEYS}
-        return dict(prefix=prefix, full=full, meta=meta, image_inputs=image_inputs, member_group=member_group,
-                    members=members)
+        return dict(prefix=self._host(prefix), full=self._host(full), meta=self._host(meta), image_inputs=image_inputs,
+                    member_group=member_group, members=members)
 
     @torch.inference_mode()
     def answer(self, batch: PreparedBatch, n_options: Sequence[int]) -> Iterator[tuple[int, str, list[float] | None]]:
@@ -136,7 +139,7 @@ class HfVlmModel:
         if self._image_token_id is not None:
             self.stats.image_tokens += int((inputs["input_ids"] == self._image_token_id).sum())
         if self.spec.scoring == "letter_logits":
-            next_token = self.model(**inputs).logits[:, -1, :]
+            next_token = self.model(**inputs, **self._logits_to_keep).logits[:, -1, :]
             for row, position in enumerate(positions):
                 yield position, *self._letter_scores(next_token[row], n_options[position])
             return
@@ -186,11 +189,6 @@ class HfVlmModel:
         self.stats.image_tokens += int((step["input_ids"] == self._image_token_id).sum())
         self.stats.reused_tokens += int(lengths.index_select(0, member_group).sum() - lengths.sum())
         return positions, cache
-
-    @property
-    def _logits_to_keep(self) -> dict:
-        """Only the last position's logits from a prefix prefill (a vocabulary-wide row per token otherwise)."""
-        return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(self.model.forward).parameters else {}
 
     def _decoded(self, new_tokens: torch.Tensor) -> list[str]:
         eos = self.model.generation_config.eos_token_id
