@@ -26,17 +26,19 @@ THREADS = 2  # the CI machine's cores; the generative part on CUDA when there is
 SCALE = {"full": 1.0, "quick": 0.05}
 
 
-def _timed(fn, *args, **kwargs):
-    start = time.perf_counter()
+def _timed(fn, *args, **kwargs) -> tuple[dict, object]:
+    """Wall and CPU seconds of the call (CPU time of this process: all its threads; pHash's worker processes are
+    not in it). On a shared machine wall time depends on the load, CPU time much less."""
+    wall, cpu = time.perf_counter(), time.process_time()
     result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
+    return dict(wall=time.perf_counter() - wall, cpu=time.process_time() - cpu), result
 
 
 def build(work: Path, quick: bool) -> dict:
     from scale_benchmark import build_scale_benchmark
 
     seconds, manifest = _timed(build_scale_benchmark, work / "bench", scale=SCALE["quick" if quick else "full"])
-    return dict(seconds=seconds, **manifest["counts"])
+    return dict(seconds=seconds["wall"], **manifest["counts"])
 
 
 def prompt_tokens(work: Path) -> dict:
@@ -78,21 +80,20 @@ def contrastive(work: Path, quick: bool) -> dict:
     model = load_model(spec)
     pure_forward(questions.head(8), paths, model, 64)  # warm-up: the first calls pay lazy initialisation
     cache = work / "contrastive-cache"
-    ours = 0.0
+    ours = dict(wall=0.0, cpu=0.0)
     predictions = []
     for subset in ("coarse", "fine"):
         seconds, table = _timed(predict_subset, spec, bench.root, subset, cache_dir=cache, batch_size=128, model=model)
-        ours += seconds
+        ours = {k: ours[k] + seconds[k] for k in ours}
         predictions.append(table)
     floor, _ = _timed(pure_forward, questions, paths, model, 128)
     sample = questions.sample(n=min(100 if quick else 300, len(questions)), random_state=0)
     naive_sample, naive = _timed(naive_loop, sample, paths, model)
     ours_predictions = pd.concat(predictions).set_index("question_id")["prediction"]
     agreement = float(np.mean(ours_predictions.loc[sample["question_id"]].to_numpy() == np.asarray(naive)))
-    return dict(questions=len(questions), images=int(questions["image_id"].nunique()), ours_s=ours, floor_s=floor,
-                naive_sample=len(sample), naive_sample_s=naive_sample,
-                naive_s=naive_sample * len(questions) / len(sample),
-                agreement=agreement)
+    scale = len(questions) / len(sample)
+    return dict(questions=len(questions), images=int(questions["image_id"].nunique()), ours=ours, floor=floor,
+                naive_sample=len(sample), naive={k: v * scale for k, v in naive_sample.items()}, agreement=agreement)
 
 
 def _tiny_vlms(folder: Path) -> dict[str, Path]:
@@ -140,7 +141,7 @@ def generative(work: Path, quick: bool) -> dict:
         model.spec, model.stats = spec, PrefillStats()
         cache = work / "generative-cache" / f"{family}-{scoring}-{'reuse' if reuse else 'full'}"
         seconds, table = _timed(generative_answers, spec, sample, *bench.image_index(), model, cache, 32)
-        runs.append(dict(family=family, scoring=scoring, prefix_reuse=reuse, seconds=seconds,
+        runs.append(dict(family=family, scoring=scoring, prefix_reuse=reuse, time=seconds,
                          responses=table["response"].tolist(), **{k: v for k, v in dataclasses.asdict(
                              model.stats).items() if k != "full_prefill"},
                          full_prefill=dict(model.stats.full_prefill)))
@@ -165,8 +166,8 @@ def phash(work: Path, quick: bool) -> dict:
     hash_s, hashes = _timed(image_hashes, paths, list(images["md5"]), work / "phash-cache", THREADS)
     pairs_s, table = _timed(similarity_table, images["dataset"].tolist(), hashes, 5)
     sizes = images["dataset"].value_counts()
-    return dict(images=len(images), hash_s=hash_s, pairs_s=pairs_s, pairs=int((sizes * (sizes - 1) // 2).sum()),
-                datasets=len(table))
+    return dict(images=len(images), hash_s=hash_s["wall"], pairs_s=pairs_s["wall"],
+                pairs=int((sizes * (sizes - 1) // 2).sum()), datasets=len(table))
 
 
 def demo(work: Path, quick: bool) -> dict:
@@ -181,13 +182,12 @@ def demo(work: Path, quick: bool) -> dict:
             process = subprocess.Popen([str(SNAKEMAKE), "--cores", str(THREADS)], cwd=workdir, stdout=out,
                                        stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
             root = psutil.Process(process.pid)
-            seen, peak_rss = {process.pid}, root.memory_info().rss
+            seen = {process.pid}
             while process.poll() is None:
                 for child in _descendants(root):
                     try:
                         if "python" in Path(child.cmdline()[0]).name:
                             seen.add(child.pid)
-                            peak_rss = max(peak_rss, child.memory_info().rss)
                     except (psutil.NoSuchProcess, psutil.AccessDenied, IndexError):
                         continue
                 time.sleep(0.1)
@@ -196,8 +196,7 @@ def demo(work: Path, quick: bool) -> dict:
         if process.returncode != 0:
             raise RuntimeError(f"demo workflow failed (exit {process.returncode}):\n{log[-3000:]}")
         steps = re.findall(r"(\d+) of (\d+) steps", log)
-    return dict(seconds=seconds, jobs=int(steps[-1][1]) if steps else None, python_processes=len(seen),
-                peak_rss_mb=peak_rss / 2**20)
+    return dict(seconds=seconds, jobs=int(steps[-1][1]) if steps else None, python_processes=len(seen))
 
 
 def _descendants(process):

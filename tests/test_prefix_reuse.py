@@ -164,3 +164,9 @@ def test_image_key_follows_pixels_not_objects():
     a = Image.fromarray(np.zeros((4, 4, 3), np.uint8))
     assert image_key(a) == image_key(a.copy()) and len(image_key([a, a])) == 2
     assert image_key(a) != image_key(Image.fromarray(np.ones((4, 4, 3), np.uint8)))
+
+
+def test_switching_prefix_reuse_keeps_the_response_cache():
+    entry = dict(name="q", family="hf_vlm", model_id="Qwen/Qwen2.5-VL-7B-Instruct")
+    on, off = ModelSpec.from_config(entry), ModelSpec.from_config(dict(entry, prefix_reuse=False))
+    assert on.prefix_reuse and not off.prefix_reuse and on.fingerprint == off.fingerprint
