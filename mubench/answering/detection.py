@@ -132,7 +132,7 @@ def _ask(model, cache: ResponseCache, questions: dict[str, tuple[Path, str]], ba
              len(todo))
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        images = [load_image(questions[k][0]) for k in batch]
+        images = [[load_image(questions[k][0])] for k in batch]
         for pos, response, _scores in model.generate(images, [questions[k][1] for k in batch], [0] * len(batch)):
             cache.add({batch[pos]: {"response": response, "scores": None}})
         log.info("asked %d/%d", min(start + batch_size, len(todo)), len(todo))
