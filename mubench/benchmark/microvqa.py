@@ -255,7 +255,7 @@ def build_microvqa_source(source: str, out_dir: str | Path, *, seed: int, path: 
 
     n_images = Counter(len(ids) for ids in per_question)
     manifest = dict(
-        source=source, repo_id=repo_id, revision=revision or "unstated (local copy)", split=split, seed=seed,
+        source=source, repo_id=repo_id, revision=revision or "local copy, revision not stated", split=split, seed=seed,
         protocol=protocol, mubench_version=mubench.__version__,
         parameters=dict(path=str(path) if path else None, split=split, task_names=dict(task_names or {}),
                         protocol=protocol),
