@@ -7,10 +7,12 @@ import json
 import logging
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from mubench.answering.generative import matching_sensitivity
+from mubench.answering.generative import answer_key, matching_sensitivity
 from mubench.answering.predict import predict_subset
 from mubench.answering.prompting import build_microvqa_prompt, match_microvqa
 from mubench.benchmark.mcq_checks import MCQError, option_labels
@@ -19,10 +21,12 @@ from mubench.benchmark.microvqa_release import ReleaseError
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.benchmark.ubench_cognition import workflow_subsets
 from mubench.config import ConfigError, check_config
+from mubench.figures.published import for_benchmark, reference_file
+from mubench.figures.table1 import read_reference
 from mubench.io import sha256_file
 from mubench.models import ModelSpec
 
-from conftest import copy_workflow, snakemake
+from conftest import REPO, copy_workflow, snakemake
 from microvqa_fixtures import (
     MICROVQA_SCHEMA,
     MICROVQAPP_SCHEMA,
@@ -108,7 +112,6 @@ def test_a_row_numbered_unlike_the_rest_is_named(tmp_path):
     (dict(correct_index=6), r"row 0 .*index 6 fits no numbering of its 5 options"),
     (dict(task=2), r"row 0 .*task 2 is hypothesis_generation but task_str says 'expert_visual_understanding'"),
     (dict(task=4), r"row 0 .*task = 4, expected 1, 2 or 3"),
-    (dict(choices=["same", "same", "other"]), r"row 0 .*two options have the same text"),
     (dict(images_list=[]), r"row 0 .*has no image"),
     (dict(key_question=2), r"row 1 .*question id also used by row 0"),
 ])
@@ -118,6 +121,17 @@ def test_microvqa_row_errors_name_the_row(tmp_path, change, message):
     release = write_release(tmp_path / "rel", rows, MICROVQA_SCHEMA)
     with pytest.raises(MCQError, match=message):
         build_microvqa(tmp_path / "bench", seed=0, path=str(release))
+
+
+def test_repeated_options_and_a_missing_task_label_are_tolerated_and_reported(tmp_path):
+    rows = microvqa_rows()
+    rows[0]["choices"] = ["same", "same", "other"]
+    table = pa.Table.from_pylist(rows, schema=MICROVQA_SCHEMA).drop_columns(["task_str"])
+    (tmp_path / "rel").mkdir()
+    pq.write_table(table, tmp_path / "rel" / "train-00000-of-00001.parquet")
+    manifest = build_microvqa(tmp_path / "bench", seed=0, path=str(tmp_path / "rel"))
+    assert manifest["release"]["questions_with_repeated_options"] == ["microvqa_1"]
+    assert manifest["release"]["tasks"]["None -> hypothesis_generation"] == 2
 
 
 def test_unknown_task_label_is_refused_until_mapped(tmp_path):
@@ -213,6 +227,26 @@ def test_microvqa_prompt_is_the_authors_byte_for_byte():
         "The following is a multiple choice question (with answers). \n"
         'Think step by step and then output the answer in the format of "The answer is (X)" at the end.\n\n'
         "Why?\n\nOptions:\n  (1): a\n  (2): b c\n\n")
+
+
+def test_one_image_answer_keys_are_unchanged_so_old_caches_are_kept():
+    old = hashlib.sha1(json.dumps(["fp", "letter-mcq-v1", "generate", "md5a", "prompt"]).encode()).hexdigest()
+    assert answer_key("fp", "generate", ["md5a"], "prompt") == old
+    assert answer_key("fp", "generate", ["md5a", "md5b"], "prompt") != old
+    with pytest.raises(TypeError, match="as a list"):
+        answer_key("fp", "generate", "md5a", "prompt")
+
+
+def test_leaderboard_reference_holds_the_published_values():
+    board = read_reference(REPO / "paper_figures" / "reference" / reference_file("microvqa")).set_index("model")
+    assert board.index.is_unique and board["accuracy"].between(0, 100).all()
+    for model, overall in {"o1": 52.8, "Claude-3.5-Sonnet": 51.7, "Gemini-Pro-1.5": 51.1, "GPT-4o": 45.6,
+                           "Random": 22.0, "InternVL3.5-4B (MicroVQA++ fine-tuned)": 59.4}.items():
+        assert board.loc[model, "accuracy"] == overall
+    assert board.loc[["Claude-3.5-Sonnet", "GPT-4o"], "used_in_refinebot"].all()
+    assert board["used_in_refinebot"].sum() == 2 and set(board["benchmark"]) == {"microvqa"}
+    assert reference_file("demo") == reference_file("ubench") == "paper_table1.csv"
+    assert for_benchmark(board.reset_index(), "microvqapp").empty
 
 
 class Recording:

@@ -105,7 +105,7 @@ def detect_benchmark(spec, benchmark_root: str | Path, *, cache_dir: str | Path,
     for template in protocol.prompts:
         prompts = {r: template.format(cls=rows.at[r, "class_name"]) for r in pending}
         keys = {r: answer_key(spec.fingerprint, f"detection:{DETECTION_PROMPT_VERSION}",
-                              md5[rows.at[r, "image_id"]], prompts[r]) for r in pending}
+                              [md5[rows.at[r, "image_id"]]], prompts[r]) for r in pending}
         _ask(model, cache, {keys[r]: (files[rows.at[r, "image_id"]], prompts[r]) for r in pending}, batch_size)
         for r in pending:
             responses[r] = cache.answers[keys[r]]["response"]

@@ -78,6 +78,8 @@ class ResponseCache:
 def answer_key(fingerprint: str, scoring: str, image_md5: Sequence[str], prompt: str,
                prompt_version: str = PROTOCOLS[DEFAULT_PROTOCOL].prompt_version) -> str:
     """The cache key of one question; a single image keys by its md5 alone (keys from before multi-image support)."""
+    if isinstance(image_md5, str):
+        raise TypeError("answer_key takes the md5 of every image of the question as a list")
     images = "+".join(image_md5)
     return hashlib.sha1(json.dumps([fingerprint, prompt_version, scoring, images, prompt]).encode()).hexdigest()
 

@@ -34,6 +34,8 @@ from mubench.benchmark.tables import COGNITION_TASKS, SCHEMAS, write_table
 from mubench.benchmark.ubench_convert import count_by, png_bytes
 from mubench.io import atomic_write, sha256_file, write_json
 
+log = logging.getLogger(__name__)
+
 # Task names as the releases and papers spell them, slugged: the project page says "expert visual understanding …
 # experimental proposal", the MicroVQA abstract "expert image understanding … experiment proposal".
 TASK_ALIASES = {
@@ -63,8 +65,10 @@ class ReleaseLayout:
 
     @property
     def required(self) -> list[str]:
-        columns = [self.image_column, "question", "choices", "correct_index", self.task_text_column]
-        return columns + [c for c in (self.id_column, self.task_id_column, self.licence_column) if c]
+        """Columns the build cannot do without (a task label is optional where a task number exists)."""
+        columns = [self.image_column, "question", "choices", "correct_index"]
+        task = self.task_id_column or self.task_text_column
+        return columns + [c for c in (self.id_column, task, self.licence_column) if c]
 
 
 LAYOUTS = {
@@ -148,11 +152,13 @@ def _question_id(layout: ReleaseLayout, row: dict, split: str, number: int) -> s
     return f"{layout.dataset}_{split}_{number:06d}"
 
 
-def _checked_rows(layout, shards, split, answer_column, tasks) -> tuple[list[dict], dict]:
-    """Pass 1 (no images): every row's options, answer and task, or an error naming the row."""
-    columns = [c for c in layout.required if c != layout.image_column] + ([answer_column] if answer_column else [])
-    rows, evidence, labels, seen_ids = [], [], Counter(), {}
-    for shard, number, row in iter_rows(shards, columns):
+def _checked_rows(layout, shards, split, columns, answer_column, tasks) -> tuple[list[dict], dict]:
+    """Pass 1 (no images): every row's options, answer and task, or an error naming the row. ``columns`` are the
+    release's; the report counts, besides the index convention, rows whose options repeat a text."""
+    wanted = [c for c in layout.required if c != layout.image_column]
+    wanted += [c for c in (answer_column, layout.task_text_column) if c in columns and c not in wanted]
+    rows, evidence, labels, seen_ids, repeated = [], [], Counter(), {}, []
+    for shard, number, row in iter_rows(shards, wanted):
         question_id = _question_id(layout, row, split, number)
         where = f"{layout.source} {split} row {number} ({shard}, question {question_id})"
         if question_id in seen_ids:
@@ -165,8 +171,8 @@ def _checked_rows(layout, shards, split, answer_column, tasks) -> tuple[list[dic
             raise MCQError(f"{where}: choices must be a list of at least two strings, got {choices!r}")
         style, options = option_labels(choices)
         labels[style or "none"] += 1
-        if len(set(options)) != len(options):
-            raise MCQError(f"{where}: two options have the same text: {options}")
+        if len(set(options)) != len(options):  # not a contradiction, but a model cannot tell those options apart
+            repeated.append(question_id)
         evidence.append(row_evidence(where, row["correct_index"], options,
                                      row.get(answer_column) if answer_column else None))
         rows.append(dict(question_id=question_id, question=question, options=options,
@@ -174,7 +180,9 @@ def _checked_rows(layout, shards, split, answer_column, tasks) -> tuple[list[dic
     report = release_convention(evidence, layout.documented_offset, labels)
     for row in rows:
         row["answer_idx"] = row.pop("index") - report.offset
-    return rows, report.as_dict()
+    if repeated:
+        log.warning("%d questions repeat an option text, e.g. %s", len(repeated), repeated[:3])
+    return rows, dict(report.as_dict(), questions_with_repeated_options=repeated)
 
 
 def _store_png(file: Path, data: bytes) -> str:
@@ -223,7 +231,7 @@ def build_microvqa_source(source: str, out_dir: str | Path, *, seed: int, path: 
                           repo_id: str | None = None, revision: str | None = None, split: str | None = None,
                           sha256: Mapping[str, str] | None = None, task_names: Mapping[str, str] | None = None,
                           protocol: str = "microvqa_cot", workers: int = 4, hash_record: str | Path | None = None,
-                          log: Callable[[str], None] = logging.getLogger(__name__).info) -> dict:
+                          log: Callable[[str], None] = log.info) -> dict:
     """Write images/, the three tables and manifest.json for MicroVQA (``source="microvqa"``) or MicroVQA++."""
     layout = LAYOUTS[source]
     out_dir = Path(out_dir)
@@ -238,7 +246,7 @@ def build_microvqa_source(source: str, out_dir: str | Path, *, seed: int, path: 
     log(f"{source}: {len(shards)} {split} shards from {where}; answer text column: {answer_column}")
 
     tasks = _Tasks(layout, task_names or {})
-    checked, convention = _checked_rows(layout, shards, split, answer_column, tasks)
+    checked, convention = _checked_rows(layout, shards, split, columns, answer_column, tasks)
     log(f"{source}: {len(checked)} rows checked; index convention {convention['convention']} "
         f"({convention['basis']}); option labels {convention['option_labels']}")
     image_rows, per_question = _write_images(layout, shards, split, checked, out_dir, workers)
