@@ -25,6 +25,7 @@ from mubench.figures.published import for_benchmark, reference_file
 from mubench.figures.table1 import read_reference
 from mubench.io import sha256_file
 from mubench.models import ModelSpec
+from mubench.preflight import microvqa_checks
 
 from conftest import REPO, copy_workflow, snakemake
 from microvqa_fixtures import (
@@ -182,7 +183,7 @@ def test_hub_cache_needs_a_revision_and_is_read_offline(tmp_path, microvqa_relea
     with pytest.raises(ReleaseError, match=r"set `path` .* or `repo_id` and `revision` .*pins none"):
         build_microvqa(tmp_path / "a", seed=0)
     revision = "c" * 40
-    with pytest.raises(ReleaseError, match=rf"jmhb/microvqa@{revision} is not available offline; set "
+    with pytest.raises(ReleaseError, match=rf"jmhb/microvqa@{revision} is not in the Hugging Face cache; set "
                                            r"benchmark.microvqa.path"):
         build_microvqa(tmp_path / "a", seed=0, revision=revision)
     snapshot = tmp_path / "hf" / "hub" / "datasets--jmhb--microvqa" / "snapshots" / revision / "data"
@@ -191,6 +192,21 @@ def test_hub_cache_needs_a_revision_and_is_read_offline(tmp_path, microvqa_relea
         (snapshot / shard.name).write_bytes(shard.read_bytes())
     manifest = build_microvqa(tmp_path / "b", seed=0, revision=revision)
     assert manifest["revision"] == revision and manifest["repo_id"] == "jmhb/microvqa"
+
+
+def test_preflight_finds_and_checks_the_release_without_downloading(tmp_path, microvqa_release, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # even online, preflight only looks in the cache
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    record = tmp_path / "results" / "ubench_shard_sha256.json"
+    shards = {p.name: sha256_file(p) for p in (microvqa_release / "data").glob("*.parquet")}
+    [ok] = microvqa_checks("microvqa", dict(path=str(microvqa_release), sha256=shards), record)
+    assert ok.passed and "2 train shards" in ok.detail and "SHA-256 verified" in ok.detail
+    [bad] = microvqa_checks("microvqa", dict(path=str(microvqa_release), sha256=dict(shards, **{
+        "train-00000-of-00002.parquet": "1" * 64})), record)
+    assert bad.status == "ERROR" and "train-00000-of-00002.parquet" in bad.detail
+    [missing] = microvqa_checks("microvqa", dict(revision="d" * 40), record)
+    assert missing.status == "MISSING" and "not in the Hugging Face cache" in missing.detail
+    assert not (tmp_path / "hf" / "hub" / "datasets--jmhb--microvqa").exists()
 
 
 def test_cognition_only_sources_and_no_probe():

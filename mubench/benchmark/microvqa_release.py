@@ -60,9 +60,10 @@ def choose_split(found: dict[str, dict[str, Path]], split: str | None, where: st
     return split, _complete(split, found[split], where)
 
 
-def locate_release(key: str, path: str | None, repo_id: str | None, revision: str | None,
-                   split: str | None) -> tuple[str, dict[str, Path], str]:
-    """(split, shard name → file, where it came from) from the local folder, else the hub cache at ``revision``."""
+def locate_release(key: str, path: str | None, repo_id: str | None, revision: str | None, split: str | None,
+                   download: bool = True) -> tuple[str, dict[str, Path], str]:
+    """(split, shard name → file, where it came from) from the local folder, else the hub cache at ``revision``
+    (downloaded into it only when ``download`` and HF_HUB_OFFLINE is unset)."""
     if path is not None:
         folder = Path(path).expanduser()
         if not folder.is_dir():
@@ -77,7 +78,7 @@ def locate_release(key: str, path: str | None, repo_id: str | None, revision: st
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 
-    offline = hub_offline()
+    offline = hub_offline() or not download
     try:
         snapshot = snapshot_download(repo_id, repo_type="dataset", revision=revision, cache_dir=hub_cache(),
                                      allow_patterns=["*.parquet", "data/*.parquet"], local_files_only=offline)
@@ -85,9 +86,9 @@ def locate_release(key: str, path: str | None, repo_id: str | None, revision: st
         if not offline:
             raise
         raise ReleaseError(
-            f"{repo_id}@{revision} is not available offline; set benchmark.{key}.path to a local copy of its parquet "
+            f"{repo_id}@{revision} is not in the Hugging Face cache; set benchmark.{key}.path to a local copy of its parquet "
             f"files, or HF_HOME to a Hugging Face cache that holds it (looked in {hub_cache()}), or unset "
-            f"HF_HUB_OFFLINE to download it") from err
+            f"HF_HUB_OFFLINE and build to download it") from err
     where = f"{repo_id}@{revision} (snapshot {snapshot})"
     chosen, shards = choose_split(_shards_by_split(Path(snapshot)), split, where, key)
     return chosen, shards, where
