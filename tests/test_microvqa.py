@@ -21,7 +21,7 @@ from mubench.benchmark.microvqa_release import ReleaseError
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.benchmark.ubench_cognition import workflow_subsets
 from mubench.config import ConfigError, check_config
-from mubench.figures.published import for_benchmark, reference_file
+from mubench.figures.published import for_benchmark, protocol_notes, reference_file, skip_notes
 from mubench.figures.table1 import read_reference
 from mubench.io import sha256_file
 from mubench.models import ModelSpec
@@ -263,6 +263,19 @@ def test_leaderboard_reference_holds_the_published_values():
     assert board["used_in_refinebot"].sum() == 2 and set(board["benchmark"]) == {"microvqa"}
     assert reference_file("demo") == reference_file("ubench") == "paper_table1.csv"
     assert for_benchmark(board.reset_index(), "microvqapp").empty
+
+
+def test_table1_notes_name_the_protocol_and_every_skipping_model():
+    vlm = ModelSpec.from_config(dict(name="vlm", family="hf_vlm", model_id="x"))
+    clip = ModelSpec.from_config(dict(name="clip", label="CLIP", family="open_clip", architecture="x"))
+    random = ModelSpec.from_config(dict(name="Random", family="random", seed=0))
+    manifest = dict(source="microvqa", protocol="microvqa_cot", multi_image_questions=7)
+    assert protocol_notes(manifest, [random, clip]) == []
+    assert "chain-of-thought" in protocol_notes(manifest, [random, vlm])[0]
+    assert protocol_notes(dict(manifest, protocol="mubench_letter"), [vlm]) == []
+    assert skip_notes(manifest, [random, vlm, clip]) == [
+        "CLIP: takes one image per question, so the 7 questions with several images are skipped (its n is smaller)"]
+    assert skip_notes(dict(source="demo"), [clip]) == []
 
 
 class Recording:

@@ -136,16 +136,16 @@ def _answer_table(spec, questions: pd.DataFrame, answers: list[dict], protocol: 
         known = rule in protocol.rules
         table[f"parsed_{rule}"] = [int(r[rule].parsed_idx) for r in readings] if known else None
         table[f"correct_{rule}"] = [bool(r[rule].correct) for r in readings] if known else None
-    rule = protocol.rule(spec.matching)
-    if rule != spec.matching:
+    reading = protocol.rule(spec.matching)
+    if reading != spec.matching:
         log.info("model %s: matching %r is not a rule of the %s protocol; answers are read by %r",
-                 spec.name, spec.matching, protocol.name, rule)
-    table["prediction"] = table[f"parsed_{rule}"]
-    table["correct"] = table[f"correct_{rule}"]
+                 spec.name, spec.matching, protocol.name, reading)
+    table["prediction"] = table[f"parsed_{reading}"]
+    table["correct"] = table[f"correct_{reading}"]
     table["scores"] = [a["scores"] for a in answers]
-    failures = {r: int((table[f"parsed_{r}"] < 0).sum()) for r in protocol.rules}
+    failures = {rule: int((table[f"parsed_{rule}"] < 0).sum()) for rule in protocol.rules}
     log.info("model %s: unparseable responses per rule %s of %d; accuracy (%s) %.4f",
-             spec.name, failures, len(table), rule, table["correct"].mean() if len(table) else np.nan)
+             spec.name, failures, len(table), reading, table["correct"].mean() if len(table) else np.nan)
     return table
 
 
