@@ -11,6 +11,11 @@ from mubench.analyses.merging.plan import merge_plan
 
 min_version("9.0")
 
+# `--configfile` extends config.yaml; a section set to null there is switched off (e.g. the demo's probe and merging
+# in configs/microvqa.yaml). Dropped before validation, which would fill defaults into it.
+for section in ("probe", "merging"):
+    if section in config and config[section] is None:
+        del config[section]
 validate(config, "../schemas/config.schema.yaml")
 MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema cannot express
 

@@ -1,9 +1,12 @@
+from mubench.figures.published import reference_file
+
+
 rule table1:
-    """Table 1: official (pooled) accuracy per subset and model, with CIs and the paper's values beside them."""
+    """Table 1: official (pooled) accuracy per subset and model, with CIs and the published values beside them."""
     input:
         scores=all_scores,
         manifest=f"{BENCH_DIR}/manifest.json",
-        reference=REFERENCE_DIR / "paper_table1.csv",
+        reference=REFERENCE_DIR / reference_file(config["benchmark"]["source"]),  # μ-Bench's Table 1 or MicroVQA's
     output:
         csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category="Table 1"),
         md="paper_figures/table1.md",

@@ -6,18 +6,19 @@ from snakemake.settings.types import DeploymentMethod
 
 def workflow_images():
     """Every Apptainer image the jobs of this config use (the rules' `container:` values; tests compare them)."""
-    images = {"base", PROBE_FEATURE_CONTAINER} | {spec.container for spec in EVAL_MODELS.values()}
+    images = {"base"} | ({PROBE_FEATURE_CONTAINER} if PROBE else set())
+    images |= {spec.container for spec in EVAL_MODELS.values()}
     if MERGING.trained:
         images.add("openclip")  # train_demo_clip
     return sorted(images)
 
 
 rule preflight:
-    """Weights, uBench shards (SHA-256), cognition folder and container images checked without loading a model."""
+    """Weights, uBench or MicroVQA shards (SHA-256), cognition folder and container images, loading no model."""
     params:
         models=lambda wc: list(MODELS.values()),
         benchmark=config["benchmark"],
-        probe_features=config["probe"]["features"],
+        probe_features=PROBE.get("features"),
         images=workflow_images(),
         use_apptainer=DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method,
         repo=workflow.basedir,

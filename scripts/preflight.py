@@ -9,7 +9,7 @@ from mubench.preflight import render, run_checks
 
 
 def run(models, benchmark, probe_features, images, use_apptainer, repo, hash_record):
-    checks = run_checks(models, dict(benchmark), dict(probe_features), images, use_apptainer=use_apptainer,
+    checks = run_checks(models, dict(benchmark), dict(probe_features) if probe_features else None, images, use_apptainer=use_apptainer,
                         repo=Path(repo), hash_record=Path(hash_record))
     table = render(checks)
     sys.stdout.write(table)

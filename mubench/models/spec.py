@@ -34,6 +34,10 @@ FAMILIES = {
     "openai_api": Family("generative", "mubench.models.openai_api:OpenAIChatModel", "api", uses_torch=False),
 }
 
+# Families asked with every image of a multi-image question (MicroVQA); the others take one image and skip such
+# questions (answering/predict.py: answerable). Random looks at no image.
+SEVERAL_IMAGES = frozenset({"random", "hf_vlm", "openai_api"})
+
 # Per-family defaults that differ from ModelSpec's: local VLMs run in bf16 (the paper's PaliGemma setting), the
 # API gets the paper's max_tokens 2048.
 FAMILY_DEFAULTS = {
@@ -110,6 +114,10 @@ class ModelSpec:
     def kind(self) -> str:
         """``contrastive`` models score caption options; ``random`` draws a seeded uniform choice."""
         return FAMILIES[self.family].kind
+
+    @property
+    def takes_several_images(self) -> bool:
+        return self.family in SEVERAL_IMAGES
 
     @property
     def weights_revision(self) -> str:
