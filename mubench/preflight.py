@@ -237,3 +237,22 @@ def run_checks(models: Iterable[ModelSpec], benchmark: dict, probe_features: dic
     if use_apptainer:
         checks += container_checks(images, repo)
     return checks
+
+
+class PreflightFailed(RuntimeError):
+    """Some items are not ready; the message names every one of them."""
+
+
+def preflight(models, benchmark, probe_features, images, *, use_apptainer: bool, repo, hash_record, log) -> None:
+    """Print the table (terminal and ``log``) and fail naming every item that is not ready."""
+    import sys
+
+    checks = run_checks(models, dict(benchmark), dict(probe_features) if probe_features else None, images,
+                        use_apptainer=use_apptainer, repo=Path(repo), hash_record=Path(hash_record))
+    table = render(checks)
+    sys.stdout.write(table)
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    Path(log).write_text(table)
+    failed = [c.item for c in checks if not c.passed]
+    if failed:
+        raise PreflightFailed(f"{len(failed)} items not ready ({', '.join(failed)}); see the table above")

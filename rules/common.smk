@@ -66,3 +66,12 @@ def workflow_weights(name):
 
 def model_weights(wildcards):
     return workflow_weights(wildcards.model)
+
+
+def workflow_images():
+    """Every Apptainer image the jobs of this config use (the rules' `container:` values; tests compare them)."""
+    images = {"base"} | ({PROBE_FEATURE_CONTAINER} if PROBE else set())
+    images |= {spec.container for spec in EVAL_MODELS.values()}
+    if MERGING.trained:
+        images.add("openclip")  # train_demo_clip
+    return sorted(images)

@@ -6,7 +6,7 @@ rule table1:
     input:
         scores=all_scores,
         manifest=f"{BENCH_DIR}/manifest.json",
-        reference=REFERENCE_DIR / reference_file(config["benchmark"]["source"]),  # μ-Bench's Table 1 or MicroVQA's
+        reference=REFERENCE_DIR.parent / reference_file(config["benchmark"]["source"]),  # μ-Bench's Table 1 or MicroVQA's
     output:
         csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category="Table 1"),
         md="paper_figures/table1.md",

@@ -254,14 +254,14 @@ def test_one_image_answer_keys_are_unchanged_so_old_caches_are_kept():
 
 
 def test_leaderboard_reference_holds_the_published_values():
-    board = read_reference(REPO / "paper_figures" / "reference" / reference_file("microvqa")).set_index("model")
+    board = read_reference(REPO / "paper_figures" / reference_file("microvqa")).set_index("model")
     assert board.index.is_unique and board["accuracy"].between(0, 100).all()
     for model, overall in {"o1": 52.8, "Claude-3.5-Sonnet": 51.7, "Gemini-Pro-1.5": 51.1, "GPT-4o": 45.6,
                            "Random": 22.0, "InternVL3.5-4B (MicroVQA++ fine-tuned)": 59.4}.items():
         assert board.loc[model, "accuracy"] == overall
     assert board.loc[["Claude-3.5-Sonnet", "GPT-4o"], "used_in_refinebot"].all()
     assert board["used_in_refinebot"].sum() == 2 and set(board["benchmark"]) == {"microvqa"}
-    assert reference_file("demo") == reference_file("ubench") == "paper_table1.csv"
+    assert reference_file("demo") == reference_file("ubench") == "reference/paper_table1.csv"
     assert for_benchmark(board.reset_index(), "microvqapp").empty
 
 

@@ -13,13 +13,14 @@ import pandas as pd
 
 from mubench.benchmark.tables import COGNITION_TASKS
 
-REFERENCE_FILES = {"microvqa": "microvqa_leaderboard.csv", "microvqapp": "microvqa_leaderboard.csv"}
-MUBENCH_REFERENCE = "paper_table1.csv"
+# Paths under paper_figures/: the μ-Bench paper's numbers in reference/, other benchmarks' in published/.
+REFERENCE_FILES = {"microvqa": "published/microvqa_leaderboard.csv", "microvqapp": "published/microvqa_leaderboard.csv"}
+MUBENCH_REFERENCE = "reference/paper_table1.csv"
 MICROVQAPP_HEADLINE = "InternVL3.5-4B (MicroVQA++ fine-tuned)"  # its model name in microvqa_leaderboard.csv
 
 
 def reference_file(source: str) -> str:
-    """The file under paper_figures/reference/ whose values Table 1 prints for ``source``."""
+    """The file under paper_figures/ whose values Table 1 prints for ``source``."""
     return REFERENCE_FILES.get(source, MUBENCH_REFERENCE)
 
 
