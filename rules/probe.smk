@@ -1,7 +1,9 @@
 # Linear probe on frozen ViT-S/14 features (appendix E.2): Table 13 and Fig. 8.
 
 PROBE_DIR = f"results/{BENCH}/probe"
-PROBE_OUTPUTS = ["paper_figures/table13_linear_probe.csv", "paper_figures/fig8_linear_probe.png"]
+PROBE_OUTPUTS = ["paper_figures/table13_linear_probe.csv", "paper_figures/table13_linear_probe.md",
+                 "paper_figures/table13_linear_probe.tex", "paper_figures/fig8_linear_probe.png",
+                 "paper_figures/fig8_linear_probe.pdf"]
 # timm runs in the open_clip image; the transformers backend in the HF image.
 PROBE_FEATURE_CONTAINER = {"timm": "openclip", "transformers": "hf-vlm"}[config["probe"]["features"]["backend"]]
 
@@ -55,8 +57,11 @@ rule table13:
         features=f"{PROBE_DIR}/features.npz",
         reference=REFERENCE_DIR / "paper_table13_linear_probe.csv",
     output:
-        csv=PROBE_OUTPUTS[0],
-        png=PROBE_OUTPUTS[1],
+        **dict(zip(("csv", "md", "tex"), table_files("table13_linear_probe", "table13.rst", ANALYSES_SECTION,
+                                                     "Table 13 / Fig. 8"))),
+        png=report(PROBE_OUTPUTS[3], caption="../report/fig8.rst", category=ANALYSES_SECTION,
+                   subcategory="Table 13 / Fig. 8"),
+        pdf=PROBE_OUTPUTS[4],
     params:
         source=config["benchmark"]["source"],
     container:

@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 
+from mubench.figures.export import latex
 from mubench.figures.table1 import breakdown_table, build_table1, read_reference, render_markdown
 from mubench.io import atomic_write
 from mubench.logs import log_to
@@ -28,6 +29,7 @@ def run(score_paths, manifest_path, reference_path, models, subsets, bootstrap, 
     notes += [f"{spec.label}: {spec.note}" for spec in models if spec.note]
     atomic_write(out.csv, lambda tmp: table.to_csv(tmp, index=False))
     atomic_write(out.md, lambda tmp: open(tmp, "w").write(render_markdown(table, notes)))
+    atomic_write(out.tex, lambda tmp: open(tmp, "w").write(latex(table, "Table 1 — μ-Bench accuracy (%)", notes)))
     breakdown = breakdown_table(scores, models)
     atomic_write(out.breakdown, lambda tmp: breakdown.to_csv(tmp, index=False))
 

@@ -21,23 +21,25 @@ def read_reference(path) -> pd.DataFrame:
 
 
 def build_table1(
-    scores: pd.DataFrame, models: Sequence[ModelSpec], subsets: Sequence[str], reference: pd.DataFrame
+    scores: pd.DataFrame, models: Sequence[ModelSpec], subsets: Sequence[str], reference: pd.DataFrame,
+    scope: str = "all",
 ) -> pd.DataFrame:
     """Rows ordered by subset (config order) then accuracy, best first, as in the paper; percent, 2 decimals.
 
     Rows are named by label, which Table 19 maps back to the model: two models with one label are refused.
+    ``scope`` picks the rows scored (Table 20: ``domain=pathology``).
     """
     labels = Counter(spec.label for spec in models)
     shared = sorted(label for label, n in labels.items() if n > 1)
     if shared:
         raise ValueError(f"models share the label(s) {shared}: give each model its own `label` in the config")
-    totals = scores.query("scope == 'all' and level == 'total'").set_index(["model", "subset"])
+    totals = scores[(scores["scope"] == scope) & (scores["level"] == "total")].set_index(["model", "subset"])
     paper = reference.set_index(["subset", "model"])
     rows = []
     for subset in subsets:
         for spec in models:
             if (spec.name, subset) not in totals.index:
-                raise KeyError(f"no score for model {spec.name!r}, subset {subset!r}")
+                raise KeyError(f"no score for model {spec.name!r}, subset {subset!r}, scope {scope!r}")
             total = totals.loc[(spec.name, subset)]
             published = paper.loc[(subset, spec.paper_name)] if (subset, spec.paper_name) in paper.index else None
             rows.append({
