@@ -37,6 +37,7 @@ FIGURES_OUTPUTS = (
     + [f"paper_figures/table20_pathology.{ext}" for ext in ("csv", "md", "tex")]
     + [f"paper_figures/{stem}.{ext}" for stem in COMPOSITION_TABLES for ext in ("csv", "md", "tex")]
     + [f"paper_figures/{stem}.{ext}" for stem in ("fig3_composition", "fig6_samples") for ext in ("png", "pdf")]
+    + [f"paper_figures/table21_models.{ext}" for ext in ("csv", "md", "tex")]
 )
 
 
@@ -73,7 +74,7 @@ rule perception_figures:
     Table 20 (pathology only), every bar with its CI; the breakdown by image attribute and domain comes from
     mubench.scoring.accuracy."""
     input:
-        predictions=expand(f"results/{BENCH}/predictions/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS),
+        scores=all_scores,
         images=f"{BENCH_DIR}/images.parquet",
         reference=REFERENCE_DIR / "paper_table20_pathology.csv",
     output:
@@ -101,7 +102,6 @@ rule perception_figures:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
         bootstrap=config["bootstrap"],
-        excluded=config.get("report", {}).get("excluded_datasets", []),
         radar_models=FIGURES.get("radar_models", 5),
     container:
         BASE_CONTAINER

@@ -36,6 +36,7 @@ ABSENT_OUTPUTS = [f"paper_figures/absent/{name}.{ext}" for name in ABSENT for ex
 REPRODUCTION_TABLES = (
     ["paper_figures/table1.csv", "paper_figures/table20_pathology.csv", PROBE_OUTPUTS[0], PHASH_OUTPUTS[0]]
     + [f"paper_figures/{stem}.csv" for stem in COMPOSITION_TABLES]
+    + ["paper_figures/table21_models.csv"]
     + (["paper_figures/table19.csv"] if MERGING.pairs else [])
     + DETECTION_OUTPUTS[:1]
 )

@@ -1,4 +1,4 @@
-"""Snakemake adapter: Fig. 4, 11, 12, 13, 14 and Table 20 from every Table 1 model's prediction rows."""
+"""Snakemake adapter: Fig. 4, 11, 12, 13, 14 and Table 20 from every Table 1 model's score table."""
 
 import pandas as pd
 
@@ -8,14 +8,11 @@ from mubench.figures.table1 import read_reference
 from mubench.figures.table20 import build_table20, pathology_note
 from mubench.io import atomic_write
 from mubench.logs import log_to
-from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 
 
-def run(prediction_paths, images_path, reference_path, models, subsets, bootstrap, excluded, radar_models, out):
+def run(score_paths, images_path, reference_path, models, subsets, bootstrap, radar_models, out):
     images = pd.read_parquet(images_path)
-    predictions = pd.concat([pd.read_parquet(p) for p in prediction_paths], ignore_index=True)
-    scores = accuracy_table(perception.with_image_attributes(predictions, images),
-                            bootstrap=BootstrapSettings(**bootstrap), excluded_datasets=excluded)
+    scores = pd.concat([pd.read_parquet(p) for p in score_paths], ignore_index=True)
     drawn = {
         "fig4": perception.plot_fig4(scores, models, out.fig4, out.fig4_pdf),
         "fig11": perception.plot_fig11(scores, models, radar_models, out.fig11, out.fig11_pdf),
@@ -37,6 +34,5 @@ def run(prediction_paths, images_path, reference_path, models, subsets, bootstra
 
 
 with log_to(snakemake.log[0]):
-    run(snakemake.input.predictions, snakemake.input.images, snakemake.input.reference, snakemake.params.models,
-        snakemake.params.subsets, dict(snakemake.params.bootstrap), list(snakemake.params.excluded),
-        snakemake.params.radar_models, snakemake.output)
+    run(snakemake.input.scores, snakemake.input.images, snakemake.input.reference, snakemake.params.models,
+        snakemake.params.subsets, dict(snakemake.params.bootstrap), snakemake.params.radar_models, snakemake.output)

@@ -65,11 +65,16 @@ def synthetic_predictions(images: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def with_attributes(predictions: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
+    """Prediction rows as the predict job writes them: each with its image's attributes."""
+    return predictions.merge(images.drop(columns="dataset"), on="image_id", validate="many_to_one")
+
+
 @pytest.fixture(scope="module")
 def scores() -> pd.DataFrame:
     images = synthetic_images()
-    rows = perception.with_image_attributes(synthetic_predictions(images), images)
-    return accuracy_table(rows, bootstrap=BootstrapSettings(n_resamples=199))
+    return accuracy_table(with_attributes(synthetic_predictions(images), images),
+                          bootstrap=BootstrapSettings(n_resamples=199))
 
 
 def test_accuracy_table_splits_by_domain_and_image_attributes(scores):
@@ -154,8 +159,8 @@ def test_figs_12_to_14_draw_every_model_per_panel_with_cis(scores, tmp_path, plo
 
 def test_fig14_without_pathology_writes_a_note_instead(tmp_path):
     images = synthetic_images(pathology_domain="biology")
-    rows = perception.with_image_attributes(synthetic_predictions(images), images)
-    scores = accuracy_table(rows, bootstrap=BootstrapSettings(n_resamples=99))
+    scores = accuracy_table(with_attributes(synthetic_predictions(images), images),
+                            bootstrap=BootstrapSettings(n_resamples=99))
     data = perception.plot_fig14(scores, MODELS, tmp_path / "f.png", tmp_path / "f.pdf")
     assert data.empty and (tmp_path / "f.png").stat().st_size > 1000
 
@@ -171,8 +176,7 @@ def test_fig11_radar_shows_the_top_models_on_every_axis_with_ci_bands(scores, tm
 def test_table20_keeps_only_rows_whose_image_domain_is_pathology(tmp_path):
     images = synthetic_images(pathology_domain="Pathology")  # the domain column decides, whatever its case
     predictions = synthetic_predictions(images)
-    scores = accuracy_table(perception.with_image_attributes(predictions, images),
-                            bootstrap=BootstrapSettings(n_resamples=199))
+    scores = accuracy_table(with_attributes(predictions, images), bootstrap=BootstrapSettings(n_resamples=199))
     table = build_table20(scores, MODELS, ["coarse", "fine", "cognition"],
                           read_reference(REFERENCE / "paper_table20_pathology.csv"))
     assert list(dict.fromkeys(table["subset"])) == ["coarse", "fine"]  # no cognition rows: left out

@@ -18,7 +18,7 @@ from mubench.figures.style import (
     save_figure,
 )
 from mubench.models.spec import ModelSpec
-from mubench.scoring.accuracy import IMAGE_ATTRIBUTES, domain_scope
+from mubench.scoring.accuracy import domain_scope
 
 PERCEPTION_SUBSETS = ("coarse", "fine")
 # Fig. 4's panels: (title, subset, level) — the coarse questions by the image's attribute, the fine ones by task.
@@ -26,19 +26,6 @@ FIG4_AXES = [(attribute, "coarse", attribute) for attribute in ("modality", "sub
                                                                  "stain")] + [("fine-grained task", "fine", "dataset")]
 ALL_SCOPE, PATHOLOGY_SCOPE, BIOLOGY_SCOPE = "all", domain_scope("pathology"), domain_scope("biology")
 PLOT_COLUMNS = ["panel", "category", "model", "label", "group", "n", "accuracy", "ci_low", "ci_high"]
-
-
-def with_image_attributes(predictions: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
-    """Prediction rows with their image's domain, subdomain, modality, submodality and stain (joined by image_id
-    when the rows do not carry them yet)."""
-    if all(a in predictions.columns for a in IMAGE_ATTRIBUTES):
-        return predictions
-    attributes = images.set_index("image_id")[list(IMAGE_ATTRIBUTES)]
-    missing = sorted(set(predictions["image_id"]) - set(attributes.index))
-    if missing:
-        raise KeyError(f"{len(missing)} prediction rows refer to images absent from images.parquet, e.g. {missing[:3]}")
-    present = [a for a in IMAGE_ATTRIBUTES if a in predictions.columns]
-    return predictions.drop(columns=present).join(attributes, on="image_id")
 
 
 def selection_score(scores: pd.DataFrame) -> pd.Series:
