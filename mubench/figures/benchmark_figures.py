@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from PIL import ImageOps
 
 from mubench.benchmark.tables import load_image
 from mubench.figures.composition import HIERARCHIES, hierarchy_table, perception_images
@@ -19,7 +20,8 @@ _PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#
 
 
 def plot_fig3(images: pd.DataFrame, questions: pd.DataFrame, png, pdf) -> pd.DataFrame:
-    """Images per subdomain (coloured by domain), submodality (by modality) and stain; returns the counts drawn."""
+    """Images per subdomain (coloured and labelled by domain), submodality (by modality) and stain; returns the
+    counts drawn."""
     seen = perception_images(images, questions)
     panels = [("domains", "subdomain by domain"), ("modalities", "submodality by modality"), ("stains", "stain")]
     data = []
@@ -29,28 +31,23 @@ def plot_fig3(images: pd.DataFrame, questions: pd.DataFrame, png, pdf) -> pd.Dat
         leaf = child or parent
         data.append(table[table["level"] == leaf].assign(panel=title))
     data = pd.concat(data, ignore_index=True)
-    longest = max(data.groupby("panel").size())
+    bars = [max(int((data["panel"] == title).sum()), 1) for _, title in panels]
     with paper_style():
-        fig, axes = plt.subplots(1, 3, figsize=(PAPER_WIDTH_IN * 1.3, 1.2 + 0.17 * longest), layout="constrained")
+        fig, axes = plt.subplots(3, 1, figsize=(PAPER_WIDTH_IN, 1.6 + 0.16 * sum(bars)), layout="constrained",
+                                 gridspec_kw={"height_ratios": bars})
         for ax, (_, title) in zip(axes, panels):
             rows = data[data["panel"] == title].iloc[::-1]
             parents = sorted(set(rows["parent"]) - {""})
             colour = {p: _PALETTE[i % len(_PALETTE)] for i, p in enumerate(parents)}
-            labels = [f"{g} ({p})" if p and len(parents) > 1 and (rows["group"] == g).sum() > 1 else g
-                      for g, p in zip(rows["group"], rows["parent"])]
+            labels = [f"{g} ({p})" if p else g for g, p in zip(rows["group"], rows["parent"])]
             ax.barh(np.arange(len(rows)), rows["images"], color=[colour.get(p, _PALETTE[0]) for p in rows["parent"]])
             ax.set_yticks(np.arange(len(rows)), labels)
             for y, n in enumerate(rows["images"]):
                 ax.annotate(f"{n:,}", (n, y), xytext=(2, 0), textcoords="offset points", va="center", fontsize=6)
             ax.set_title(title)
-            ax.set_xlabel("images")
-            ax.margins(x=0.2)
+            ax.margins(x=0.1)
             ax.grid(axis="y", visible=False)
-            if parents:
-                from matplotlib.patches import Patch
-
-                ax.legend(handles=[Patch(color=colour[p], label=p) for p in parents], loc="lower right",
-                          frameon=False)
+        axes[-1].set_xlabel("images")
         fig.suptitle(f"Fig. 3 — benchmark composition: {len(seen):,} perception images in "
                      f"{seen['dataset'].nunique()} datasets")
         save_figure(fig, png, pdf)
@@ -79,10 +76,10 @@ def plot_fig6(images: pd.DataFrame, benchmark_root, per_dataset: int, seed: int,
     cell = THUMBNAIL_PX + _GAP_PX
     mosaic = np.full((max(n_rows, 1) * cell, per_dataset * cell, 3), 255, dtype=np.uint8)
     for sample in samples.itertuples():
-        thumbnail = load_image(Path(benchmark_root) / sample.path)
-        thumbnail.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        thumbnail = ImageOps.contain(load_image(Path(benchmark_root) / sample.path), (THUMBNAIL_PX, THUMBNAIL_PX))
         pixels = np.asarray(thumbnail)
-        top, left = sample.row * cell, sample.column * cell
+        top = sample.row * cell + (THUMBNAIL_PX - pixels.shape[0]) // 2
+        left = sample.column * cell + (THUMBNAIL_PX - pixels.shape[1]) // 2
         mosaic[top:top + pixels.shape[0], left:left + pixels.shape[1]] = pixels
     width = PAPER_WIDTH_IN
     height = 0.5 + width * 0.8 * mosaic.shape[0] / mosaic.shape[1]
