@@ -1,4 +1,4 @@
-# Config validation, model/subset lists and input functions — nothing else.
+# Config validation, model/subset lists, input functions and paper_figures/ output-naming helpers — nothing else.
 
 import re
 from pathlib import Path
@@ -62,3 +62,25 @@ def workflow_weights(name):
 
 def model_weights(wildcards):
     return workflow_weights(wildcards.model)
+
+
+def table_files(stem, caption=None, category=None, subcategory=None):
+    """CSV (in the report when a caption is given) + Markdown + LaTeX of one table."""
+    csv = f"paper_figures/{stem}.csv"
+    if caption:
+        csv = report(csv, caption=f"../report/{caption}", category=category, subcategory=subcategory)
+    return [csv, f"paper_figures/{stem}.md", f"paper_figures/{stem}.tex"]
+
+
+def named_table_files(stem, category, subcategory):
+    """{name: csv, name_md: md, name_tex: tex} for a table stem such as table3_perception_summary."""
+    name = stem.split("_")[0]
+    csv, md, tex = table_files(stem, f"{name}.rst", category, subcategory)
+    return {name: csv, f"{name}_md": md, f"{name}_tex": tex}
+
+
+def cognition_absent_reason():
+    """Why this configuration has no cognition composition tables (Tables 9–11)."""
+    if "cognition" not in config["subsets"]:
+        return "config `subsets` does not list cognition"
+    return "no cognition set: `benchmark.ubench.cognition_path` is null (the expert cognition set is not public)"

@@ -12,21 +12,6 @@ MERGING_SECTION = "5 Weight merging (appendix G)"
 MORE_RESULTS = "6 More results (appendix)"
 
 
-def table_files(stem, caption=None, category=None, subcategory=None):
-    """CSV (in the report when a caption is given) + Markdown + LaTeX of one table."""
-    csv = f"paper_figures/{stem}.csv"
-    if caption:
-        csv = report(csv, caption=f"../report/{caption}", category=category, subcategory=subcategory)
-    return [csv, f"paper_figures/{stem}.md", f"paper_figures/{stem}.tex"]
-
-
-def named_table_files(stem, category, subcategory):
-    """{name: csv, name_md: md, name_tex: tex} for a table stem such as table3_perception_summary."""
-    name = stem.split("_")[0]
-    csv, md, tex = table_files(stem, f"{name}.rst", category, subcategory)
-    return {name: csv, f"{name}_md": md, f"{name}_tex": tex}
-
-
 COGNITION_TABLES = ["table9_cognition_summary", "table10_cognition_modalities", "table11_cognition_domains"]
 COMPOSITION_TABLES = ["table3_perception_summary", "table4_tasks", "table6_domains", "table7_modalities",
                       "table8_stains"] + (COGNITION_TABLES if "cognition" in SUBSETS else [])

@@ -1,34 +1,16 @@
 # Cross-section outputs, included last (they need every section's settings): reproduction.md, which compares each
 # artefact with the paper, and a note in the report for each artefact this configuration cannot produce.
 
-from typing import NamedTuple
-
-
-class Absent(NamedTuple):
-    title: str
-    reason: str
-    category: str
-    tables: list  # the paper_figures/*.csv files the artefact would have written
-
-
-def _cognition_reason():
-    if "cognition" not in config["subsets"]:
-        return "config `subsets` does not list cognition"
-    return "no cognition set: `benchmark.ubench.cognition_path` is null (the expert cognition set is not public)"
-
-
+# name → (title, why it is absent, report category, the paper_figures/*.csv files it would have written)
 ABSENT = {
     name: entry
     for name, entry, missing in [
-        ("table19_fig5_merging", Absent("Table 19 / Fig. 5 — weight merging", "no merging pairs configured "
-                                        "(config `merging.pairs`)", MERGING_SECTION, ["table19.csv"]),
-         not MERGING.pairs),
-        ("table18_grit", Absent("Table 18 — GRIT localization", "no detection models configured (config "
-                                "`detection.models`)", LOCALIZATION_SECTION, ["table18_grit.csv"]),
-         not DETECTION_MODELS),
-        ("tables9_11_cognition", Absent("Tables 9–11 — cognition composition", _cognition_reason(),
-                                        BENCHMARK_SECTION, [f"{stem}.csv" for stem in COGNITION_TABLES]),
-         "cognition" not in SUBSETS),
+        ("table19_fig5_merging", ("Table 19 / Fig. 5 — weight merging", "no merging pairs configured "
+                                  "(config `merging.pairs`)", MERGING_SECTION, ["table19.csv"]), not MERGING.pairs),
+        ("table18_grit", ("Table 18 — GRIT localization", "no detection models configured (config "
+                          "`detection.models`)", LOCALIZATION_SECTION, ["table18_grit.csv"]), not DETECTION_MODELS),
+        ("tables9_11_cognition", ("Tables 9–11 — cognition composition", cognition_absent_reason(), BENCHMARK_SECTION,
+                                  [f"{stem}.csv" for stem in COGNITION_TABLES]), "cognition" not in SUBSETS),
     ]
     if missing
 }
@@ -55,7 +37,7 @@ rule reproduction:
         report("paper_figures/reproduction.md", caption="../report/reproduction.rst", category=MAIN,
                subcategory="How close to the paper"),
     params:
-        absent={table: f"not produced: {entry.reason}" for entry in ABSENT.values() for table in entry.tables},
+        absent={table: f"not produced: {reason}" for _, reason, _, tables in ABSENT.values() for table in tables},
     container:
         BASE_CONTAINER
     log:
@@ -70,11 +52,11 @@ rule absent_artefact:
     """A figure saying why this configuration has no such artefact (e.g. no detection models configured)."""
     output:
         png=report("paper_figures/absent/{absent}.png", caption="../report/absent.rst",
-                   category=lambda wc: ABSENT[wc.absent].category, subcategory=lambda wc: ABSENT[wc.absent].title),
+                   category=lambda wc: ABSENT[wc.absent][2], subcategory=lambda wc: ABSENT[wc.absent][0]),
         pdf="paper_figures/absent/{absent}.pdf",
     params:
-        title=lambda wc: ABSENT[wc.absent].title,
-        reason=lambda wc: ABSENT[wc.absent].reason,
+        title=lambda wc: ABSENT[wc.absent][0],
+        reason=lambda wc: ABSENT[wc.absent][1],
     container:
         BASE_CONTAINER
     log:
