@@ -105,6 +105,7 @@ rule composition:
         tables=BENCHMARK_TABLES,
         images=f"{BENCH_DIR}/images.parquet",
         manifest=f"{BENCH_DIR}/manifest.json",
+        references=[REFERENCE_DIR / f"paper_{stem}.csv" for stem in COMPOSITION_TABLES],
     output:
         fig3=report("paper_figures/fig3_composition.png", caption="../report/fig3.rst", category=BENCHMARK_SECTION,
                     subcategory="Perception"),
@@ -118,7 +119,6 @@ rule composition:
             ).items()
         },
     params:
-        references={stem.split("_")[0]: REFERENCE_DIR / f"paper_{stem}.csv" for stem in COMPOSITION_TABLES},
         with_cognition="cognition" in SUBSETS,
     container:
         BASE_CONTAINER

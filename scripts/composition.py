@@ -23,10 +23,11 @@ TITLES = {
 
 
 def run(benchmark_root, manifest_path, reference_paths, with_cognition, out):
+    """``reference_paths``: the paper's tables, named paper_<table>_<what>.csv."""
     bench = Benchmark(benchmark_root)
     images, questions, detection = bench.images, bench.questions, bench.detection
     source = json.loads(open(manifest_path).read())["source"]
-    references = ({name: pd.read_csv(path, comment="#") for name, path in reference_paths.items()}
+    references = ({Path(path).stem.split("_")[1]: pd.read_csv(path, comment="#") for path in reference_paths}
                   if source == "ubench" else None)
     note = ("paper_*: the paper's published count (names matched ignoring case and punctuation; paper rows we lack "
             "are listed with ours blank)" if references else
@@ -38,5 +39,5 @@ def run(benchmark_root, manifest_path, reference_paths, with_cognition, out):
 
 
 with log_to(snakemake.log[0]):
-    run(Path(snakemake.input.images).parent, snakemake.input.manifest, dict(snakemake.params.references),
+    run(Path(snakemake.input.images).parent, snakemake.input.manifest, list(snakemake.input.references),
         snakemake.params.with_cognition, snakemake.output)

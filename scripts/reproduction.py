@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mubench.figures.export import describe_benchmark
 from mubench.figures.reproduction import render, summarise
 from mubench.io import atomic_write
 from mubench.logs import log_to
@@ -14,7 +15,7 @@ def run(table_paths, absent, manifest_path, output):
     tables = {Path(p).name: pd.read_csv(p) for p in table_paths}
     tables.update(absent)
     manifest = json.loads(open(manifest_path).read())
-    notes = [f"benchmark: {manifest['source']} ({manifest.get('revision', 'n/a')})",
+    notes = [f"benchmark: {describe_benchmark(manifest)}",
              "within paper CI: our value lies in the paper's value ± its published \"±\" (Tables 1, 19, 20)",
              "Δ = ours − paper (Table 21: in percent of the paper's parameter count); counts compare exactly"]
     if manifest["source"] != "ubench":

@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from mubench.figures.export import latex
+from mubench.figures.export import describe_benchmark, latex
 from mubench.figures.table1 import breakdown_table, build_table1, read_reference, render_markdown
 from mubench.io import atomic_write
 from mubench.logs import log_to
@@ -14,11 +14,8 @@ def run(score_paths, manifest_path, reference_path, models, subsets, bootstrap, 
     scores = pd.concat([pd.read_parquet(p) for p in score_paths], ignore_index=True)
     table = build_table1(scores, models, subsets, read_reference(reference_path))
     manifest = json.loads(open(manifest_path).read())
-    revision = manifest.get("revision", "n/a")
-    if isinstance(revision, dict):
-        revision = ", ".join(f"{k} {v}" for k, v in revision.items())
     notes = [
-        f"benchmark: {manifest['source']} ({revision}); total = pooled (micro) "
+        f"benchmark: {describe_benchmark(manifest)}; total = pooled (micro) "
         "accuracy over all questions of the subset",
         f"CI: {bootstrap['method']} bootstrap, {bootstrap['confidence']:.0%}, {bootstrap['n_resamples']} resamples, "
         f"seed {bootstrap['seed']}; ± = upper bound − accuracy, as in the paper",

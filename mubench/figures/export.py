@@ -19,6 +19,14 @@ def write_table(table: pd.DataFrame, csv, md, tex, title: str, notes: Iterable[s
     atomic_write(tex, lambda tmp: _write_text(tmp, latex(table, title, notes)))
 
 
+def describe_benchmark(manifest: dict) -> str:
+    """"<source> (<revision>)" for table notes; a built benchmark's revision is the versions it was built with."""
+    revision = manifest.get("revision", "n/a")
+    if isinstance(revision, dict):
+        revision = ", ".join(f"{k} {v}" for k, v in revision.items())
+    return f"{manifest['source']} ({revision})"
+
+
 def markdown(table: pd.DataFrame, title: str, notes: Iterable[str] = ()) -> str:
     """A GitHub pipe table under a heading, with notes as a list above it."""
     lines = [f"# {title}", ""] + [f"- {note}" for note in notes]

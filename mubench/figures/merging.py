@@ -182,7 +182,7 @@ def _limits(ax, rows: pd.DataFrame) -> None:
         values = rows[[low, high]].to_numpy(dtype=float)
         lo, hi = (np.nanmin(values), np.nanmax(values)) if np.isfinite(values).any() else (0.0, 100.0)
         pad = max(2.0, 0.08 * (hi - lo))
-        getattr(ax, f"set_{axis}lim")(max(0.0, lo - pad), min(100.0, hi + pad))
+        getattr(ax, f"set_{axis}lim")(max(0.0, lo - pad), min(105.0, hi + pad))  # a basic CI may pass 100
 
 
 def _point(ax, row, colour: str, marker: str, filled: bool, size: float) -> None:

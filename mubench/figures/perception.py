@@ -6,6 +6,7 @@ drawn with), so what a figure shows can be checked without reading pixels.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -143,14 +144,14 @@ def plot_model_bars(scores: pd.DataFrame, models: Sequence[ModelSpec], scope: st
             mine = data[data["panel"] == panel].set_index("model").reindex([m.name for m in ranked])
             for spec, yi in zip(ranked, y):
                 _bars(ax, np.array([yi]), mine.loc[[spec.name]], spec.group, 0.75, vertical=False)
-            n = int(mine["n"].max())
-            ax.set_title(f"{panel} (n={n})", fontsize=8)
+            ax.set_title(f"{_wrap(panel)}\nn = {int(mine['n'].max())}", fontsize=7)
             ax.set_xlim(0, 100)
             ax.set_yticks(y, [m.label for m in ranked])
             ax.grid(axis="y", visible=False)
         for ax in axes.flat[len(panels):]:
             ax.axis("off")
-        for ax in axes[-1]:
+        for ax in axes.flat[max(0, len(panels) - ncols):len(panels)]:  # the lowest panel of each column
+            ax.xaxis.set_tick_params(labelbottom=True)
             ax.set_xlabel("accuracy (%)")
         groups = [m.group for m in ranked]
         fig.legend(handles=group_legend_handles(groups), loc="outside lower center", ncol=5, frameon=False)
@@ -170,14 +171,14 @@ def plot_fig13(scores, models, png, pdf) -> pd.DataFrame:
     """Fig. 13: fine-grained accuracy per task (dataset) on biology-domain images."""
     return plot_model_bars(scores, models, BIOLOGY_SCOPE, "fine", "dataset",
                            "Fig. 13 — fine-grained perception by task, biology", png, pdf,
-                           "no fine-grained question of this benchmark is on a biology-domain image", ncols=4)
+                           "no fine-grained question of this benchmark is on a biology-domain image", ncols=3)
 
 
 def plot_fig14(scores, models, png, pdf) -> pd.DataFrame:
     """Fig. 14: fine-grained accuracy per task (dataset) on pathology-domain images."""
     return plot_model_bars(scores, models, PATHOLOGY_SCOPE, "fine", "dataset",
                            "Fig. 14 — fine-grained perception by task, pathology", png, pdf,
-                           "no fine-grained question of this benchmark is on a pathology-domain image", ncols=4)
+                           "no fine-grained question of this benchmark is on a pathology-domain image", ncols=3)
 
 
 def radar_data(scores: pd.DataFrame, models: Sequence[ModelSpec], n_models: int) -> pd.DataFrame:
@@ -221,6 +222,11 @@ def plot_fig11(scores: pd.DataFrame, models: Sequence[ModelSpec], n_models: int,
         ax.set_title(f"Fig. 11 — top {len(top)} models across all axes (band: 95 % CI)", pad=18)
         save_figure(fig, png, pdf)
     return data
+
+
+def _wrap(name: str, width: int = 26) -> str:
+    """A task name over lines of at most ``width`` characters, broken after underscores where it has no spaces."""
+    return textwrap.fill(name.replace("_", "_ "), width).replace("_ ", "_")
 
 
 def _category_order(category: str) -> tuple:

@@ -112,7 +112,7 @@ def render(summary: pd.DataFrame, notes: Iterable[str]) -> str:
     ]
     for row in summary.itertuples(index=False):
         within = "n/a (no CI published)" if pd.isna(row.within_paper_ci) else (
-            f"{int(row.within_paper_ci)} of {int(row.compared)}")
+            f"{int(row.within_paper_ci)} of {int(row.compared)}" if row.compared else "")
         lines.append(" | ".join([
             f"| {row.artefact}", f"`{row.file}`", _count(row.paper_cells), _count(row.compared),
             within if pd.notna(row.paper_cells) else "", _count(row.exact), _number(row.mean_abs_difference),

@@ -30,7 +30,8 @@ def build_table20(scores: pd.DataFrame, models: Sequence[ModelSpec], subsets: Se
     table = build_table1(scores, models, present, reference, scope=scope)
     published = reference.set_index(["subset", "model"])["uncertain"]
     paper_names = {spec.label: spec.paper_name for spec in models}
-    table["paper_uncertain"] = [published.get((s, paper_names[m])) for s, m in zip(table["subset"], table["model"])]
+    table["paper_uncertain"] = pd.array([published.get((s, paper_names[m])) for s, m in
+                                         zip(table["subset"], table["model"])], dtype="Int64")
     return table[TABLE20_COLUMNS]
 
 
@@ -39,4 +40,4 @@ def pathology_note(images: pd.DataFrame) -> str:
     pathology = images[images["domain"].fillna("").str.strip().str.casefold() == PATHOLOGY]
     datasets = sorted(pathology["dataset"].unique())
     return (f"pathology = images whose `domain` is {PATHOLOGY!r} in images.parquet: {len(pathology)} of "
-            f"{len(images)} images, {len(datasets)} datasets ({', '.join(datasets) or 'none'})")
+            f"{len(images)} images, datasets: {', '.join(datasets) or 'none'}")
