@@ -205,8 +205,8 @@ def plot_fig11(scores: pd.DataFrame, models: Sequence[ModelSpec], n_models: int,
     top = ranked_models(scores, models)[:n_models]
     styles = ["-", "--", ":", "-."]
     with paper_style():
-        fig, ax = plt.subplots(figsize=(PAPER_WIDTH_IN * 0.75, PAPER_WIDTH_IN * 0.75),
-                               subplot_kw={"projection": "polar"})
+        fig, ax = plt.subplots(figsize=(PAPER_WIDTH_IN * 0.75, PAPER_WIDTH_IN * 0.8),
+                               subplot_kw={"projection": "polar"}, layout="constrained")
         for i, spec in enumerate(top):
             mine = data[data["model"] == spec.name].set_index("category").reindex(spokes)
             colour = group_colour(spec.group)

@@ -29,7 +29,7 @@ ROLE_COLOURS = {"base": GROUP_COLOURS["general_contrastive"], "tuned": GROUP_COL
                 "merged": "#E69F00"}
 NEUTRAL = "#4D4D4D"
 PAPER_WIDTH_IN = 7.0
-DPI = 200
+DPI = 150  # the PDF is the print version; PNG for screens and the report
 RC = {
     "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs (and bytes) on every machine
     "font.size": 8,
@@ -63,11 +63,11 @@ def paper_style():
 
 
 def save_figure(fig, png, pdf) -> None:
-    """PNG and PDF (each written atomically) without timestamps or version stamps: same inputs, same bytes."""
+    """PNG and PDF (each written atomically) without timestamps or version stamps: same inputs, same bytes.
+    Every figure here uses constrained layout, which keeps titles, labels and legends on the canvas."""
     try:
-        atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None},
-                                                  bbox_inches="tight"))
-        atomic_write(pdf, lambda tmp: fig.savefig(tmp, format="pdf", bbox_inches="tight", metadata={
+        atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None}))
+        atomic_write(pdf, lambda tmp: fig.savefig(tmp, format="pdf", metadata={
             "Creator": None, "Producer": None, "CreationDate": None}))
     finally:
         plt.close(fig)
@@ -76,7 +76,7 @@ def save_figure(fig, png, pdf) -> None:
 def note_figure(png, pdf, title: str, message: str) -> None:
     """A figure that says why it has nothing to show (e.g. "no pathology questions in this benchmark")."""
     with paper_style():
-        fig, ax = plt.subplots(figsize=(PAPER_WIDTH_IN, 1.6))
+        fig, ax = plt.subplots(figsize=(PAPER_WIDTH_IN, 1.6), layout="constrained")
         ax.axis("off")
         ax.text(0.5, 0.62, title, ha="center", va="center", fontsize=10, weight="bold", transform=ax.transAxes)
         ax.text(0.5, 0.3, message, ha="center", va="center", fontsize=8, wrap=True, transform=ax.transAxes)
