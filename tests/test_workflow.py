@@ -105,3 +105,15 @@ def test_html_report_builds_offline(demo_run):
     missing = [name for name in shown if name not in html]
     assert not missing, f"not in the report: {missing}"
     assert "Weight merging (appendix G)" in html and "Benchmark composition (appendix C)" in html
+
+
+def test_outputs_are_readable_by_the_lab_under_the_usual_umask(demo_run):
+    """Results on a shared filesystem: files written by the workflow get 0666 minus the umask (0644 under 022)."""
+    from mubench.io import _process_umask
+
+    expected = 0o666 & ~_process_umask()
+    written = [demo_run / "paper_figures" / "table1.csv",
+               demo_run / "results/demo/predictions/Random/coarse.parquet",
+               demo_run / "results/demo/benchmark/questions.parquet",
+               next((demo_run / "results/demo/cache/OpenCLIP-tiny-untrained").rglob("*.npz"))]
+    assert {path.name: path.stat().st_mode & 0o777 for path in written} == {path.name: expected for path in written}
