@@ -93,7 +93,8 @@ def plot_fig4(scores: pd.DataFrame, models: Sequence[ModelSpec], png, pdf) -> pd
     best = best_per_group(scores, models)
     widths = [max(2, data.loc[data["panel"] == title, "category"].nunique()) for title, _, _ in FIG4_AXES]
     bar = 0.8 / max(len(best), 1)
-    width_in = max(PAPER_WIDTH_IN, 0.11 * len(best) * sum(widths) + 1.5)
+    # paper width for a few categories; wider (up to 20 in, the PDF zooms) for uBench's 70-odd axis values
+    width_in = min(20.0, max(PAPER_WIDTH_IN, 0.11 * len(best) * sum(widths) + 1.5))
     with paper_style():
         fig, axes = plt.subplots(2, len(FIG4_AXES), figsize=(width_in, 7.0), squeeze=False, layout="constrained",
                                  gridspec_kw={"width_ratios": widths}, sharey=True)
