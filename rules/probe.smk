@@ -2,7 +2,9 @@
 
 PROBE = config.get("probe") or {}  # absent or null: no probe jobs (MicroVQA has no per-image class labels)
 PROBE_DIR = f"results/{BENCH}/probe"
-PROBE_FILES = ["paper_figures/table13_linear_probe.csv", "paper_figures/fig8_linear_probe.png"]
+PROBE_FILES = ["paper_figures/table13_linear_probe.csv", "paper_figures/table13_linear_probe.md",
+               "paper_figures/table13_linear_probe.tex", "paper_figures/fig8_linear_probe.png",
+               "paper_figures/fig8_linear_probe.pdf"]
 PROBE_OUTPUTS = PROBE_FILES if PROBE else []
 # timm runs in the open_clip image; the transformers backend in the HF image.
 PROBE_FEATURE_CONTAINER = {"timm": "openclip", "transformers": "hf-vlm"}[
@@ -59,8 +61,11 @@ rule table13:
         features=f"{PROBE_DIR}/features.npz",
         reference=REFERENCE_DIR / "paper_table13_linear_probe.csv",
     output:
-        csv=PROBE_FILES[0],
-        png=PROBE_FILES[1],
+        **dict(zip(("csv", "md", "tex"), table_files("table13_linear_probe", "table13.rst", ANALYSES_SECTION,
+                                                     "Table 13 / Fig. 8"))),
+        png=report(PROBE_FILES[3], caption="../report/fig8.rst", category=ANALYSES_SECTION,
+                   subcategory="Table 13 / Fig. 8"),
+        pdf=PROBE_FILES[4],
     params:
         source=config["benchmark"]["source"],
     container:

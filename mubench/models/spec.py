@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mubench.models.groups import default_group
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class ModelSpec:
     family: str
     label: str
     paper_name: str
+    group: str = ""  # family group in figures (mubench/models/groups.py); display only, not fingerprinted
     note: str = ""
     container: str = ""
     batch_size: int | None = None
@@ -102,6 +104,7 @@ class ModelSpec:
         values.setdefault("label", entry["name"])
         values.setdefault("paper_name", entry["name"])
         values.setdefault("container", FAMILIES[entry["family"]].container)
+        values.setdefault("group", default_group(values["paper_name"], FAMILIES[entry["family"]].kind))
         for key, value in FAMILY_DEFAULTS.get(entry["family"], {}).items():
             values.setdefault(key, value)
         pre = values.pop("preprocessing", None) or {}
@@ -136,7 +139,7 @@ class ModelSpec:
     @property
     def fingerprint(self) -> str:
         """Content key of everything that changes the model's outputs (not its display name or batch size)."""
-        keyed = {k: v for k, v in asdict(self).items() if k not in {"name", "label", "paper_name", "note",
+        keyed = {k: v for k, v in asdict(self).items() if k not in {"name", "label", "paper_name", "group", "note",
                                                                       "container", "batch_size"}
                  and k not in OPERATIONAL_KEYS}
         keyed["adapter"] = asdict(FAMILIES[self.family])  # code identity: adapter class and its version
