@@ -9,12 +9,19 @@ report: "report/workflow.rst"
 # Light steps that combine every model's scores run on the submitting host, not as cluster jobs (profiles/slurm).
 localrules:
     all,
+    preflight,
     table1,
     matching_sensitivity,
     table13,
     table14,
     merging_figures,
     table18,
+    perception_figures,
+    composition,
+    sample_images,
+    table21,
+    reproduction,
+    absent_artefact,
 
 
 include: "rules/common.smk"
@@ -27,6 +34,8 @@ include: "rules/probe.smk"
 include: "rules/phash.smk"
 include: "rules/merging.smk"
 include: "rules/detection.smk"
+include: "rules/report.smk"
+include: "rules/preflight.smk"
 
 
 rule all:
@@ -37,4 +46,7 @@ rule all:
         PHASH_OUTPUTS,
         MERGING_OUTPUTS,
         DETECTION_OUTPUTS,
+        FIGURES_OUTPUTS,
+        ABSENT_OUTPUTS,
+        "paper_figures/reproduction.md",
     default_target: True

@@ -67,7 +67,7 @@ class Recording:
         self.batches = []
 
     def generate(self, images, prompts, n_options):
-        self.batches.append([np.asarray(image).sum() for image in images])
+        self.batches.append([np.asarray(image).sum() for (image,) in images])
         return ((i, "A", None) for i in range(len(prompts)))
 
 

@@ -73,7 +73,7 @@ def test_qwen_shared_prefix_answers_equal_the_full_prefill(scoring, sensitive_di
     bench = Benchmark(tiny_benchmark)
     first = questions[questions["image_id"] == questions["image_id"].iloc[0]]
     image = load_image(bench.image_paths()[first["image_id"].iloc[0]])
-    (group,) = model.prepare([image] * 6, [build_prompt(q.question, q.options) for q in first.itertuples()]).groups
+    (group,) = model.prepare([[image]] * 6, [build_prompt(q.question, q.options) for q in first.itertuples()]).groups
     assert full_stats.prefill_tokens - stats.prefill_tokens == n_images * 5 * group.prefix_len == stats.reused_tokens
     assert full_stats.image_tokens == 6 * stats.image_tokens > 0
 
@@ -82,7 +82,7 @@ def test_qwen_prefix_holds_the_image_and_instruction_and_counts_exactly(sensitiv
     spec, model = loaded(sensitive_dirs, "hf_vlm")
     image = Image.fromarray(np.arange(48 * 48 * 3, dtype=np.uint8).reshape(48, 48, 3))
     prompts = [build_prompt(q, ["round", "elongated"]) for q in ("What is the stain?", "How many?", "Which shape?")]
-    batch = model.prepare([image] * 3, prompts)
+    batch = model.prepare([[image]] * 3, prompts)
     (group,) = batch.groups
     prefix = model.tokenizer.decode(batch.shared["prefix"]["input_ids"][0])
     assert prefix.startswith("<|im_start|>user\n<|vision_start|><|image_pad|>")
@@ -105,13 +105,13 @@ def test_paligemma_says_it_cannot_share_and_answers_as_before(sensitive_dirs, ti
 
 def test_a_template_with_text_before_the_image_falls_back_and_counts(sensitive_dirs, monkeypatch):
     spec, model = loaded(sensitive_dirs, "hf_vlm", scoring="letter_logits")
-    text_first = lambda prompt: model.processor.apply_chat_template(  # noqa: E731
+    text_first = lambda prompt, n_images=1: model.processor.apply_chat_template(  # noqa: E731
         [{"role": "user", "content": [{"type": "text", "text": prompt}, {"type": "image"}]}],
         add_generation_prompt=True, tokenize=False)
     monkeypatch.setattr(model, "format_prompt", text_first)
     image = Image.fromarray(np.full((48, 48, 3), 7, np.uint8))
     prompts = ["Question one?", "Another question?"]  # differ before the image
-    batch = model.prepare([image, image], prompts)
+    batch = model.prepare([[image], [image]], prompts)
     assert batch.groups == [] and batch.full_reasons == {0: "layout", 1: "layout"}
     answers = sorted(model.answer(batch, [3, 3]))
     assert [a[0] for a in answers] == [0, 1] and model.stats.full_prefill == {"layout": 2}
@@ -131,7 +131,7 @@ def test_padding_and_batching_do_not_change_answers(scoring, sensitive_dirs):
     batch_images, prompts, n_options = [], [], []
     for i, image in enumerate(images):
         for question, options in questions[:2 + i % 2]:
-            batch_images.append(image)
+            batch_images.append([image])
             prompts.append(build_prompt(question, options))
             n_options.append(len(options))
     together = dict((pos, (text, scores)) for pos, text, scores in model.generate(batch_images, prompts, n_options))
@@ -170,3 +170,17 @@ def test_switching_prefix_reuse_keeps_the_response_cache():
     entry = dict(name="q", family="hf_vlm", model_id="Qwen/Qwen2.5-VL-7B-Instruct")
     on, off = ModelSpec.from_config(entry), ModelSpec.from_config(dict(entry, prefix_reuse=False))
     assert on.prefix_reuse and not off.prefix_reuse and on.fingerprint == off.fingerprint
+
+
+def test_questions_with_the_same_two_images_share_both(sensitive_dirs):
+    spec, model = loaded(sensitive_dirs, "hf_vlm", scoring="letter_logits")
+    rng = np.random.default_rng(2)
+    pair = [Image.fromarray(rng.integers(0, 255, (28, 56, 3), dtype=np.uint8)) for _ in range(2)]
+    prompts = [build_prompt("Which image is brighter?", ["first", "second"]),
+               build_prompt("How many cells in total?", list("1234"))]
+    shared = sorted(model.generate([pair, pair], prompts, [2, 4]))
+    assert model.stats.shared_questions == 2 and model.stats.image_encodings == 2
+    full = sorted(without_reuse(spec, model).generate([pair, pair], prompts, [2, 4]))
+    assert [a[1] for a in shared] == [b[1] for b in full] and model.stats.image_encodings == 4
+    np.testing.assert_allclose([s for a in shared for s in a[2]], [s for b in full for s in b[2]],
+                               atol=SCORE_ATOL, rtol=0)

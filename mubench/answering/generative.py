@@ -1,15 +1,17 @@
-"""Generative answering: the paper's letter prompt per question, a resumable response cache, all matching rules.
+"""Generative answering: the benchmark's prompt per question, a resumable response cache, all matching rules.
 
-Every response is cached under a key made of the model fingerprint, the prompt version, the scoring mode, the
-image content and the exact prompt, so a rerun (or a killed job) never asks the model twice and a changed model
-or prompt never reuses an old answer. The prediction rows carry the raw response and every rule's reading of
-it; ``correct`` follows the model's configured ``matching`` rule.
+Each question is asked with all of its images (MicroVQA questions may have several). Every response is cached
+under a key made of the model fingerprint, the prompt version, the scoring mode, the content of every image and
+the exact prompt, so a rerun (or a killed job) never asks the model twice and a changed model or prompt never
+reuses an old answer. The prediction rows carry the raw response and the reading of each of the protocol's rules
+(other protocols' rule columns stay null); ``correct`` follows the model's configured ``matching`` rule where the
+protocol has it, else the protocol's own rule.
 
-Questions are asked image by image: all of an image's open questions go into the same batch (so a model that
-reuses the image's prefix sees them together), images in the order of their longest prompt (batches of similar
-length pad little), and the next batch is loaded in a background thread while the model answers the current one.
-``questions`` may hold several subsets: each keeps its own cache folder, and asking them in one call lets an
-image's coarse and fine questions share one prefix.
+Questions are asked image by image: all open questions of an image (of the same images, for multi-image
+questions) go into the same batch, so a model that reuses the image's prefix sees them together; images in the
+order of their longest prompt (batches of similar length pad little); and the next batch is loaded in a
+background thread while the model answers the current one. ``questions`` may hold several subsets: each keeps
+its own cache folder, and asking them in one call lets an image's coarse and fine questions share one prefix.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from mubench.benchmark.tables import load_image
+from mubench.benchmark.tables import load_image, question_images
 from mubench.io import atomic_write
 from mubench.answering.prefetch import prefetched
-from mubench.answering.prompting import PROMPT_VERSION, RULES, build_prompt, match_all
+from mubench.answering.prompting import DEFAULT_PROTOCOL, PROTOCOLS, RULES, Protocol, match_all
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,11 @@ GENERATIVE_COLUMNS = ["response"] + [f"{kind}_{rule}" for kind in ("parsed", "co
 
 class GenerativeModel(Protocol):
     def generate(
-        self, images: Sequence[Image.Image], prompts: Sequence[str], n_options: Sequence[int]
+        self, images: Sequence[Sequence[Image.Image]], prompts: Sequence[str], n_options: Sequence[int]
     ) -> Iterator[tuple[int, str, list[float] | None]]:
         """Yield (position in the batch, response, option scores or None) as each answer is ready.
+
+        ``images[i]`` holds every image of question i, in order (one for most benchmarks).
 
         A position that is never yielded had no answer (e.g. an API request that kept failing)."""
 
@@ -78,8 +82,13 @@ class ResponseCache:
                 chunk.unlink()
 
 
-def answer_key(fingerprint: str, scoring: str, image_md5: str, prompt: str) -> str:
-    return hashlib.sha1(json.dumps([fingerprint, PROMPT_VERSION, scoring, image_md5, prompt]).encode()).hexdigest()
+def answer_key(fingerprint: str, scoring: str, image_md5: Sequence[str], prompt: str,
+               prompt_version: str = PROTOCOLS[DEFAULT_PROTOCOL].prompt_version) -> str:
+    """The cache key of one question; a single image keys by its md5 alone (keys from before multi-image support)."""
+    if isinstance(image_md5, str):
+        raise TypeError("answer_key takes the md5 of every image of the question as a list")
+    images = "+".join(image_md5)
+    return hashlib.sha1(json.dumps([fingerprint, prompt_version, scoring, images, prompt]).encode()).hexdigest()
 
 
 def generative_answers(
@@ -91,11 +100,17 @@ def generative_answers(
     cache_dir: str | Path,
     batch_size: int,
     on_batch: Callable[[], None] | None = None,
+    protocol: Protocol = PROTOCOLS[DEFAULT_PROTOCOL],
 ) -> pd.DataFrame:
     """Per question: prediction (-1 = unparseable), correct, scores, response and every rule's reading."""
-    prompts = [build_prompt(q.question, q.options) for q in questions.itertuples()]
-    image_keys = [image_md5[i] for i in questions["image_id"]]
-    keys = [answer_key(spec.fingerprint, spec.scoring, k, p) for k, p in zip(image_keys, prompts)]
+    if spec.scoring == "letter_logits" and not protocol.lettered:
+        raise ValueError(f"model {spec.name!r}: `scoring: letter_logits` picks an option letter, but this benchmark "
+                         f"asks with the {protocol.name} protocol (numbered options, reasoning before the answer); "
+                         f"use `scoring: generate`")
+    prompts = [protocol.build_prompt(q.question, q.options) for q in questions.itertuples()]
+    image_ids = [question_images(q) for q in questions.itertuples()]
+    keys = [answer_key(spec.fingerprint, spec.scoring, [image_md5[i] for i in ids], p, protocol.prompt_version)
+            for ids, p in zip(image_ids, prompts)]
     subsets = questions["subset"].astype(str).tolist()
     caches = {s: ResponseCache(Path(cache_dir) / "responses" / s) for s in dict.fromkeys(subsets)}
     slots = list(zip(subsets, keys))  # a subset's cache folder and the answer's key in it
@@ -104,14 +119,14 @@ def generative_answers(
     todo = [first_row[slot] for slot in dict.fromkeys(slots) if not cached(first_row[slot])]
     log.info("%d questions, %d distinct prompts, %d cached, %d to ask",
              len(keys), len(first_row), len(first_row) - len(todo), len(todo))
-    batches = image_batches(todo, [image_keys[r] for r in todo], [len(prompts[r]) for r in todo], batch_size)
+    batches = image_batches(todo, [tuple(image_md5[i] for i in image_ids[r]) for r in todo],
+                            [len(prompts[r]) for r in todo], batch_size)
     split = hasattr(model, "prepare") and hasattr(model, "answer")
 
     def load(rows: list[int]):
         """Decode each image of the batch once (and run the model's host-side preparation when it has one)."""
-        image_ids = [questions.at[r, "image_id"] for r in rows]
-        decoded = {i: load_image(image_files[i]) for i in dict.fromkeys(image_ids)}
-        images, batch_prompts = [decoded[i] for i in image_ids], [prompts[r] for r in rows]
+        decoded = {i: load_image(image_files[i]) for i in dict.fromkeys(i for r in rows for i in image_ids[r])}
+        images, batch_prompts = [[decoded[i] for i in image_ids[r]] for r in rows], [prompts[r] for r in rows]
         return model.prepare(images, batch_prompts) if split else (images, batch_prompts)
 
     asked = 0
@@ -135,7 +150,7 @@ def generative_answers(
             f"model {spec.name!r}: {len(unanswered)} questions got no response (e.g. {unanswered[:3]}; see the log "
             "for the errors). Every answered question is cached: rerun the job to ask only the missing ones."
         )
-    return _answer_table(spec, questions, [caches[subsets[row]].answers[k] for row, k in enumerate(keys)])
+    return _answer_table(spec, questions, [caches[subsets[row]].answers[k] for row, k in enumerate(keys)], protocol)
 
 
 def image_batches(rows: Sequence[int], image_keys: Sequence, prompt_lengths: Sequence[int],
@@ -156,27 +171,36 @@ def image_batches(rows: Sequence[int], image_keys: Sequence, prompt_lengths: Seq
     return batches
 
 
-def _answer_table(spec, questions: pd.DataFrame, answers: list[dict]) -> pd.DataFrame:
-    readings = [match_all(a["response"], q.options, q.answer_idx) for a, q in zip(answers, questions.itertuples())]
+def _answer_table(spec, questions: pd.DataFrame, answers: list[dict], protocol: Protocol) -> pd.DataFrame:
+    readings = [match_all(a["response"], q.options, q.answer_idx, protocol.rules)
+                for a, q in zip(answers, questions.itertuples())]
     table = pd.DataFrame({"response": [a["response"] for a in answers]})
     for rule in RULES:
-        table[f"parsed_{rule}"] = [int(r[rule].parsed_idx) for r in readings]
-        table[f"correct_{rule}"] = [bool(r[rule].correct) for r in readings]
-    table["prediction"] = table[f"parsed_{spec.matching}"]
-    table["correct"] = table[f"correct_{spec.matching}"]
+        known = rule in protocol.rules
+        table[f"parsed_{rule}"] = [int(r[rule].parsed_idx) for r in readings] if known else None
+        table[f"correct_{rule}"] = [bool(r[rule].correct) for r in readings] if known else None
+    reading = protocol.rule(spec.matching)
+    if reading != spec.matching:
+        log.info("model %s: matching %r is not a rule of the %s protocol; answers are read by %r",
+                 spec.name, spec.matching, protocol.name, reading)
+    table["prediction"] = table[f"parsed_{reading}"]
+    table["correct"] = table[f"correct_{reading}"]
     table["scores"] = [a["scores"] for a in answers]
-    failures = {rule: int((table[f"parsed_{rule}"] < 0).sum()) for rule in RULES}
+    failures = {rule: int((table[f"parsed_{rule}"] < 0).sum()) for rule in protocol.rules}
     log.info("model %s: unparseable responses per rule %s of %d; accuracy (%s) %.4f",
-             spec.name, failures, len(table), spec.matching, table["correct"].mean() if len(table) else np.nan)
+             spec.name, failures, len(table), reading, table["correct"].mean() if len(table) else np.nan)
     return table
 
 
 def matching_sensitivity(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy and unparseable counts under every matching rule, per (model, subset) of generative rows."""
-    rows = predictions[predictions[f"parsed_{next(iter(RULES))}"].notna()]
+    """Accuracy and unparseable counts under every matching rule that read them, per (model, subset) of
+    generative rows."""
+    rows = predictions[predictions[[f"parsed_{rule}" for rule in RULES]].notna().any(axis=1)]
     out = []
     for (model, subset), group in rows.groupby(["model", "subset"], sort=True):
         for rule in RULES:
+            if group[f"parsed_{rule}"].isna().any():
+                continue  # a rule of another protocol
             n_unparseable = int((group[f"parsed_{rule}"] < 0).sum())
             out.append(dict(
                 model=model, subset=subset, rule=rule, n=len(group),

@@ -61,8 +61,9 @@ class HfVlmModel:
         self._tokenizer_lock = threading.Lock()
         log.info("loaded %s (%s) from %s on %s", spec.name, type(self.model).__name__, path, device)
 
-    def format_prompt(self, prompt: str) -> str:
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+    def format_prompt(self, prompt: str, n_images: int = 1) -> str:
+        content = [{"type": "image"}] * n_images + [{"type": "text", "text": prompt}]
+        messages = [{"role": "user", "content": content}]
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     @property
@@ -72,10 +73,14 @@ class HfVlmModel:
             return "disabled"
         return "attention" if self.model.config.model_type in PREFIX_LM_MODEL_TYPES else None
 
-    def _processed(self, images: Sequence, texts: Sequence[str]) -> dict:
-        """The processor's tensors on the host: floats in the model's dtype, pinned when the model is on a GPU."""
+    def _processed(self, images: Sequence[Sequence[Image.Image]], texts: Sequence[str]) -> dict:
+        """The processor's tensors on the host: floats in the model's dtype, pinned when the model is on a GPU.
+
+        Every question's images in order; a batch of one-image questions goes in as a flat list, as before."""
+        several = any(len(imgs) != 1 for imgs in images)
         with self._tokenizer_lock:
-            batch = self.processor(text=list(texts), images=list(images), return_tensors="pt", padding=True)
+            batch = self.processor(text=list(texts), images=[list(imgs) for imgs in images] if several else
+                                   [imgs[0] for imgs in images], return_tensors="pt", padding=True)
         batch.pop("labels", None)
         return self._host({k: v.to(self.model.dtype) if v.is_floating_point() else v for k, v in batch.items()})
 
@@ -86,9 +91,11 @@ class HfVlmModel:
     def _on_device(self, batch: dict) -> dict:
         return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
-    def prepare(self, images: Sequence, prompts: Sequence[str]) -> PreparedBatch:
-        """Host-side work for one batch (runs in the prefetch thread): processor calls and the sharing plan."""
-        texts = [self.format_prompt(p) for p in prompts]
+    def prepare(self, images: Sequence[Sequence[Image.Image]], prompts: Sequence[str]) -> PreparedBatch:
+        """Host-side work for one batch (runs in the prefetch thread): processor calls and the sharing plan.
+
+        ``images[i]`` holds every image of question i, in order."""
+        texts = [self.format_prompt(p, len(imgs)) for p, imgs in zip(prompts, images)]
         keys = [image_key(im) for im in images]
         every = self._processed(images, texts)
         per_token = {name: [row[mask.bool()].tolist() for row, mask in zip(value, every["attention_mask"])]
@@ -201,7 +208,7 @@ class HfVlmModel:
 
     @torch.inference_mode()
     def generate(
-        self, images: Sequence[Image.Image], prompts: Sequence[str], n_options: Sequence[int]
+        self, images: Sequence[Sequence[Image.Image]], prompts: Sequence[str], n_options: Sequence[int]
     ) -> Iterator[tuple[int, str, list[float] | None]]:
         yield from self.answer(self.prepare(images, prompts), n_options)
 
@@ -247,5 +254,5 @@ class PaliGemmaModel(HfVlmModel):
             raise ModelLoadError(f"model {spec.name!r}: {spec.model_id} is a {type(self.model).__name__}, "
                                  "not PaliGemma; use `family: hf_vlm`")
 
-    def format_prompt(self, prompt: str) -> str:
-        return self.processor.image_token + prompt
+    def format_prompt(self, prompt: str, n_images: int = 1) -> str:
+        return self.processor.image_token * n_images + prompt
