@@ -86,3 +86,14 @@ def test_several_subsets_are_asked_together_and_cached_per_subset(tiny_benchmark
         table = generative_answers(spec, part, *bench.image_index(), again, tmp_path, batch_size=12)
         assert again.batches == [] and len(table) == len(part)
     assert together["response"].eq("A").all() and len(together) == len(questions)
+
+
+def test_predict_subsets_asks_an_images_coarse_and_fine_questions_together(tiny_benchmark, tmp_path):
+    from mubench.answering.predict import predict_subsets
+
+    spec = ModelSpec.from_config(dict(name="rec", family="hf_vlm", model_id="unused"))
+    model = Recording()
+    tables, _ = predict_subsets(spec, tiny_benchmark, ["coarse", "fine"], cache_dir=tmp_path, batch_size=12,
+                                model=model)
+    assert [len(b) for b in model.batches] == [12] * 6 and all(len(set(b)) == 2 for b in model.batches)
+    assert {s: len(t) for s, t in tables.items()} == {"coarse": 60, "fine": 12}

@@ -206,8 +206,19 @@ def predict_subsets(
     bench = Benchmark(Path(benchmark_root))
     if model is None:
         model = load_for(spec, device)
+    if spec.kind == "generative" and len(subsets) > 1:
+        _ask_together(spec, bench, subsets, model, cache_dir, batch_size)
     tables = {subset: _answer_subset(spec, bench, subset, model, cache_dir, batch_size, None) for subset in subsets}
     return tables, model_info(spec, model)
+
+
+def _ask_together(spec, bench, subsets: Sequence[str], model, cache_dir, batch_size: int) -> None:
+    """Ask every subset's questions in one pass, so an image's coarse and fine questions share one prefilled
+    prefix (models/prefix_reuse.py); the per-subset passes then find every answer in the response cache."""
+    questions = bench.questions
+    questions = answerable(spec, questions[questions["subset"].isin(subsets)].reset_index(drop=True))
+    generative_answers(spec, questions, *bench.image_index(), model, cache_dir, batch_size,
+                       protocol=protocol_of(bench.manifest))
 
 
 def load_for(spec, device: str):
