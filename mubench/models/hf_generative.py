@@ -199,8 +199,8 @@ class HfVlmModel:
 
     def _decoded(self, new_tokens: torch.Tensor) -> list[str]:
         eos = self.model.generation_config.eos_token_id
-        eos = torch.tensor(eos if isinstance(eos, list) else [eos], device=new_tokens.device)
-        ended = torch.isin(new_tokens, eos)
+        eos = [] if eos is None else eos if isinstance(eos, list) else [eos]
+        ended = torch.isin(new_tokens, torch.tensor(eos, dtype=new_tokens.dtype, device=new_tokens.device))
         lengths = torch.where(ended.any(1), ended.int().argmax(1) + 1, new_tokens.shape[1])
         self.stats.generated_tokens += int(lengths.sum())
         with self._tokenizer_lock:
