@@ -1,7 +1,7 @@
 # Weight merging (appendix G.2, Fig. 5, Table 19): θ = α·θ_base + (1−α)·θ_tuned per pair and α. Each merged model
 # is an ordinary model (common.smk: EVAL_MODELS) whose predict job depends on the folder written here.
 
-MERGING_SUBSETS = [s for s in config.get("merging", {}).get("subsets", SUBSETS) if s in SUBSETS]
+MERGING_SUBSETS = [s for s in (config.get("merging") or {}).get("subsets", SUBSETS) if s in SUBSETS]
 MERGING_OUTPUTS = (
     ["paper_figures/table19.csv", "paper_figures/fig5_merging.png", "paper_figures/merging_alpha_curve.png",
      "paper_figures/merging_alpha_curve.csv"]
@@ -75,7 +75,7 @@ rule merging_figures:
         models=lambda wc: list(EVAL_MODELS.values()),
         plan=MERGING,
         subsets=MERGING_SUBSETS,
-        section=config.get("merging", {}),
+        section=config.get("merging") or {},
         bootstrap=config["bootstrap"],
     container:
         BASE_CONTAINER

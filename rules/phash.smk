@@ -1,7 +1,9 @@
 # Perceptual near-duplicates (appendix E.5): Table 14 and its Table 1 robustness check.
 
-PHASH_OUTPUTS = ["paper_figures/table14_phash.csv", "paper_figures/table14_robustness.csv",
-                 "paper_figures/table14_robustness_summary.csv"]
+PHASH = config.get("phash") or {}  # absent or null: no pHash jobs
+PHASH_TABLES = ["paper_figures/table14_phash.csv", "paper_figures/table14_robustness.csv",
+                "paper_figures/table14_robustness_summary.csv"]
+PHASH_OUTPUTS = PHASH_TABLES if PHASH else []
 
 
 rule phash:
@@ -13,7 +15,7 @@ rule phash:
         f"results/{BENCH}/phash/hashes.parquet",
     params:
         cache_dir=f"results/{BENCH}/cache/phash",
-    threads: config["phash"].get("workers", 2)
+    threads: PHASH.get("workers", 2)
     container:
         BASE_CONTAINER
     log:
@@ -31,12 +33,12 @@ rule table14:
         predictions=expand(f"results/{BENCH}/predictions/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS),
         reference=REFERENCE_DIR / "paper_table14_phash.csv",
     output:
-        table=PHASH_OUTPUTS[0],
-        robustness=PHASH_OUTPUTS[1],
-        summary=PHASH_OUTPUTS[2],
+        table=PHASH_TABLES[0],
+        robustness=PHASH_TABLES[1],
+        summary=PHASH_TABLES[2],
     params:
         models=lambda wc: list(MODELS.values()),
-        settings=config["phash"],
+        settings=PHASH,
         bootstrap=config["bootstrap"],
     container:
         BASE_CONTAINER
