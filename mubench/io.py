@@ -25,6 +25,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         raise
 
 
+def set_aside(path: str | os.PathLike, reason: BaseException) -> Path:
+    """Rename an unreadable cache file to ``<name>.unreadable`` (kept for inspection, no longer read), so its
+    entries are recomputed; the caller logs and counts it."""
+    path = Path(path)
+    aside = path.with_name(path.name + ".unreadable")
+    try:
+        os.replace(path, aside)
+    except OSError as err:
+        raise OSError(f"cache file {path} is unreadable ({reason}) and cannot be moved aside ({err}); delete it "
+                      "to recompute its entries") from err
+    return aside
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     def _write(tmp: str) -> None:
         with open(tmp, "w") as fh:
