@@ -164,10 +164,13 @@ def predict_subset(
     device: str = "auto",
     model=None,
     on_batch: Callable[[], None] | None = None,
+    full_image_check: bool = False,
 ) -> pd.DataFrame:
     """All questions of ``subset`` answered by the model ``spec`` (a ModelSpec), with provenance columns.
 
     ``model`` is the loaded adapter; when None it is built from the registry (tests and benchmarks pass one).
+    The benchmark's image files are verified first (``full_image_check``: md5 of every file), as the caches
+    trust the md5 recorded at build time.
     """
     import json
 
@@ -177,6 +180,8 @@ def predict_subset(
     from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
 
     bench = Benchmark(Path(benchmark_root))
+    if spec.kind != "random":  # the random baseline never reads an image
+        bench.verify_images(full=full_image_check)
     manifest = json.loads((bench.root / "manifest.json").read_text())
     questions = bench.questions
     questions = questions[questions["subset"] == subset].reset_index(drop=True)
