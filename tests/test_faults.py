@@ -242,7 +242,7 @@ def leaked_secrets(workdir: Path) -> list[str]:
 
 
 def job_log(workdir: Path, model: str) -> str:
-    return (workdir / "logs" / "predict" / "demo" / model / "fine.log").read_text()
+    return (workdir / "logs" / "predict" / "demo" / f"{model}.log").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -348,7 +348,7 @@ def test_refusals_name_the_model_and_what_to_do(refusals):
     assert "model 'CLIP': files of openai/clip-vit-base-patch32@main are not available" in clip
     assert "hf download openai/clip-vit-base-patch32" in clip
     for model in ("API-400", "API-401", "CLIP"):
-        assert f"logs/predict/demo/{model}/fine.log" in console  # Snakemake points at each failed job's log
+        assert f"logs/predict/demo/{model}.log" in console  # Snakemake points at each failed job's log
 
 
 @pytest.mark.workflow
@@ -419,7 +419,7 @@ def test_kill_9_mid_prediction_resumes_only_the_unfinished_and_matches(killed, b
 
 def _result_files(workdir: Path) -> dict[str, bytes]:
     paths = [p for p in (workdir / "paper_figures").glob("*") if p.suffix in (".csv", ".md")]
-    paths += (workdir / "results" / "demo" / "predictions").rglob("*.parquet")
+    paths += (workdir / "results" / "demo" / "predictions").rglob("*")  # and model.json
     paths += (workdir / "results" / "demo" / "merging").rglob("*.*")
     return {str(p.relative_to(workdir)): p.read_bytes() for p in paths if p.is_file()}
 
