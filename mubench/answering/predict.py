@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from mubench.benchmark.tables import load_image
+from mubench.benchmark.tables import IMAGE_ATTRIBUTES, load_image
 from mubench.answering.embedding_cache import EmbeddingCache
 from mubench.answering.generative import GENERATIVE_COLUMNS, generative_answers
 from mubench.answering.prompting import protocol_of
@@ -25,8 +25,6 @@ from mubench.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
-# What each row says about its image, so every breakdown (domain split, modality, stain…) reads one table.
-IMAGE_ATTRIBUTES = ["domain", "subdomain", "modality", "submodality", "stain"]
 PREDICTION_COLUMNS = [
     "question_id", "image_id", "subset", "question_type", "dataset", *IMAGE_ATTRIBUTES, "model",
     "prediction", "answer_idx", "correct", "scores",
@@ -245,7 +243,7 @@ def _answer_subset(spec, bench, subset: str, model, cache_dir, batch_size: int, 
     protocol = protocol_of(manifest)
     questions = bench.questions
     questions = answerable(spec, questions[questions["subset"] == subset].reset_index(drop=True))
-    attributes = bench.images.set_index("image_id")[IMAGE_ATTRIBUTES]
+    attributes = bench.images.set_index("image_id")[list(IMAGE_ATTRIBUTES)]
     missing = sorted(set(questions["image_id"]) - set(attributes.index))
     if missing:
         raise KeyError(f"{len(missing)} {subset} questions refer to images absent from images.parquet, "

@@ -25,6 +25,8 @@ COARSE_TYPES = ("modality", "submodality", "domain", "subdomain", "stain")
 COGNITION_TASKS = ("expert_visual_understanding", "hypothesis_generation", "experiment_proposal")
 QUESTION_TYPES = COARSE_TYPES + ("classification", "cognition") + COGNITION_TASKS
 NONE_OF_THE_ABOVE = "none of the above"
+# What every prediction row says about its image, so each breakdown (domain split, modality, stain…) reads one table.
+IMAGE_ATTRIBUTES = ("domain", "subdomain", "modality", "submodality", "stain")
 
 IMAGES_SCHEMA = pa.schema(
     [
