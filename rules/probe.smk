@@ -1,11 +1,15 @@
 # Linear probe on frozen ViT-S/14 features (appendix E.2): Table 13 and Fig. 8.
 
+PROBE = config.get("probe") or {}  # absent or null: no probe jobs (MicroVQA has no per-image class labels)
 PROBE_DIR = f"results/{BENCH}/probe"
-PROBE = config.get("probe") or {}  # absent or null: no probe jobs
-PROBE_OUTPUTS = ["paper_figures/table13_linear_probe.csv", "paper_figures/fig8_linear_probe.png"] if PROBE else []
+PROBE_FILES = ["paper_figures/table13_linear_probe.csv", "paper_figures/table13_linear_probe.md",
+               "paper_figures/table13_linear_probe.tex", "paper_figures/fig8_linear_probe.png",
+               "paper_figures/fig8_linear_probe.pdf"]
+PROBE_OUTPUTS = PROBE_FILES if PROBE else []
 # timm runs in the open_clip image; the transformers backend in the HF image.
 PROBE_FEATURE_CONTAINER = {"timm": "openclip", "transformers": "hf-vlm"}[
-    PROBE.get("features", {}).get("backend", "timm")]
+    PROBE.get("features", {}).get("backend", "timm")
+]
 
 
 rule probe_features:
@@ -57,8 +61,11 @@ rule table13:
         features=f"{PROBE_DIR}/features.npz",
         reference=REFERENCE_DIR / "paper_table13_linear_probe.csv",
     output:
-        csv="paper_figures/table13_linear_probe.csv",
-        png="paper_figures/fig8_linear_probe.png",
+        **dict(zip(("csv", "md", "tex"), table_files("table13_linear_probe", "table13.rst", ANALYSES_SECTION,
+                                                     "Table 13 / Fig. 8"))),
+        png=report(PROBE_FILES[3], caption="../report/fig8.rst", category=ANALYSES_SECTION,
+                   subcategory="Table 13 / Fig. 8"),
+        pdf=PROBE_FILES[4],
     params:
         source=config["benchmark"]["source"],
     container:

@@ -137,11 +137,12 @@ def test_probe_phash_and_merging_can_be_switched_off(tmp_path):
         assert not any(line.split()[:1] == [rule] for line in result.stdout.splitlines()), rule
 
 
-def test_default_config_plans_every_model_and_subset(tmp_path):
+def test_default_config_plans_one_job_per_model(tmp_path):
+    """predict and score are one job per model (every subset in it); trained and merged models are predicted too."""
     result = dry_run(DEFAULT, tmp_path)
     assert result.returncode == 0, result.stderr
-    n_models = len(DEFAULT["models"])  # one predict and one score job per model, every subset in each
-    merging = DEFAULT["merging"]  # trained and merged models are predicted (not scored)
+    n_models = len(DEFAULT["models"])
+    merging = DEFAULT["merging"]
     n_merging = len(merging["train"]["models"]) + len(merging["pairs"]) * len(merging["alphas"])
     for rule, count in [("build_benchmark", 1), ("predict", n_models + n_merging), ("score", n_models),
                         ("table1", 1)]:

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,8 +24,13 @@ log = logging.getLogger(__name__)
 
 SUBSETS = ("coarse", "fine", "cognition")
 COARSE_TYPES = ("modality", "submodality", "domain", "subdomain", "stain")
-QUESTION_TYPES = COARSE_TYPES + ("classification", "cognition")
+# Reasoning benchmarks with named tasks (MicroVQA, MicroVQA++) keep their cognition questions' task as the type, so
+# per-task accuracy is the question_type level of every score table.
+COGNITION_TASKS = ("expert_visual_understanding", "hypothesis_generation", "experiment_proposal")
+QUESTION_TYPES = COARSE_TYPES + ("classification", "cognition") + COGNITION_TASKS
 NONE_OF_THE_ABOVE = "none of the above"
+# What every prediction row says about its image, so each breakdown (domain split, modality, stain…) reads one table.
+IMAGE_ATTRIBUTES = ("domain", "subdomain", "modality", "submodality", "stain")
 
 IMAGES_SCHEMA = pa.schema(
     [
@@ -58,8 +64,13 @@ QUESTIONS_SCHEMA = pa.schema(
         ("captions", pa.list_(pa.string())),
         ("caption_key", pa.string()),
         ("caption_variants", pa.map_(pa.string(), pa.list_(pa.string()))),
+        # the question's further images, in the source's order, after image_id (MicroVQA: several per question)
+        ("extra_image_ids", pa.list_(pa.string())),
     ]
 )
+# Question columns a single-image source may leave out, with the value they then take (also for tables written
+# before the column existed).
+QUESTION_DEFAULTS = {"extra_image_ids": list}
 
 DETECTION_SCHEMA = pa.schema(
     [
@@ -96,6 +107,12 @@ def check_questions(df: pd.DataFrame) -> None:
     if bad_type.any():
         row = df[bad_type].iloc[0]
         raise BenchmarkTableError(f"question {row.question_id}: unknown question_type {row.question_type!r}")
+    cognition_only = set(COGNITION_TASKS) | {"cognition"}
+    misplaced = (df["question_type"].isin(cognition_only)) != (df["subset"] == "cognition")
+    if misplaced.any():
+        row = df[misplaced].iloc[0]
+        raise BenchmarkTableError(f"question {row.question_id}: question_type {row.question_type!r} does not belong "
+                                  f"to subset {row.subset!r}")
     if df["question_id"].duplicated().any():
         dup = df.loc[df["question_id"].duplicated(), "question_id"].iloc[0]
         raise BenchmarkTableError(f"question_id {dup!r} occurs more than once")
@@ -107,11 +124,26 @@ def check_questions(df: pd.DataFrame) -> None:
             raise BenchmarkTableError(
                 f"question {row.question_id}: {len(row.captions)} captions for {n} options"
             )
+        extra = list(row.extra_image_ids)
+        if row.image_id in extra or len(set(extra)) != len(extra):
+            raise BenchmarkTableError(f"question {row.question_id}: an image is listed twice among its images")
+
+
+def _with_defaults(df: pd.DataFrame) -> pd.DataFrame:
+    """Optional question columns filled where a source left them out (absent, or None/NaN per row)."""
+    filled = {}
+    for column, make in QUESTION_DEFAULTS.items():
+        values = df[column] if column in df.columns else [None] * len(df)
+        filled[column] = [list(v) if isinstance(v, (list, tuple, np.ndarray)) else make() if v is None or v != v
+                          else v for v in values]
+    return df.assign(**filled)
 
 
 def write_table(df: pd.DataFrame, name: str, path: str | Path) -> None:
     """Write ``df`` as table ``name`` with its exact schema (column order and types enforced)."""
     schema = SCHEMAS[name]
+    if name == "questions":
+        df = _with_defaults(df)
     missing = [f for f in schema.names if f not in df.columns]
     if missing:
         raise BenchmarkTableError(f"{name} table lacks columns {missing}")
@@ -123,10 +155,13 @@ def write_table(df: pd.DataFrame, name: str, path: str | Path) -> None:
 
 def read_table(path: str | Path, name: str) -> pd.DataFrame:
     table = pq.read_table(path)
-    missing = [f for f in SCHEMAS[name].names if f not in table.column_names]
+    optional = QUESTION_DEFAULTS if name == "questions" else {}
+    missing = [f for f in SCHEMAS[name].names if f not in table.column_names and f not in optional]
     if missing:
         raise BenchmarkTableError(f"{path}: {name} table lacks columns {missing}")
     df = table.to_pandas()
+    if name == "questions":
+        df = _with_defaults(df)
     if "caption_variants" in df.columns:  # Arrow maps arrive as lists of pairs
         df["caption_variants"] = [dict(v) if v is not None else {} for v in df["caption_variants"]]
     return df
@@ -158,6 +193,10 @@ class Benchmark:
 
     def image_paths(self) -> dict[str, Path]:
         return self.image_index()[0]
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.root / "manifest.json").read_text())
 
     def _image_record(self) -> dict[str, list[int]]:
         """path → [bytes, mtime_ns] as built; {} when absent or unreadable (every file is then hashed)."""
@@ -203,6 +242,11 @@ class Benchmark:
                 + "; ".join(problems[:3]) + more + ". Restore them or rebuild the benchmark "
                 "(snakemake --forcerun build_benchmark); caches keyed by the recorded md5 are then reused.")
         log.info("%s: %d images verified (%d by md5, the rest by size and mtime)", self.root, len(images), hashed)
+
+
+def question_images(question) -> list[str]:
+    """Every image of a question row, in order: ``image_id`` then ``extra_image_ids``."""
+    return [question.image_id, *question.extra_image_ids]
 
 
 def record_image_files(root: str | Path) -> None:
