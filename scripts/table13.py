@@ -1,4 +1,7 @@
-"""Snakemake adapter: Table 13 (linear probe beside the paper) and the Fig. 8 bar chart."""
+"""Snakemake adapter: Table 13 (linear probe beside the paper), the Fig. 8 bar chart and the values it draws."""
+
+import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +17,10 @@ def run(results_path, features_path, reference_path, benchmark_source, out):
     table = build_table13(pd.read_parquet(results_path), read_reference(reference_path), label)
     atomic_write(out.csv, lambda tmp: table.to_csv(tmp, index=False))
     title = f"Linear probe on the {benchmark_source} benchmark\nfeatures: {label}"
-    atomic_write(out.png, lambda tmp: plot_fig8(table, tmp, title))
+    png = io.BytesIO()
+    drawn = plot_fig8(table, png, title)
+    atomic_write(out.png, lambda tmp: Path(tmp).write_bytes(png.getvalue()))
+    atomic_write(out.data, lambda tmp: drawn.to_csv(tmp, index=False))
 
 
 with log_to(snakemake.log[0]):

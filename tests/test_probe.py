@@ -158,8 +158,10 @@ def test_table13_and_fig8(tmp_path):
     stain = table.set_index("task").loc["stain"]
     assert (stain["macro_f1"], stain["paper_macro_f1"], stain["C"]) == (50.0, 98.59, 0.1235)
     assert stain["features"] == "untrained"
-    plot_fig8(table, tmp_path / "fig8.png", "test")
+    drawn = plot_fig8(table, tmp_path / "fig8.png", "test")
     assert (tmp_path / "fig8.png").read_bytes().startswith(b"\x89PNG")
+    assert drawn.to_dict("records") == [{"task": "coarse: stain", "linear probe (ours)": 50.0,
+                                         "best dummy (ours)": 10.0, "linear probe (paper)": 98.59}]
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,11 @@ def build_table13(results: pd.DataFrame, reference: pd.DataFrame, feature_label:
     return table
 
 
-def plot_fig8(table: pd.DataFrame, path, title: str) -> None:
-    """Horizontal bars per task: our probe, the best dummy and (where the paper has the task) the paper's."""
+def plot_fig8(table: pd.DataFrame, path, title: str) -> pd.DataFrame:
+    """Horizontal bars per task: our probe, the best dummy and (where the paper has the task) the paper's.
+
+    Returns the drawn values (macro F1 in percent, the x axis from 0 to 100): one row per task from top to
+    bottom, one column per series named as in the legend; a missing value is drawn as 0 and left empty here."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,9 +43,11 @@ def plot_fig8(table: pd.DataFrame, path, title: str) -> None:
     if rows["paper_macro_f1"].notna().any():
         bars.append(("paper_macro_f1", "linear probe (paper)", "tab:orange"))
     height = 0.8 / len(bars)
+    drawn = {"task": labels}
     for i, (column, name, color) in enumerate(bars):
         offset = (len(bars) - 1) / 2 - i  # first series on top within each task's group
-        ax.barh(y + offset * height, rows[column].astype(float).fillna(0), height, label=name, color=color)
+        drawn[name] = rows[column].astype(float).to_numpy()
+        ax.barh(y + offset * height, np.nan_to_num(drawn[name]), height, label=name, color=color)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel("macro F1 (%)")
@@ -51,3 +56,4 @@ def plot_fig8(table: pd.DataFrame, path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=120, metadata={"Software": None})  # no version stamp: same inputs, same bytes
     plt.close(fig)
+    return pd.DataFrame(drawn).iloc[::-1].reset_index(drop=True)  # top to bottom, as read
