@@ -49,7 +49,7 @@ def test_every_job_logged_and_benchmarked(demo_run):
     logs = list((demo_run / "logs").rglob("*.log"))
     bench = list((demo_run / "logs" / "bench").rglob("*.tsv"))
     assert len(logs) == len(bench) == n_jobs
-    predict_log = (demo_run / "logs" / "predict" / "demo" / "OpenCLIP-tiny-untrained" / "coarse.log").read_text()
+    predict_log = (demo_run / "logs" / "predict" / "demo" / "OpenCLIP-tiny-untrained.log").read_text()
     assert "1400 questions" in predict_log
 
 
@@ -183,3 +183,15 @@ def test_table14_robustness_rescores_table1(demo_run):
         assert summary.loc[subset, "n_models"] == len(rows)
         assert summary.loc[subset, "mean_abs_change"] == pytest.approx(rows["change"].abs().mean(), abs=0.011)
         assert summary.loc[subset, "ranking_changed"] == (rows["rank"] != rows["rank_without_similar"]).any()
+
+
+def test_outputs_are_readable_by_the_lab_under_the_usual_umask(demo_run):
+    """Results on a shared filesystem: files written by the workflow get 0666 minus the umask (0644 under 022)."""
+    from mubench.io import _process_umask
+
+    expected = 0o666 & ~_process_umask()
+    written = [demo_run / "paper_figures" / "table1.csv",
+               demo_run / "results/demo/predictions/Random/coarse.parquet",
+               demo_run / "results/demo/benchmark/questions.parquet",
+               next((demo_run / "results/demo/cache/OpenCLIP-tiny-untrained").rglob("*.npz"))]
+    assert {path.name: path.stat().st_mode & 0o777 for path in written} == {path.name: expected for path in written}
