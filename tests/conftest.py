@@ -99,8 +99,8 @@ def checkout_stays_clean():
     yield
     if before is not None:
         new = sorted(checkout_entries() - before)
-        assert not new, (f"tests wrote {new} into the checkout {REPO}; run workflows in a copy "
-                         f"(conftest.copy_workflow) or pass --directory <tmp_path>")
+        assert not new, (f"{new} appeared in the checkout {REPO} during the tests: a test must run workflows in a "
+                         f"copy (conftest.copy_workflow) or with --directory <tmp_path>, and write only under tmp_path")
 
 
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
