@@ -1,10 +1,15 @@
 # Linear probe on frozen ViT-S/14 features (appendix E.2): Table 13 and Fig. 8.
 
+PROBE = config.get("probe") or {}  # absent or null: no probe jobs (MicroVQA has no per-image class labels)
 PROBE_DIR = f"results/{BENCH}/probe"
-PROBE_OUTPUTS = ["paper_figures/table13_linear_probe.csv", "paper_figures/fig8_linear_probe.png",
-                 "paper_figures/fig8_linear_probe.csv"]
+PROBE_FILES = ["paper_figures/table13_linear_probe.csv", "paper_figures/table13_linear_probe.md",
+               "paper_figures/table13_linear_probe.tex", "paper_figures/fig8_linear_probe.png",
+               "paper_figures/fig8_linear_probe.pdf", "paper_figures/data/fig8.csv"]
+PROBE_OUTPUTS = PROBE_FILES if PROBE else []
 # timm runs in the open_clip image; the transformers backend in the HF image.
-PROBE_FEATURE_CONTAINER = {"timm": "openclip", "transformers": "hf-vlm"}[config["probe"]["features"]["backend"]]
+PROBE_FEATURE_CONTAINER = {"timm": "openclip", "transformers": "hf-vlm"}[
+    PROBE.get("features", {}).get("backend", "timm")
+]
 
 
 rule probe_features:
@@ -15,7 +20,7 @@ rule probe_features:
     output:
         f"{PROBE_DIR}/features.npz",
     params:
-        settings=config["probe"]["features"],
+        settings=PROBE.get("features"),
         cache_dir=f"results/{BENCH}/cache/probe_features",
     threads: config["inference"].get("threads", 2)
     container:
@@ -37,7 +42,7 @@ rule linear_probe:
     output:
         f"{PROBE_DIR}/linear_probe.parquet",
     params:
-        settings=config["probe"],
+        settings=PROBE,
     threads: config["inference"].get("threads", 2)
     container:
         BASE_CONTAINER
@@ -50,15 +55,18 @@ rule linear_probe:
 
 
 rule table13:
-    """Table 13 (ours beside the paper's macro F1 and difficulty), the Fig. 8 bar chart and its drawn values."""
+    """Table 13 (ours beside the paper's macro F1 and difficulty), the Fig. 8 bar chart and the bars it draws."""
     input:
         results=f"{PROBE_DIR}/linear_probe.parquet",
         features=f"{PROBE_DIR}/features.npz",
         reference=REFERENCE_DIR / "paper_table13_linear_probe.csv",
     output:
-        csv=PROBE_OUTPUTS[0],
-        png=PROBE_OUTPUTS[1],
-        data=PROBE_OUTPUTS[2],  # the values Fig. 8 draws, per task and series
+        **dict(zip(("csv", "md", "tex"), table_files("table13_linear_probe", "table13.rst", ANALYSES_SECTION,
+                                                     "Table 13 / Fig. 8"))),
+        png=report(PROBE_FILES[3], caption="../report/fig8.rst", category=ANALYSES_SECTION,
+                   subcategory="Table 13 / Fig. 8"),
+        pdf=PROBE_FILES[4],
+        data=PROBE_FILES[5],  # the bars Fig. 8 draws
     params:
         source=config["benchmark"]["source"],
     container:
