@@ -17,11 +17,17 @@ COMPOSITION_TABLES = ["table3_perception_summary", "table4_tasks", "table6_domai
                       "table8_stains"] + (COGNITION_TABLES if "cognition" in SUBSETS else [])
 PERCEPTION_FIGURES = {"fig4": "fig4_perception_axes", "fig11": "fig11_radar", "fig12": "fig12_coarse_by_type",
                       "fig13": "fig13_fine_biology", "fig14": "fig14_fine_pathology"}
-FIGURES_OUTPUTS = (
+# Perception figures and composition need coarse/fine questions; MicroVQA (cognition only) has none.
+PERCEPTION = any(subset in SUBSETS for subset in ("coarse", "fine"))
+PERCEPTION_OUTPUTS = (
     [f"paper_figures/{stem}.{ext}" for stem in PERCEPTION_FIGURES.values() for ext in ("png", "pdf")]
     + [f"paper_figures/table20_pathology.{ext}" for ext in ("csv", "md", "tex")]
     + [f"paper_figures/{stem}.{ext}" for stem in COMPOSITION_TABLES for ext in ("csv", "md", "tex")]
-    + [f"paper_figures/{stem}.{ext}" for stem in ("fig3_composition", "fig6_samples") for ext in ("png", "pdf")]
+    + [f"paper_figures/fig3_composition.{ext}" for ext in ("png", "pdf")]
+)
+FIGURES_OUTPUTS = (
+    (PERCEPTION_OUTPUTS if PERCEPTION else [])
+    + [f"paper_figures/fig6_samples.{ext}" for ext in ("png", "pdf")]
     + [f"paper_figures/table21_models.{ext}" for ext in ("csv", "md", "tex")]
 )
 from mubench.figures.published import reference_file

@@ -11,13 +11,17 @@ ABSENT = {
                           "`detection.models`)", LOCALIZATION_SECTION, ["table18_grit.csv"]), not DETECTION_MODELS),
         ("tables9_11_cognition", ("Tables 9–11 — cognition composition", cognition_absent_reason(), BENCHMARK_SECTION,
                                   [f"{stem}.csv" for stem in COGNITION_TABLES]), "cognition" not in SUBSETS),
+        ("perception", ("Figs. 3, 4, 11–14, Tables 3–11, 20 — perception, composition", "this benchmark has no perception "
+                        "(coarse or fine) questions: it is a cognition benchmark", MAIN,
+                        ["table20_pathology.csv"] + [f"{stem}.csv" for stem in COMPOSITION_TABLES]), not PERCEPTION),
     ]
     if missing
 }
 ABSENT_OUTPUTS = [f"paper_figures/absent/{name}.{ext}" for name in ABSENT for ext in ("png", "pdf")]
 REPRODUCTION_TABLES = (
-    ["paper_figures/table1.csv", "paper_figures/table20_pathology.csv", PROBE_OUTPUTS[0], PHASH_OUTPUTS[0]]
-    + [f"paper_figures/{stem}.csv" for stem in COMPOSITION_TABLES]
+    ["paper_figures/table1.csv", *PROBE_OUTPUTS[:1], *PHASH_OUTPUTS[:1]]
+    + (["paper_figures/table20_pathology.csv"] + [f"paper_figures/{stem}.csv" for stem in COMPOSITION_TABLES]
+       if PERCEPTION else [])
     + ["paper_figures/table21_models.csv"]
     + (["paper_figures/table19.csv"] if MERGING.pairs else [])
     + DETECTION_OUTPUTS[:1]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from mubench.benchmark.tables import load_image
+from mubench.benchmark.tables import IMAGE_ATTRIBUTES, load_image
 from mubench.answering.embedding_cache import EmbeddingCache
 from mubench.answering.generative import GENERATIVE_COLUMNS, generative_answers
 from mubench.answering.prompting import protocol_of
@@ -25,8 +25,6 @@ from mubench.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
-# What each row says about its image, so every breakdown (domain split, modality, stain…) reads one table.
-IMAGE_ATTRIBUTES = ["domain", "subdomain", "modality", "submodality", "stain"]
 PREDICTION_COLUMNS = [
     "question_id", "image_id", "subset", "question_type", "dataset", *IMAGE_ATTRIBUTES, "model",
     "prediction", "answer_idx", "correct", "scores",
@@ -181,14 +179,13 @@ def predict_subset(
     device: str = "auto",
     model=None,
     on_batch: Callable[[], None] | None = None,
+    full_image_check: bool = False,
 ) -> pd.DataFrame:
     """All questions of ``subset`` answered by the model ``spec`` (a ModelSpec), with provenance columns.
 
     ``model`` is the loaded adapter; when None it is built from the registry (tests and benchmarks pass one).
     """
-    from mubench.benchmark.tables import Benchmark
-
-    bench = Benchmark(Path(benchmark_root))
+    bench = verified_benchmark(spec, benchmark_root, full_image_check)
     if model is None:
         model = load_for(spec, device)
     return _answer_subset(spec, bench, subset, model, cache_dir, batch_size, on_batch)
@@ -196,14 +193,12 @@ def predict_subset(
 
 def predict_subsets(
     spec, benchmark_root: str | Path, subsets: Sequence[str], *, cache_dir: str | Path, batch_size: int,
-    device: str = "auto", model=None,
+    device: str = "auto", model=None, full_image_check: bool = False,
 ) -> tuple[dict[str, pd.DataFrame], dict]:
     """Every subset answered by one loaded model (weights are loaded once per job), plus the model's facts.
 
     Returns subset → prediction table, and ``model_info`` (parameter count measured on the loaded model)."""
-    from mubench.benchmark.tables import Benchmark
-
-    bench = Benchmark(Path(benchmark_root))
+    bench = verified_benchmark(spec, benchmark_root, full_image_check)
     if model is None:
         model = load_for(spec, device)
     if spec.kind == "generative" and len(subsets) > 1:
@@ -219,6 +214,17 @@ def _ask_together(spec, bench, subsets: Sequence[str], model, cache_dir, batch_s
     questions = answerable(spec, questions[questions["subset"].isin(subsets)].reset_index(drop=True))
     generative_answers(spec, questions, *bench.image_index(), model, cache_dir, batch_size,
                        protocol=protocol_of(bench.manifest))
+
+
+def verified_benchmark(spec, benchmark_root: str | Path, full_image_check: bool):
+    """The prepared benchmark, its image files checked first (``full_image_check``: md5 of every file) for a
+    model that reads images: the caches trust the md5 recorded at build time."""
+    from mubench.benchmark.tables import Benchmark
+
+    bench = Benchmark(Path(benchmark_root))
+    if spec.kind != "random":  # the random baseline never reads an image
+        bench.verify_images(full=full_image_check)
+    return bench
 
 
 def load_for(spec, device: str):
@@ -256,7 +262,7 @@ def _answer_subset(spec, bench, subset: str, model, cache_dir, batch_size: int, 
     protocol = protocol_of(manifest)
     questions = bench.questions
     questions = answerable(spec, questions[questions["subset"] == subset].reset_index(drop=True))
-    attributes = bench.images.set_index("image_id")[IMAGE_ATTRIBUTES]
+    attributes = bench.images.set_index("image_id")[list(IMAGE_ATTRIBUTES)]
     missing = sorted(set(questions["image_id"]) - set(attributes.index))
     if missing:
         raise KeyError(f"{len(missing)} {subset} questions refer to images absent from images.parquet, "

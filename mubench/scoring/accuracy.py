@@ -12,13 +12,13 @@ from typing import Iterable, NamedTuple
 import numpy as np
 import pandas as pd
 
+from mubench.benchmark.tables import IMAGE_ATTRIBUTES
 from mubench.scoring.bootstrap import group_seed, macro_mean_ci
 
 # Left out in the authors' rebuttal; the "without_excluded" scope drops them.
 EULENBERG_DATASETS = ("eulenberg_et_al_2017_darkfield", "eulenberg_et_al_2017_epifluorescence")
 SCOPES = ("all", "without_excluded")  # then one "domain=<domain>" scope per domain (the biology/pathology split)
 # What prediction rows say about their image; when present, each is a level (accuracy per modality, stain, ...).
-IMAGE_ATTRIBUTES = ("domain", "subdomain", "modality", "submodality", "stain")
 LEVELS = ("total", "question_type", "dataset", "macro_question_type", "macro_dataset", *IMAGE_ATTRIBUTES)
 UNKNOWN_ATTRIBUTE = "n/a"  # an image with no value for an attribute (e.g. an expert cognition image)
 TABLE_COLUMNS = (
