@@ -109,11 +109,12 @@ def _bindings():
 
 
 @pytest.mark.parametrize("configfiles", [[], ["configs/paper.yaml"]], ids=["demo", "paper"])
-def test_preflight_checks_every_image_the_jobs_run_in(configfiles):
+def test_preflight_checks_every_image_the_jobs_run_in(configfiles, tmp_path):
     bindings = _bindings()
-    files = [REPO / c for c in configfiles]
-    used = {Path(image).stem for _, _, image in bindings.job_images(REPO / "Snakefile", files) if image}
-    [preflight] = bindings.planned_jobs(REPO / "Snakefile", files, ["preflight"])
+    workdir = copy_workflow(tmp_path)  # the API works in the Snakefile's folder: never the checkout
+    files = [workdir / c for c in configfiles]
+    used = {Path(image).stem for _, _, image in bindings.job_images(workdir / "Snakefile", files) if image}
+    [preflight] = bindings.planned_jobs(workdir / "Snakefile", files, ["preflight"])
     assert set(preflight.params.images) == used
 
 

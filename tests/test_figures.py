@@ -242,6 +242,7 @@ def test_tables_are_written_as_csv_markdown_and_latex(tmp_path):
 
 MERGE_CONFIG = {
     "benchmark": {"name": "demo", "source": "demo", "seed": 0},
+    "subsets": ["coarse", "fine"],
     "merging": {"alphas": [0, 0.5, 1], "slices": {"pathology": ["path"], "he": ["path"]},
                 "pairs": [{"name": "M-PLIP", "base": "OpenCLIP", "tuned": "PLIP"}]},
 }
