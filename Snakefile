@@ -15,6 +15,7 @@ localrules:
     table14,
     merging_figures,
     table18,
+    leaderboard,
 
 
 include: "rules/common.smk"
@@ -27,6 +28,7 @@ include: "rules/probe.smk"
 include: "rules/phash.smk"
 include: "rules/merging.smk"
 include: "rules/detection.smk"
+include: "rules/leaderboard.smk"
 
 
 rule all:
@@ -37,4 +39,5 @@ rule all:
         PHASH_OUTPUTS,
         MERGING_OUTPUTS,
         DETECTION_OUTPUTS,
+        LEADERBOARD_OUTPUTS,
     default_target: True
