@@ -61,3 +61,9 @@ def workflow_weights(name):
 
 def model_weights(wildcards):
     return workflow_weights(wildcards.model)
+
+
+def significance_if_made(wildcards):
+    """paper_figures/significance.csv when a rule of this workflow writes it (the leaderboard's marks), else []."""
+    table = "paper_figures/significance.csv"
+    return [table] if any(str(path) == table for rule in workflow.rules for path in rule.output) else []

@@ -2,13 +2,6 @@
 # prediction rows (provenance, wrong answers) and the benchmark's images (thumbnails).
 
 LEADERBOARD_OUTPUTS = ["paper_figures/leaderboard.html"]
-SIGNIFICANCE_TABLE = "paper_figures/significance.csv"
-
-
-def significance_if_made(wildcards):
-    """significance.csv when a rule of this workflow writes it; otherwise the page says there are no tests."""
-    made = any(str(path) == SIGNIFICANCE_TABLE for rule in workflow.rules for path in rule.output)
-    return [SIGNIFICANCE_TABLE] if made else []
 
 
 rule leaderboard:
