@@ -67,7 +67,8 @@ def significance_marks(table: pd.DataFrame, significance: pd.DataFrame | None, m
     if significance is not None:
         for row in significance.itertuples():
             a, b = name_of.get(row.model_a, row.model_a), name_of.get(row.model_b, row.model_b)
-            pairs[(row.subset, frozenset((a, b)))] = float(row.p_holm)
+            if not math.isnan(float(row.p_holm)):  # an untestable pair (no discordant answers) stays unmarked
+                pairs[(row.subset, frozenset((a, b)))] = float(row.p_holm)
     marks = []
     for subset, rows in table.groupby("subset", sort=False):
         scored = rows.dropna(subset=["accuracy"])
@@ -105,9 +106,9 @@ def wrong_answers(predictions: pd.DataFrame, questions: pd.DataFrame,
     keys = ["model", "dataset"]
     counts = (predictions.assign(wrong=~predictions["correct"].astype(bool))
               .groupby(keys, sort=True).agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum")).reset_index())
-    columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "answer_idx"]
-    wrong = predictions.loc[~predictions["correct"].astype(bool), columns + (
-        ["response"] if "response" in predictions.columns else [])].copy()
+    columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "answer_idx",
+               "response"]
+    wrong = predictions.loc[~predictions["correct"].astype(bool), columns].copy()
     wrong["key"] = [sample_key(settings.seed, q) for q in wrong["question_id"]]
     wrong = wrong.sort_values(keys + ["key"], kind="stable")
     wrong["rank"] = wrong.groupby(keys, sort=False).cumcount()
@@ -150,9 +151,7 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
     for row in counts.itertuples():
         wrong.setdefault(row.model, {})[row.dataset] = {"answered": row.n_answered, "wrong": row.n_wrong, "items": []}
     for row in shown.itertuples():
-        response = getattr(row, "response", None)
-        if not isinstance(response, str):
-            response = None
+        response = row.response if isinstance(row.response, str) else None  # None: not a generative model
         md5 = image_md5[row.image_id]
         wrong[row.model][row.dataset]["items"].append({
             "question_id": row.question_id, "subset": row.subset, "question_type": row.question_type,
@@ -180,9 +179,9 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
     })
 
 
-def render_page(data: dict, template: str | None = None) -> str:
+def render_page(data: dict) -> str:
     """The template with the data embedded and a CSP that admits only its own inline script and style."""
-    template = template if template is not None else template_text()
+    template = template_text()
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     payload = payload.replace("<", "\\u003c")  # never closes the <script> element it sits in
     if DATA_TOKEN not in template or CSP_TOKEN not in template:
