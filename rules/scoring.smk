@@ -2,11 +2,11 @@ from mubench.scoring.accuracy import EULENBERG_DATASETS
 
 
 rule score:
-    """Accuracy per question type, dataset and subset (micro totals + macro means) with bootstrap CIs."""
+    """Accuracy per question type, dataset and subset (micro totals + macro means) with bootstrap CIs, per model."""
     input:
-        "results/{benchmark}/predictions/{model}/{subset}.parquet",
+        expand("results/{{benchmark}}/predictions/{{model}}/{subset}.parquet", subset=SUBSETS),
     output:
-        "results/{benchmark}/scores/{model}/{subset}.parquet",
+        expand("results/{{benchmark}}/scores/{{model}}/{subset}.parquet", subset=SUBSETS),
     params:
         bootstrap=config["bootstrap"],
         # DESIGN §4: always also without the two Eulenberg datasets, unless the config names others
@@ -14,8 +14,8 @@ rule score:
     container:
         BASE_CONTAINER
     log:
-        "logs/score/{benchmark}/{model}/{subset}.log",
+        "logs/score/{benchmark}/{model}.log",
     benchmark:
-        "logs/bench/score/{benchmark}/{model}/{subset}.tsv"
+        "logs/bench/score/{benchmark}/{model}.tsv"
     script:
         "../scripts/score.py"

@@ -1,28 +1,32 @@
-"""Snakemake adapter: answer every question of one subset with one model."""
+"""Snakemake adapter: every subset answered by one model, loaded once (one job per model)."""
 
 from pathlib import Path
 
-from mubench.answering.predict import predict_subset
-from mubench.io import atomic_write
+from mubench.answering.predict import predict_subsets
+from mubench.io import atomic_write, write_json
 from mubench.logs import log_to
 from mubench.models import FAMILIES
 
 
-def run(spec, benchmark_root, subset, output, cache_dir, batch_size, device, threads):
+def run(spec, benchmark_root, subsets, outputs, info_path, cache_dir, batch_size, device, threads):
     if FAMILIES[spec.family].uses_torch:  # the API image ships no torch
         import torch
 
         torch.set_num_threads(threads)
-    table = predict_subset(spec, benchmark_root, subset, cache_dir=cache_dir, batch_size=batch_size, device=device)
-    atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
+    tables, info = predict_subsets(spec, benchmark_root, subsets, cache_dir=cache_dir, batch_size=batch_size,
+                                   device=device)
+    for subset, output in zip(subsets, outputs):
+        atomic_write(output, lambda tmp, table=tables[subset]: table.to_parquet(tmp, index=False))
+    write_json(info_path, info)
 
 
 with log_to(snakemake.log[0]):
     run(
         snakemake.params.spec,
         Path(snakemake.input.questions).parent,
-        snakemake.wildcards.subset,
-        snakemake.output[0],
+        list(snakemake.params.subsets),
+        list(snakemake.output.predictions),
+        snakemake.output.model_info,
         snakemake.params.cache_dir,
         snakemake.params.batch_size,
         snakemake.params.device,
