@@ -17,7 +17,7 @@ rule leaderboard:
         reference=REFERENCE_DIR / "paper_table1.csv",
         significance=significance_if_made,
     output:
-        report("paper_figures/leaderboard.html", caption="../report/leaderboard.rst", category="Leaderboard"),
+        report("paper_figures/leaderboard.html", caption="../report/leaderboard.rst", category=MAIN),
     params:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,

@@ -168,14 +168,12 @@ def test_page_has_a_strict_csp_and_no_url_to_fetch(paper_results):
 
 @pytest.fixture(scope="module")
 def page_file(paper_results, tmp_path_factory):
-    """The paper-scale page with significance for the coarse subset and a family group per model."""
+    """The paper-scale page with significance tests for the coarse subset."""
     table = leaderboard_table(paper_results["scores"], paper_results["models"], ["coarse"], REFERENCE)
     ranked = table.sort_values("accuracy", ascending=False)["model"].tolist()
     significance = pd.DataFrame([dict(subset="coarse", model_a=ranked[0], model_b=m, p_holm=p)
                                  for m, p in zip(ranked[1:], [0.4, 0.2] + [0.0001] * len(ranked))])
     data = paper_data(paper_results, significance=significance)
-    for model in data["models"]:  # groups as a config would set them (ModelSpec.group)
-        model["group"] = "general_autoregressive" if model["kind"] == "generative" else "general_contrastive"
     path = tmp_path_factory.mktemp("page") / "leaderboard.html"
     path.write_text(render_page(data), encoding="utf-8")
     return path, data, ranked
@@ -226,8 +224,11 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     choose(browser, "#family-filter", "open_clip")
     assert sorted(rows(browser)) == ["BiomedCLIP", "CoCa", "OpenCLIP", "QuiltNet"]
     choose(browser, "#family-filter", "")
-    choose(browser, "#group-filter", "general_autoregressive")
-    assert sorted(rows(browser)) == sorted(m["name"] for m in data["models"] if m["kind"] == "generative")
+    choose(browser, "#group-filter", "pathology_contrastive")  # the paper's grouping of its models
+    assert sorted(rows(browser)) == ["CONCH", "PLIP", "QuiltNet"]
+    assert browser.evaluate("[...document.querySelectorAll('#group-filter option')].map((o) => o.textContent)") == [
+        "all groups", "General autoregressive", "General contrastive", "Biomedical contrastive",
+        "Pathology contrastive", "Baseline"]
     choose(browser, "#group-filter", "")
     click(browser, '#subset-filter input[data-subset="coarse"]')
     assert browser.evaluate("document.querySelectorAll('#board td[data-subset=coarse]').length") == 0

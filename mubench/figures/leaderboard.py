@@ -27,7 +27,9 @@ import pandas as pd
 from PIL import Image
 
 from mubench.benchmark.tables import load_image
+from mubench.figures.style import GROUP_COLOURS
 from mubench.figures.table1 import build_table1
+from mubench.models.groups import GROUPS
 from mubench.provenance import Provenance
 
 PROVENANCE_COLUMNS = list(Provenance.__dataclass_fields__)
@@ -165,9 +167,10 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
         "benchmark": {"source": manifest.get("source", ""), "revision": str(revision),
                       "is_ubench": manifest.get("source") == "ubench"},
         "subsets": list(subsets),
+        "groups": {key: {"label": label, "colour": GROUP_COLOURS[key]} for key, label in GROUPS.items()
+                   if any(spec.group == key for spec in models)},  # the figures' legend order and colours
         "models": [{"name": spec.name, "label": spec.label, "family": spec.family, "kind": spec.kind,
-                    "group": getattr(spec, "group", ""),  # ModelSpec.group where the config/figures set one
-                    "note": spec.note, "paper_name": spec.paper_name,
+                    "group": spec.group, "note": spec.note, "paper_name": spec.paper_name,
                     "provenance": provenance.get(spec.name, {}), "cells": cells.get(spec.name, {})}
                    for spec in models],
         "significance": {"available": significance_available, "alpha": settings.alpha},

@@ -21,23 +21,25 @@ def read_reference(path) -> pd.DataFrame:
 
 
 def build_table1(
-    scores: pd.DataFrame, models: Sequence[ModelSpec], subsets: Sequence[str], reference: pd.DataFrame
+    scores: pd.DataFrame, models: Sequence[ModelSpec], subsets: Sequence[str], reference: pd.DataFrame,
+    scope: str = "all",
 ) -> pd.DataFrame:
     """Rows ordered by subset (config order) then accuracy, best first, as in the paper; percent, 2 decimals.
 
     Rows are named by label, which Table 19 maps back to the model: two models with one label are refused.
+    ``scope`` picks the rows scored (Table 20: ``domain=pathology``).
     """
     labels = Counter(spec.label for spec in models)
     shared = sorted(label for label, n in labels.items() if n > 1)
     if shared:
         raise ValueError(f"models share the label(s) {shared}: give each model its own `label` in the config")
-    totals = scores.query("scope == 'all' and level == 'total'").set_index(["model", "subset"])
+    totals = scores[(scores["scope"] == scope) & (scores["level"] == "total")].set_index(["model", "subset"])
     paper = reference.set_index(["subset", "model"])
     rows = []
     for subset in subsets:
         for spec in models:
             if (spec.name, subset) not in totals.index:
-                raise KeyError(f"no score for model {spec.name!r}, subset {subset!r}")
+                raise KeyError(f"no score for model {spec.name!r}, subset {subset!r}, scope {scope!r}")
             total = totals.loc[(spec.name, subset)]
             published = paper.loc[(subset, spec.paper_name)] if (subset, spec.paper_name) in paper.index else None
             rows.append({
@@ -72,9 +74,18 @@ def _cell(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def render_markdown(table: pd.DataFrame, notes: Iterable[str]) -> str:
+# What Table 1's title calls each source's questions (the demo is a pipeline check, not μ-Bench).
+BENCHMARK_TITLES = {"ubench": "μ-Bench", "demo": "embedded demo benchmark", "microvqa": "MicroVQA",
+                    "microvqapp": "MicroVQA++"}
+
+
+def table1_title(source: str) -> str:
+    return f"Table 1 — {BENCHMARK_TITLES.get(source, source)} accuracy (%)"
+
+
+def render_markdown(table: pd.DataFrame, notes: Iterable[str], title: str = table1_title("ubench")) -> str:
     """Markdown with one section per subset: ours as "acc ± halfwidth [low, high]" beside the paper's."""
-    lines = ["# Table 1 — μ-Bench accuracy (%)", ""]
+    lines = [f"# {title}", ""]
     lines += [f"- {note}" for note in notes]
     for subset, rows in table.groupby("subset", sort=False):
         lines += ["", f"## {subset}", "", "| model | accuracy | 95% CI | n | paper | paper ± |",

@@ -12,12 +12,15 @@ from typing import Iterable, NamedTuple
 import numpy as np
 import pandas as pd
 
+from mubench.benchmark.tables import IMAGE_ATTRIBUTES
 from mubench.scoring.bootstrap import group_seed, macro_mean_ci
 
 # Left out in the authors' rebuttal; the "without_excluded" scope drops them.
 EULENBERG_DATASETS = ("eulenberg_et_al_2017_darkfield", "eulenberg_et_al_2017_epifluorescence")
-SCOPES = ("all", "without_excluded")
-LEVELS = ("total", "question_type", "dataset", "macro_question_type", "macro_dataset")
+SCOPES = ("all", "without_excluded")  # then one "domain=<domain>" scope per domain (the biology/pathology split)
+# What prediction rows say about their image; when present, each is a level (accuracy per modality, stain, ...).
+LEVELS = ("total", "question_type", "dataset", "macro_question_type", "macro_dataset", *IMAGE_ATTRIBUTES)
+UNKNOWN_ATTRIBUTE = "n/a"  # an image with no value for an attribute (e.g. an expert cognition image)
 TABLE_COLUMNS = (
     "model", "subset", "scope", "level", "group",
     "n", "n_correct", "accuracy", "ci_low", "ci_high", "ci_halfwidth",
@@ -58,11 +61,19 @@ def accuracy_table(
     ``n``/``n_correct`` summed over their components. Both scopes are always emitted so downstream
     tables keep a fixed shape; a total with no rows left gets NaN accuracy and CI. Accuracies are
     fractions; ``ci_halfwidth`` = ci_high - accuracy is the paper's "±".
+
+    When the rows carry the image attributes (IMAGE_ATTRIBUTES), every scope also gets one level per
+    attribute, and each domain gets its own scope ``domain=<domain>`` (lower case) with every level
+    restricted to that domain's rows: Table 20 is the ``domain=pathology`` totals.
     """
     cells = _cell_counts(predictions)
     pairs = cells[["model", "subset"]].drop_duplicates()
     excluded = cells["dataset"].isin(set(excluded_datasets))
     groups = _groups(cells, pairs, "all") + _groups(cells[~excluded], pairs, "without_excluded")
+    if "domain" in cells.columns:
+        domains = cells["domain"].str.strip().str.casefold()
+        for domain in sorted(set(domains) - {UNKNOWN_ATTRIBUTE}):
+            groups += _groups(cells[domains == domain], pairs, domain_scope(domain))
 
     seeds = [
         group_seed(bootstrap.seed, g.model, g.subset, g.scope, g.level, g.group) for g in groups
@@ -93,8 +104,19 @@ def accuracy_table(
     return _sorted(table)[list(TABLE_COLUMNS)]
 
 
+def domain_scope(domain: str) -> str:
+    """The scope holding one domain's rows, e.g. ``domain=pathology``."""
+    return f"domain={domain.strip().casefold()}"
+
+
 def _cell_counts(predictions: pd.DataFrame) -> pd.DataFrame:
-    """(k, n) per (model, subset, question_type, dataset): every level is a sum of these cells."""
+    """(k, n) per (model, subset, question_type, dataset[, attributes]): every level is a sum of these cells."""
+    attributes = [a for a in IMAGE_ATTRIBUTES if a in predictions.columns]
+    if attributes and len(attributes) < len(IMAGE_ATTRIBUTES):
+        raise ValueError(f"prediction rows carry only some image attributes {attributes}: need all of "
+                         f"{list(IMAGE_ATTRIBUTES)} or none")
+    predictions = predictions.assign(**{a: predictions[a].fillna(UNKNOWN_ATTRIBUTE) for a in attributes})
+    keys = [*_KEYS, *attributes]
     missing = [c for c in (*_KEYS, "correct") if c not in predictions.columns]
     if missing:
         raise ValueError(f"prediction rows lack columns {missing}")
@@ -105,11 +127,11 @@ def _cell_counts(predictions: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("'correct' must be boolean (or 0/1) with no missing values")
     cells = (
         predictions.assign(correct=correct.astype(np.int64))
-        .groupby(list(_KEYS), observed=True)["correct"]
+        .groupby(keys, observed=True)["correct"]
         .agg(n="size", n_correct="sum")
         .reset_index()
     )
-    return cells.astype({key: str for key in _KEYS})
+    return cells.astype({key: str for key in keys})
 
 
 def _groups(cells: pd.DataFrame, pairs: pd.DataFrame, scope: str) -> list[_Group]:
@@ -126,6 +148,9 @@ def _groups(cells: pd.DataFrame, pairs: pd.DataFrame, scope: str) -> list[_Group
                 groups.append(_Group(model, subset, scope, column, name, [k], [n]))
             k_parts, n_parts = list(counts["n_correct"]), list(counts["n"])
             groups.append(_Group(model, subset, scope, f"macro_{column}", "all", k_parts, n_parts))
+        for column in (a for a in IMAGE_ATTRIBUTES if a in cells.columns):
+            counts = pair_cells.groupby(column, sort=True)[["n_correct", "n"]].sum()
+            groups += [_Group(model, subset, scope, column, name, [k], [n]) for name, k, n in counts.itertuples()]
     return groups
 
 
@@ -138,6 +163,7 @@ def _mean_accuracy(k: list[int], n: list[int]) -> float:
 
 def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     order = table.assign(
-        _scope=table["scope"].map(SCOPES.index), _level=table["level"].map(LEVELS.index)
-    ).sort_values(["model", "subset", "_scope", "_level", "group"], kind="stable")
+        _scope=table["scope"].map(lambda s: SCOPES.index(s) if s in SCOPES else len(SCOPES)),
+        _level=table["level"].map(LEVELS.index),
+    ).sort_values(["model", "subset", "_scope", "scope", "_level", "group"], kind="stable")
     return order.drop(columns=["_scope", "_level"]).reset_index(drop=True)
