@@ -14,7 +14,7 @@ rule leaderboard:
         questions=f"{BENCH_DIR}/questions.parquet",
         manifest=f"{BENCH_DIR}/manifest.json",
         image_dir=f"{BENCH_DIR}/images",
-        reference=REFERENCE_DIR / "paper_table1.csv",
+        reference=REFERENCE_DIR.parent / reference_file(config["benchmark"]["source"]),  # as Table 1
         significance=significance_if_made,
     output:
         report("paper_figures/leaderboard.html", caption="../report/leaderboard.rst", category=MAIN),

@@ -77,14 +77,14 @@ def test_real_nuclei_localized_far_above_an_empty_prediction(real_nuclei):
 
 
 def test_detector_is_configured_under_detection_models_only():
-    config = {"models": [{"name": "Random", "family": "random", "seed": 0}]}
+    config = {"benchmark": {"source": "demo"}, "models": [{"name": "Random", "family": "random", "seed": 0}]}
     models = check_config(config)
     entry = {"name": "Threshold", "family": "classical_detector", "thresholding": {"method": "li", "min_area": 5}}
     chosen = detection_models([entry], models)
     assert chosen["Threshold"].kind == "detection" and chosen["Threshold"].thresholding.method == "li"
     assert chosen["Threshold"].container == "base" and chosen["Threshold"].weights_revision == "no weights"
     with pytest.raises(ConfigError, match=r"models\[1\] \('Threshold'\).*list it under detection.models"):
-        check_config({"models": config["models"] + [entry]})
+        check_config({**config, "models": config["models"] + [entry]})
     with pytest.raises(ConfigError, match=r"detection.models\[0\]: 'Random' \(family random\) cannot localize"):
         detection_models(["Random"], models)
     with pytest.raises(ConfigError, match=r"detection.models\[1\]: 'Threshold' is listed twice"):

@@ -58,7 +58,7 @@ def paper_results(tmp_path_factory):
                 questions.append(dict(question_id=f"{image_id}:{qtype}", image_id=image_id, subset=subset,
                                       question_type=qtype, dataset=dataset, question=text,
                                       options=["alpha", "beta", "gamma", "none of the above"],
-                                      answer_idx=int(rng.integers(0, 4))))
+                                      answer_idx=int(rng.integers(0, 4)), extra_image_ids=[]))
     image_md5["ds_00_001"] = image_md5["ds_00_000"]  # two ids, one content: one thumbnail
     questions = pd.DataFrame(questions)
     models = list(check_config(PAPER).values())
@@ -299,7 +299,7 @@ def test_demo_page_works_and_rebuilds_byte_identical(demo_run, browser):
     before = page.read_bytes()
     browser.open(page.as_uri())
     assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
-    assert "not the μ-Bench data" in browser.evaluate("document.getElementById('notes').textContent")
+    assert "NOT the μ-Bench data" in browser.evaluate("document.getElementById('notes').textContent")
     assert "significance.csv is absent" in browser.evaluate("document.body.textContent") or \
         (demo_run / "paper_figures" / "significance.csv").exists()
     click(browser, 'button.model-link[data-model="OpenCLIP-tiny-untrained"]')

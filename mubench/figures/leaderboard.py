@@ -27,8 +27,10 @@ import pandas as pd
 from PIL import Image
 
 from mubench.benchmark.tables import load_image
+from mubench.figures.export import describe_benchmark
+from mubench.figures.published import protocol_notes, published_notes, skip_notes
 from mubench.figures.style import GROUP_COLOURS
-from mubench.figures.table1 import build_table1
+from mubench.figures.table1 import BENCHMARK_TITLES, build_table1
 from mubench.models.groups import GROUPS
 from mubench.provenance import Provenance
 
@@ -115,7 +117,7 @@ def wrong_answers(predictions: pd.DataFrame, questions: pd.DataFrame,
     wrong = wrong.sort_values(keys + ["key"], kind="stable")
     wrong["rank"] = wrong.groupby(keys, sort=False).cumcount()
     shown = wrong[wrong["rank"] < settings.max_wrong_per_dataset].drop(columns="key")
-    text = questions.set_index("question_id")[["question", "options"]]
+    text = questions.set_index("question_id")[["question", "options", "extra_image_ids"]]
     shown = shown.join(text, on="question_id")
     return counts, shown.reset_index(drop=True)
 
@@ -159,13 +161,14 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
             "question_id": row.question_id, "subset": row.subset, "question_type": row.question_type,
             "question": row.question, "options": list(row.options), "answer": int(row.answer_idx),
             "prediction": int(row.prediction), "image": md5 if md5 in thumbnails else None,
+            "more_images": len(row.extra_image_ids),
             "response": None if response is None else _cut(response, settings.response_chars)})
-    revision = manifest.get("revision", "")
-    if isinstance(revision, dict):  # the demo records the versions of the packages its images come from
-        revision = ", ".join(f"{key} {value}" for key, value in revision.items())
+    source = manifest["source"]
     return _clean({
-        "benchmark": {"source": manifest.get("source", ""), "revision": str(revision),
-                      "is_ubench": manifest.get("source") == "ubench"},
+        "benchmark": {"title": f"{BENCHMARK_TITLES.get(source, source)} leaderboard",
+                      "description": describe_benchmark(manifest),
+                      "notes": [*published_notes(source), *protocol_notes(manifest, models),
+                                *skip_notes(manifest, models)]},  # what Table 1 says of the published values
         "subsets": list(subsets),
         "groups": {key: {"label": label, "colour": GROUP_COLOURS[key]} for key, label in GROUPS.items()
                    if any(spec.group == key for spec in models)},  # the figures' legend order and colours
