@@ -23,6 +23,7 @@ rule detect:
         spec=lambda wc: DETECTION_MODELS[wc.model],
         batch_size=lambda wc: DETECTION_MODELS[wc.model].batch_size or config["inference"]["batch_size"],
         device=config["inference"].get("device", "auto"),
+        # a plain string holding the fingerprint: a changed model reruns the job (Snakemake cannot compare `spec`)
         cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{DETECTION_MODELS[wc.model].fingerprint}",
     threads: config["inference"].get("threads", 2)
     container:

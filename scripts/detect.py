@@ -8,7 +8,7 @@ from mubench.logs import log_to
 from mubench.models import FAMILIES
 
 
-def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads):
+def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads, full_image_check):
     if FAMILIES[spec.family].uses_torch:  # the classical detector never imports torch
         import torch
 
@@ -16,7 +16,8 @@ def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads):
 
         torch.set_num_threads(threads)
         device = resolve_device(device)
-    table = detect_benchmark(spec, benchmark_root, cache_dir=cache_dir, batch_size=batch_size, device=device)
+    table = detect_benchmark(spec, benchmark_root, cache_dir=cache_dir, batch_size=batch_size, device=device,
+                             full_image_check=full_image_check)
     atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
 
 
@@ -28,5 +29,6 @@ with log_to(snakemake.log[0]):
         snakemake.params.cache_dir,
         snakemake.params.batch_size,
         snakemake.params.device,
-        snakemake.threads,
+        snakemake.config["inference"]["threads"],  # not snakemake.threads: results must not depend on --cores
+        snakemake.config["benchmark"]["verify_images"] == "full",
     )

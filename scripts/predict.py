@@ -8,13 +8,14 @@ from mubench.logs import log_to
 from mubench.models import FAMILIES
 
 
-def run(spec, benchmark_root, subsets, outputs, info_path, cache_dir, batch_size, device, threads):
+def run(spec, benchmark_root, subsets, outputs, info_path, cache_dir, batch_size, device, threads,
+        full_image_check):
     if FAMILIES[spec.family].uses_torch:  # the API image ships no torch
         import torch
 
         torch.set_num_threads(threads)
     tables, info = predict_subsets(spec, benchmark_root, subsets, cache_dir=cache_dir, batch_size=batch_size,
-                                   device=device)
+                                   device=device, full_image_check=full_image_check)
     for subset, output in zip(subsets, outputs):
         atomic_write(output, lambda tmp, table=tables[subset]: table.to_parquet(tmp, index=False))
     write_json(info_path, info)
@@ -30,5 +31,6 @@ with log_to(snakemake.log[0]):
         snakemake.params.cache_dir,
         snakemake.params.batch_size,
         snakemake.params.device,
-        snakemake.threads,
+        snakemake.config["inference"]["threads"],  # not snakemake.threads: results must not depend on --cores
+        snakemake.config["benchmark"]["verify_images"] == "full",
     )

@@ -21,7 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from mubench.benchmark.tables import load_image, question_images
-from mubench.io import atomic_write
+from mubench.io import atomic_write, set_aside
 from mubench.answering.prompting import DEFAULT_PROTOCOL, PROTOCOLS, RULES, Protocol, match_all
 
 log = logging.getLogger(__name__)
@@ -44,18 +44,35 @@ class GenerationError(RuntimeError):
     """Some questions got no response; the answered ones are cached, so a rerun only retries the rest."""
 
 
+def _read_answers(chunk: Path) -> dict[str, dict]:
+    answers = json.loads(chunk.read_text(encoding="utf-8"))
+    if not isinstance(answers, dict) or not all(
+            isinstance(a, dict) and isinstance(a.get("response"), str) and "scores" in a for a in answers.values()):
+        raise ValueError("not a {key: {response, scores}} mapping")
+    return answers
+
+
 class ResponseCache:
-    """JSON chunks of {key: {"response", "scores"}}; each finished batch is written atomically."""
+    """JSON chunks of {key: {"response", "scores"}}; each finished batch is written atomically.
+
+    A chunk that cannot be read is moved aside as ``<name>.unreadable`` (kept: it may hold paid-for answers),
+    logged and counted in ``set_aside``; its questions are asked again."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.answers: dict[str, dict] = {}
+        self.set_aside: list[Path] = []
         for chunk in sorted(self.folder.glob("*.json")):
             try:
-                self.answers.update(json.loads(chunk.read_text()))
-            except (OSError, ValueError) as err:
-                raise RuntimeError(f"response cache chunk {chunk} is unreadable ({err}); delete it to re-ask") from err
+                self.answers.update(_read_answers(chunk))
+            except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+                aside = set_aside(chunk, err)
+                self.set_aside.append(aside)
+                log.warning("response cache chunk %s is unreadable (%s: %s): moved to %s; its questions are "
+                            "asked again", chunk, type(err).__name__, err, aside.name)
+        if self.set_aside:
+            log.warning("%s: %d unreadable chunk(s) set aside", self.folder, len(self.set_aside))
 
     def add(self, answers: dict[str, dict]) -> Path:
         body = json.dumps(answers, sort_keys=True)
