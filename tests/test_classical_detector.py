@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -97,7 +98,11 @@ def test_detector_is_configured_under_detection_models_only():
 
 def test_detection_pass_detects_each_image_once_with_provenance(tmp_path):
     root = make_tiny_benchmark(tmp_path / "bench", n_images=2)
-    Image.fromarray(two_squares(dark=False)).save(root / "images" / "img000.png")  # md5 is not checked here
+    drawn = root / "images" / "img000.png"
+    Image.fromarray(two_squares(dark=False)).save(drawn)
+    images = pd.read_parquet(root / "images.parquet")  # the build's record of the image, as the pass verifies it
+    images.loc[images["image_id"] == "img000", "md5"] = hashlib.md5(drawn.read_bytes()).hexdigest()
+    write_table(images, "images", root / "images.parquet")
     write_table(pd.DataFrame(dict(
         image_id=["img000", "img000", "img001"], dataset=["ds_a"] * 3, class_name=["cell", "nucleus", "cell"],
         boxes=[[[10.0, 5.0, 20.0, 15.0], [40.0, 30.0, 60.0, 40.0]], [], [[0.0, 0.0, 8.0, 8.0]]],
