@@ -22,6 +22,7 @@ localrules:
     table21,
     reproduction,
     absent_artefact,
+    leaderboard,
 
 
 include: "rules/common.smk"
@@ -34,6 +35,7 @@ include: "rules/probe.smk"
 include: "rules/phash.smk"
 include: "rules/merging.smk"
 include: "rules/detection.smk"
+include: "rules/leaderboard.smk"
 include: "rules/report.smk"
 include: "rules/preflight.smk"
 
@@ -46,6 +48,7 @@ rule all:
         PHASH_OUTPUTS,
         MERGING_OUTPUTS,
         DETECTION_OUTPUTS,
+        LEADERBOARD_OUTPUTS,
         FIGURES_OUTPUTS,
         ABSENT_OUTPUTS,
         "paper_figures/reproduction.md",

@@ -124,8 +124,17 @@ def check_config(config: dict[str, Any]) -> dict[str, ModelSpec]:
         name = entry["name"]
         if name in models:
             raise ConfigError(f"models[{i}].name: {name!r} is used by more than one model; names must be unique")
-        try:
-            models[name] = ModelSpec.from_config(entry)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"models[{i}] ({name!r}): {err}") from err
+        spec = parse_model(entry, f"models[{i}]")
+        if spec.kind == "detection":
+            raise ConfigError(f"models[{i}] ({name!r}): family {spec.family} only localizes objects and answers no "
+                              "question; list it under detection.models instead")
+        models[name] = spec
     return models
+
+
+def parse_model(entry: dict[str, Any], where: str) -> ModelSpec:
+    """One model entry as a ModelSpec; ``where`` (e.g. ``models[2]``) names it in the error."""
+    try:
+        return ModelSpec.from_config(entry)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where} ({entry.get('name')!r}): {err}") from err

@@ -73,7 +73,7 @@ def model_weights(wildcards):
 def workflow_images():
     """Every Apptainer image the jobs of this config use (the rules' `container:` values; tests compare them)."""
     images = {"base"} | ({PROBE_FEATURE_CONTAINER} if PROBE else set())
-    images |= {spec.container for spec in EVAL_MODELS.values()}
+    images |= {spec.container for spec in [*EVAL_MODELS.values(), *DETECTION_MODELS.values()]}
     if MERGING.trained:
         images.add("openclip")  # train_demo_clip
     return sorted(images)
@@ -97,3 +97,9 @@ def cognition_absent_reason():
     if "cognition" not in config["subsets"]:
         return "config `subsets` does not list cognition"
     return "no cognition set: `benchmark.ubench.cognition_path` is null (the expert cognition set is not public)"
+
+
+def significance_if_made(wildcards):
+    """paper_figures/significance.csv when a rule of this workflow writes it (the leaderboard's marks), else []."""
+    table = "paper_figures/significance.csv"
+    return [table] if any(str(path) == table for rule in workflow.rules for path in rule.output) else []

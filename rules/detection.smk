@@ -1,14 +1,15 @@
-# Localization (appendix Table 18): detection prompts → boxes → GRIT score. Runs only for the models listed under
-# `detection.models` in the config (PaliGemma and Qwen-VL-Chat have a defined box format); absent = no jobs.
+# Localization (appendix Table 18): boxes per model → GRIT score. Runs for the models listed under
+# `detection.models`: configured VLMs with a box format (PaliGemma, Qwen-VL-Chat), asked by prompt, and
+# detection-only entries (the classical threshold detector), which answer no question; absent = no jobs.
 
-from mubench.answering.detection import check_detection_models
+from mubench.answering.detection import detection_models
 
-DETECTION_MODELS = check_detection_models((config.get("detection") or {}).get("models", []), MODELS)
+DETECTION_MODELS = detection_models((config.get("detection") or {}).get("models", []), MODELS)  # name → spec
 DETECTION_OUTPUTS = ["paper_figures/table18_grit.csv"] if DETECTION_MODELS else []
 
 
 rule detect:
-    """One job per model: every (image, class) of detection.parquet asked once, responses cached for resume."""
+    """One job per model: every (image, class) of detection.parquet answered once (VLM replies cached for resume)."""
     input:
         images=f"{BENCH_DIR}/images.parquet",
         detection=f"{BENCH_DIR}/detection.parquet",
@@ -16,15 +17,17 @@ rule detect:
         image_dir=f"{BENCH_DIR}/images",
     output:
         "results/{benchmark}/detection/{model}/boxes.parquet",
+    wildcard_constraints:
+        model="|".join(map(re.escape, DETECTION_MODELS)) or "(?!)",  # detection-only models are not in EVAL_MODELS
     params:
-        spec=model_spec,
-        batch_size=model_batch_size,
+        spec=lambda wc: DETECTION_MODELS[wc.model],
+        batch_size=lambda wc: DETECTION_MODELS[wc.model].batch_size or config["inference"]["batch_size"],
         device=config["inference"].get("device", "auto"),
         # a plain string holding the fingerprint: a changed model reruns the job (Snakemake cannot compare `spec`)
-        cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{EVAL_MODELS[wc.model].fingerprint}",
+        cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{DETECTION_MODELS[wc.model].fingerprint}",
     threads: config["inference"].get("threads", 2)
     container:
-        model_container
+        lambda wc: f"containers/{DETECTION_MODELS[wc.model].container}.sif"
     log:
         "logs/detect/{benchmark}/{model}.log",
     benchmark:
@@ -41,7 +44,7 @@ rule table18:
     output:
         report("paper_figures/table18_grit.csv", caption="../report/table18.rst", category=LOCALIZATION_SECTION),
     params:
-        models=lambda wc: [MODELS[name] for name in DETECTION_MODELS],
+        models=list(DETECTION_MODELS.values()),
     container:
         BASE_CONTAINER
     log:

@@ -3,17 +3,21 @@
 from pathlib import Path
 
 from mubench.answering.detection import detect_benchmark
-from mubench.answering.predict import resolve_device
 from mubench.io import atomic_write
 from mubench.logs import log_to
+from mubench.models import FAMILIES
 
 
 def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads, full_image_check):
-    import torch
+    if FAMILIES[spec.family].uses_torch:  # the classical detector never imports torch
+        import torch
 
-    torch.set_num_threads(threads)
-    table = detect_benchmark(spec, benchmark_root, cache_dir=cache_dir, batch_size=batch_size,
-                             device=resolve_device(device), full_image_check=full_image_check)
+        from mubench.answering.predict import resolve_device
+
+        torch.set_num_threads(threads)
+        device = resolve_device(device)
+    table = detect_benchmark(spec, benchmark_root, cache_dir=cache_dir, batch_size=batch_size, device=device,
+                             full_image_check=full_image_check)
     atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
 
 

@@ -12,8 +12,8 @@ from mubench.config import ConfigError
 from mubench.answering.detection import (
     PALIGEMMA,
     QWEN_VL,
-    check_detection_models,
     detect_benchmark,
+    detection_models,
     detection_protocol,
     parse_paligemma,
     parse_qwen_vl,
@@ -45,11 +45,11 @@ def test_only_families_with_a_box_format_take_part():
               "Qwen": spec("Qwen", "hf_remote_code", "Qwen/Qwen-VL-Chat", trust_remote_code=True),
               "Cog": spec("Cog", "hf_remote_code", "THUDM/cogvlm-chat-hf", trust_remote_code=True)}
     assert detection_protocol(models["Pali"]) is PALIGEMMA and detection_protocol(models["Qwen"]) is QWEN_VL
-    assert check_detection_models(["Pali", "Qwen"], models) == ["Pali", "Qwen"]
-    with pytest.raises(ConfigError, match="'Cog'.*no detection prompt"):
-        check_detection_models(["Cog"], models)
+    assert detection_models(["Pali", "Qwen"], models) == {"Pali": models["Pali"], "Qwen": models["Qwen"]}
+    with pytest.raises(ConfigError, match=r"detection.models\[0\]: 'Cog'.*cannot localize"):
+        detection_models(["Cog"], models)
     with pytest.raises(ConfigError, match="'Nope' is not a configured model"):
-        check_detection_models(["Nope"], models)
+        detection_models(["Nope"], models)
 
 
 class Scripted:

@@ -14,7 +14,7 @@ from mubench.models.groups import default_group
 class Family:
     """How a family answers (kind), where its adapter lives, and which Apptainer image runs it."""
 
-    kind: str  # "random" | "contrastive" | "generative"
+    kind: str  # "random" | "contrastive" | "generative" | "detection" (boxes only, no multiple-choice answers)
     adapter: str  # "module:Class", imported only when a model of the family is loaded
     container: str  # containers/<container>.def
     uses_torch: bool = True  # False: the job never imports torch (its image can leave it out)
@@ -33,6 +33,8 @@ FAMILIES = {
     "hf_vlm": Family("generative", "mubench.models.hf_generative:HfVlmModel", "hf-vlm"),
     "hf_remote_code": Family("generative", "mubench.models.hf_remote_code:RemoteCodeModel", "legacy-remote-code"),
     "openai_api": Family("generative", "mubench.models.openai_api:OpenAIChatModel", "api", uses_torch=False),
+    "classical_detector": Family("detection", "mubench.models.classical_detector:ThresholdDetector", "base",
+                                 uses_torch=False),
 }
 
 # Families asked with every image of a multi-image question (MicroVQA); the others take one image and skip such
@@ -58,6 +60,17 @@ class Preprocessing:
     interpolation: str | None = None
     mean: tuple[float, float, float] | None = None
     std: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Thresholding:
+    """classical_detector: smooth, threshold, fill holes, optionally split touching objects, keep large components."""
+
+    method: str = "otsu"  # a scikit-image global threshold: otsu | li | yen | triangle | mean | isodata
+    sigma: float = 1.0  # Gaussian smoothing before thresholding (pixels); 0 = none
+    invert: bool = False  # True: objects darker than the background (brightfield, H&E nuclei)
+    min_area: int = 10  # smaller components are noise (pixels)
+    split_min_distance: int | None = None  # split touching objects by a distance-transform watershed; None = off
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,7 @@ class ModelSpec:
     max_retries: int = 6
     retry_base_s: float = 1.0
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    thresholding: Thresholding = field(default_factory=Thresholding)
 
     @classmethod
     def from_config(cls, entry: dict[str, Any]) -> "ModelSpec":
@@ -112,11 +126,13 @@ class ModelSpec:
         for key in ("mean", "std"):
             if key in pre:
                 pre[key] = tuple(pre[key])
-        return cls(**values, preprocessing=Preprocessing(**pre))
+        thresholding = Thresholding(**(values.pop("thresholding", None) or {}))
+        return cls(**values, preprocessing=Preprocessing(**pre), thresholding=thresholding)
 
     @property
     def kind(self) -> str:
-        """``contrastive`` models score caption options; ``random`` draws a seeded uniform choice."""
+        """``contrastive`` models score caption options; ``random`` draws a seeded uniform choice; ``detection``
+        models only return boxes (appendix Table 18) and answer no multiple-choice question."""
         return FAMILIES[self.family].kind
 
     @property
@@ -128,6 +144,8 @@ class ModelSpec:
         """What pins the weights: a hub revision, a pretrained tag or file, or the random-init seed."""
         if self.kind == "random":
             return f"seed={self.seed}"
+        if self.kind == "detection":
+            return "no weights"
         if self.model_id or (self.architecture or "").startswith(("hf-hub:", "local-dir:")):
             return self.revision or "unpinned"  # weights from a hub repo or folder, never a random init
         return self.revision or self.pretrained or f"random-init seed={self.seed}"
@@ -143,5 +161,7 @@ class ModelSpec:
         keyed = {k: v for k, v in asdict(self).items() if k not in {"name", "label", "paper_name", "group", "note",
                                                                       "container", "batch_size"}
                  and k not in OPERATIONAL_KEYS}
+        if self.kind != "detection":  # detector settings change nothing else (and older caches stay valid)
+            del keyed["thresholding"]
         keyed["adapter"] = asdict(FAMILIES[self.family])  # code identity: adapter class and its version
         return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]

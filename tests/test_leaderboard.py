@@ -1,0 +1,311 @@
+"""The leaderboard page: data assembly on synthetic paper-scale results, then the page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from browser import Browser, chromium  # noqa: F401  (session fixture)
+from conftest import REPO, copy_workflow, snakemake
+from PIL import Image
+
+from mubench.config import check_config
+from mubench.figures.leaderboard import (
+    LeaderboardSettings,
+    leaderboard_data,
+    leaderboard_table,
+    render_page,
+    significance_marks,
+    wrong_answers,
+)
+from mubench.figures.table1 import read_reference
+from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
+
+PAPER = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+REFERENCE = read_reference(REPO / "paper_figures" / "reference" / "paper_table1.csv")
+N_DATASETS, IMAGES_PER_DATASET = 32, 24
+INJECTION = '<img src=x onerror="document.title=\'pwned\'"></script>'
+
+
+@pytest.fixture(scope="module")
+def paper_results(tmp_path_factory):
+    """Synthetic results of every Table 1 model of configs/paper.yaml on a uBench-sized dataset list: real
+    histology crops as images (so thumbnails weigh what real ones do), seeded answers, full provenance."""
+    import skimage.data
+
+    root = tmp_path_factory.mktemp("paper_results")
+    rng = np.random.default_rng(0)
+    tissue = skimage.data.immunohistochemistry()
+    image_files, image_md5, questions = {}, {}, []
+    for d in range(N_DATASETS):
+        dataset = f"ds_{d:02d}"
+        for i in range(IMAGES_PER_DATASET):
+            image_id = f"{dataset}_{i:03d}"
+            y, x = rng.integers(0, tissue.shape[0] - 128, 2)
+            path = root / f"{image_id}.png"
+            Image.fromarray(tissue[y:y + 128, x:x + 128]).save(path, compress_level=1)
+            image_files[image_id], image_md5[image_id] = path, f"md5-{image_id}"
+            for subset, qtype in (("coarse", "modality"), ("coarse", "stain"), ("fine", "classification"),
+                                  ("cognition", "cognition")):
+                text = INJECTION if dataset == "ds_03" else f"Which {qtype} is this?"
+                questions.append(dict(question_id=f"{image_id}:{qtype}", image_id=image_id, subset=subset,
+                                      question_type=qtype, dataset=dataset, question=text,
+                                      options=["alpha", "beta", "gamma", "none of the above"],
+                                      answer_idx=int(rng.integers(0, 4)), extra_image_ids=[]))
+    image_md5["ds_00_001"] = image_md5["ds_00_000"]  # two ids, one content: one thumbnail
+    questions = pd.DataFrame(questions)
+    models = list(check_config(PAPER).values())
+    predictions = []
+    for m, spec in enumerate(models):
+        skill = 0.25 + 0.03 * m
+        correct = rng.random(len(questions)) < skill
+        prediction = np.where(correct, questions["answer_idx"], (questions["answer_idx"] + 1) % 4)
+        generative = spec.kind == "generative"
+        predictions.append(questions[["question_id", "image_id", "subset", "question_type", "dataset",
+                                      "answer_idx"]].assign(
+            model=spec.name, prediction=prediction, correct=correct,
+            response=[f"{'ABCD'[p]}) reply of {spec.name}" for p in prediction] if generative else None,
+            model_id=spec.source_id, model_revision=spec.weights_revision, model_fingerprint=spec.fingerprint,
+            benchmark_source="ubench", benchmark_revision="3f2c5b5", prompt_version="v-prompt",
+            parser_version="v-parser", seed=spec.seed, mubench_version="0.1.0+gtest"))
+    predictions = pd.concat(predictions, ignore_index=True)
+    scores = accuracy_table(predictions, bootstrap=BootstrapSettings(n_resamples=99))
+    return dict(predictions=predictions, questions=questions, image_files=image_files, image_md5=image_md5,
+                scores=scores, models=models, subsets=PAPER["subsets"])
+
+
+def paper_data(results, significance=None, **settings) -> dict:
+    return leaderboard_data(
+        scores=results["scores"], predictions=results["predictions"], questions=results["questions"],
+        image_files=results["image_files"], image_md5=results["image_md5"],
+        manifest={"source": "ubench", "revision": "3f2c5b5"}, reference=REFERENCE, significance=significance,
+        models=results["models"], subsets=results["subsets"], bootstrap=PAPER["bootstrap"],
+        settings=LeaderboardSettings(**{**PAPER["leaderboard"], **settings}))
+
+
+def test_table_has_every_paper_model_beside_its_published_value(paper_results):
+    table = leaderboard_table(paper_results["scores"], paper_results["models"], paper_results["subsets"], REFERENCE)
+    assert len(table) == 16 * 3 and set(table["model"]) == {spec.name for spec in paper_results["models"]}
+    row = table[(table["subset"] == "coarse") & (table["model"] == "QwenVLM")].iloc[0]
+    assert (row["label"], row["paper_accuracy"], row["paper_ci"]) == ("Qwen-VL-Chat", 49.85, 0.35)
+    assert table.loc[table["model"] == "InternVL3.5-4B", "paper_accuracy"].isna().all()  # not in the paper
+
+
+def test_significance_marks_follow_holm_p_against_the_best(paper_results):
+    models = paper_results["models"]
+    table = leaderboard_table(paper_results["scores"], models, paper_results["subsets"], REFERENCE)
+    coarse = table[table["subset"] == "coarse"].sort_values("accuracy", ascending=False)
+    best, second, third = coarse["model"].iloc[:3]
+    label = {spec.name: spec.label for spec in models}
+    significance = pd.DataFrame([
+        dict(subset="coarse", model_a=best, model_b=second, p_holm=0.30),
+        dict(subset="coarse", model_a=label[third], model_b=label[best], p_holm=0.001),  # labels, either order
+        dict(subset="coarse", model_a=second, model_b=third, p_holm=0.9),  # not against the best: ignored
+    ])
+    marks = significance_marks(table, significance, models, alpha=0.05).set_index(["subset", "model"])
+    assert marks.loc[("coarse", best), "best"] and marks.loc[("coarse", best), "tied"] is None
+    assert marks.loc[("coarse", second), "tied"] is True and marks.loc[("coarse", second), "p_vs_best"] == 0.30
+    assert marks.loc[("coarse", third), "tied"] is False
+    assert marks.loc[("coarse", coarse["model"].iloc[3]), "tied"] is None  # never tested against the best
+    assert marks.loc["fine", "tied"].isna().all() and marks.loc["fine", "best"].sum() == 1
+    without = significance_marks(table, None, models, alpha=0.05)
+    assert without["tied"].isna().all() and without["best"].sum() == 3
+
+
+def test_wrong_answers_are_counted_then_sampled_the_same_way_for_every_model(paper_results):
+    settings = LeaderboardSettings(max_wrong_per_dataset=5, seed=3)
+    predictions = paper_results["predictions"]
+    counts, shown = wrong_answers(predictions, paper_results["questions"], settings)
+    expected = (~predictions["correct"]).groupby([predictions["model"], predictions["dataset"]]).sum()
+    assert counts.set_index(["model", "dataset"])["n_wrong"].equals(expected.astype(counts["n_wrong"].dtype))
+    assert shown.groupby(["model", "dataset"]).size().max() == 5 and not shown.duplicated(["model", "question_id"]).any()
+    wrong = predictions.loc[~predictions["correct"], ["model", "question_id"]]
+    assert set(zip(shown["model"], shown["question_id"])) <= set(zip(wrong["model"], wrong["question_id"]))
+    clip_alone = wrong_answers(predictions[predictions["model"] == "CLIP"], paper_results["questions"], settings)[1]
+    assert clip_alone["question_id"].tolist() == shown.loc[shown["model"] == "CLIP", "question_id"].tolist()
+
+
+def test_page_caps_thumbnails_embeds_each_image_once_and_is_deterministic(paper_results):
+    data = paper_data(paper_results, max_thumbnails=40)
+    assert len(data["images"]) == 40 and data["caps"]["thumbnails_embedded"] == 40
+    items = [item for model in data["wrong"].values() for d in model.values() for item in d["items"]]
+    assert {item["image"] for item in items} - {None} == set(data["images"])
+    assert sum(item["image"] is None for item in items) > 0  # beyond the cap: shown without a thumbnail
+    assert "md5-ds_00_001" not in data["images"]  # same content as ds_00_000: embedded once, under one key
+    jpeg = Image.open(io.BytesIO(base64.b64decode(next(iter(data["images"].values())).split(",", 1)[1])))
+    assert jpeg.format == "JPEG" and max(jpeg.size) == 96
+    gpt = data["wrong"]["GPT-4o"]["ds_00"]["items"][0]
+    assert gpt["response"].endswith("reply of GPT-4o") and data["wrong"]["CLIP"]["ds_00"]["items"][0]["response"] is None
+    assert render_page(data) == render_page(paper_data(paper_results, max_thumbnails=40))
+
+
+def test_paper_scale_page_stays_within_the_readme_budget(paper_results):
+    """README: with the default caps a uBench-scale page stays under 8 MB, even if every thumbnail were used."""
+    data = paper_data(paper_results)
+    page = render_page(data).encode()
+    n_items = sum(len(d["items"]) for model in data["wrong"].values() for d in model.values())
+    assert n_items == 16 * N_DATASETS * PAPER["leaderboard"]["max_wrong_per_dataset"]
+    unused = PAPER["leaderboard"]["max_thumbnails"] - len(data["images"])
+    assert unused >= 0
+    assert len(page) + unused * max(map(len, data["images"].values())) < 8_000_000, len(page)
+
+
+def test_page_has_a_strict_csp_and_no_url_to_fetch(paper_results):
+    page = render_page(paper_data(paper_results, max_thumbnails=5))
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)[1]
+    assert csp.startswith("default-src 'none'; img-src data:; style-src 'sha256-") and "unsafe" not in csp
+    without_images = re.sub(r"data:image/jpeg;base64,[A-Za-z0-9+/=]+", "", page)
+    assert not re.search(r"(https?|ftp|wss?):", without_images, re.I)
+    assert "<img src=x" not in page and "\\u003cimg src=x" in page  # data cannot close its <script> element
+
+
+@pytest.fixture(scope="module")
+def page_file(paper_results, tmp_path_factory):
+    """The paper-scale page with significance tests for the coarse subset."""
+    table = leaderboard_table(paper_results["scores"], paper_results["models"], ["coarse"], REFERENCE)
+    ranked = table.sort_values("accuracy", ascending=False)["model"].tolist()
+    significance = pd.DataFrame([dict(subset="coarse", model_a=ranked[0], model_b=m, p_holm=p)
+                                 for m, p in zip(ranked[1:], [0.4, 0.2] + [0.0001] * len(ranked))])
+    data = paper_data(paper_results, significance=significance)
+    path = tmp_path_factory.mktemp("page") / "leaderboard.html"
+    path.write_text(render_page(data), encoding="utf-8")
+    return path, data, ranked
+
+
+@pytest.fixture
+def browser(chromium):  # noqa: F811
+    session = Browser(chromium)
+    yield session
+    session.close()
+
+
+def rows(browser) -> list[str]:
+    return browser.evaluate("[...document.querySelectorAll('#board tbody tr')].map((r) => r.dataset.model)")
+
+
+def click(browser, selector: str) -> None:
+    browser.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+
+
+def choose(browser, selector: str, value: str) -> None:
+    browser.evaluate(f"(() => {{ const s = document.querySelector({json.dumps(selector)}); s.value = "
+                     f"{json.dumps(value)}; s.dispatchEvent(new Event('change')); }})()")
+
+
+def test_page_in_headless_chromium(page_file, browser, tmp_path):
+    path, data, ranked = page_file
+    browser.open(path.as_uri())
+    assert browser.console_errors() == []
+    assert rows(browser) == ranked  # first subset, best first
+    by_name = {m["name"]: m for m in data["models"]}
+
+    def fine(name):
+        return by_name[name]["cells"]["fine"]["accuracy"]
+
+    click(browser, 'th[data-sort="acc:fine"] button')
+    assert rows(browser) == sorted(by_name, key=lambda n: (-fine(n), by_name[n]["label"]))
+    assert browser.evaluate("document.querySelector('th[data-sort=\"acc:fine\"]').getAttribute('aria-sort')") == \
+        "descending"
+    click(browser, 'th[data-sort="acc:fine"] button')
+    assert rows(browser) == sorted(by_name, key=lambda n: (fine(n), by_name[n]["label"]))
+
+    marks = browser.evaluate("[...document.querySelectorAll('#board td[data-subset=coarse] .mark')].map("
+                             "(m) => [m.closest('tr').dataset.model, m.textContent, m.title])")
+    assert {m[0]: m[1] for m in marks} == {ranked[0]: "★", ranked[1]: "≈", ranked[2]: "≈"}
+    assert "p = 0.400" in dict((m[0], m[2]) for m in marks)[ranked[1]]
+
+    choose(browser, "#family-filter", "open_clip")
+    assert sorted(rows(browser)) == ["BiomedCLIP", "CoCa", "OpenCLIP", "QuiltNet"]
+    choose(browser, "#family-filter", "")
+    choose(browser, "#group-filter", "pathology_contrastive")  # the paper's grouping of its models
+    assert sorted(rows(browser)) == ["CONCH", "PLIP", "QuiltNet"]
+    assert browser.evaluate("[...document.querySelectorAll('#group-filter option')].map((o) => o.textContent)") == [
+        "all groups", "General autoregressive", "General contrastive", "Biomedical contrastive",
+        "Pathology contrastive", "Baseline"]
+    choose(browser, "#group-filter", "")
+    click(browser, '#subset-filter input[data-subset="coarse"]')
+    assert browser.evaluate("document.querySelectorAll('#board td[data-subset=coarse]').length") == 0
+    assert browser.evaluate("document.querySelectorAll('#board td[data-subset=fine]').length") == 16
+
+    box = browser.evaluate("(() => { const r = document.querySelector('tr[data-model=\"PLIP\"]')"
+                           ".getBoundingClientRect(); return [r.left + 200, r.top + 8]; })()")
+    browser.page("Input.dispatchMouseEvent", type="mouseMoved", x=box[0], y=box[1])
+    tip = browser.evaluate("document.getElementById('tooltip').innerText")
+    plip = next(spec for spec in data["models"] if spec["name"] == "PLIP")
+    assert "vinid/plip" in tip and "v-parser" in tip and "0.1.0+gtest" in tip
+    assert plip["provenance"]["coarse"]["model_revision"] in tip
+
+    click(browser, 'button.model-link[data-model="GPT-4o"]')
+    assert browser.evaluate("document.getElementById('wrong-model').value") == "GPT-4o"
+    dataset = browser.evaluate("document.getElementById('wrong-dataset').value")
+    entry = data["wrong"]["GPT-4o"][dataset]
+    assert entry["wrong"] == max(d["wrong"] for d in data["wrong"]["GPT-4o"].values())
+    shown = browser.evaluate("""[...document.querySelectorAll('#wrong-list > li')].map((li) => ({
+        id: li.dataset.question, img: (li.querySelector('img') || {}).src || null,
+        gold: li.querySelector('li.gold').textContent, chosen: li.querySelector('li.chosen').textContent,
+        reply: (li.querySelector('.reply') || {}).textContent }))""")
+    assert [s["id"] for s in shown] == [item["question_id"] for item in entry["items"]] and len(shown) == 12
+    for item, seen in zip(entry["items"], shown):
+        assert (seen["gold"], seen["chosen"]) == (item["options"][item["answer"]], item["options"][item["prediction"]])
+        assert seen["img"] == (data["images"][item["image"]] if item["image"] else None)
+        assert seen["reply"] == f"reply: {item['response']}"
+    assert "showing 12 (capped" in browser.evaluate("document.getElementById('wrong-summary').textContent")
+
+    choose(browser, "#wrong-dataset", "ds_03")  # question texts hold markup: shown as text, never run
+    assert INJECTION in browser.evaluate("document.querySelector('#wrong-list .question').textContent")
+    assert browser.evaluate("document.title") == "μ-Bench leaderboard"
+
+    shot = browser.screenshot(tmp_path / "leaderboard.png")
+    assert min(Image.open(shot).size) > 500
+    assert browser.console_errors() == []
+    assert [u for u in browser.requests() if not u.startswith(("file:", "data:"))] == []
+
+
+def test_csp_blocks_any_request_a_page_script_tries(page_file, browser):
+    browser.open(page_file[0].as_uri())
+    outcome = browser.evaluate("""(async () => {
+        const img = document.createElement('img'); img.src = 'http://127.0.0.1:9/pixel.png'; document.body.append(img);
+        try { await fetch('http://127.0.0.1:9/'); return 'fetched'; } catch (e) { return 'refused'; } })()""")
+    assert outcome == "refused"
+    browser.evaluate("new Promise((done) => setTimeout(done, 200))")
+    failed = {e["params"]["requestId"]: e["params"].get("blockedReason") for e in browser.events
+              if e.get("method") == "Network.loadingFailed"}
+    sent = [e["params"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"
+            and e["params"]["request"]["url"].startswith("http")]
+    assert all(failed.get(r["requestId"]) == "csp" for r in sent)
+    assert sum("Content Security Policy" in text for text in browser.console_errors()) >= 2
+
+
+def test_significance_from_a_rule_of_the_workflow_is_read(tmp_path):
+    """When a rule of the workflow writes significance.csv, the page waits for it (the demo page has none)."""
+    workdir = copy_workflow(tmp_path)
+    with open(workdir / "Snakefile", "a") as snakefile:
+        snakefile.write('\nrule significance:\n    output: "paper_figures/significance.csv"\n'
+                        '    shell: "touch {output}"\n')
+    plan = snakemake(workdir, "-n", "--forceall", "paper_figures/leaderboard.html").stdout
+    assert re.search(r"rule leaderboard:\n    input: [^\n]*paper_figures/significance.csv", plan)
+
+
+@pytest.mark.workflow
+def test_demo_page_works_and_rebuilds_byte_identical(demo_run, browser):
+    page = demo_run / "paper_figures" / "leaderboard.html"
+    before = page.read_bytes()
+    browser.open(page.as_uri())
+    assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
+    assert "NOT the μ-Bench data" in browser.evaluate("document.getElementById('notes').textContent")
+    assert "significance.csv is absent" in browser.evaluate("document.body.textContent") or \
+        (demo_run / "paper_figures" / "significance.csv").exists()
+    click(browser, 'button.model-link[data-model="OpenCLIP-tiny-untrained"]')
+    images = browser.evaluate("[...document.querySelectorAll('#wrong-list img')].map((i) => i.naturalWidth)")
+    assert images and all(0 < width <= 96 for width in images)
+    assert browser.console_errors() == []
+    assert [u for u in browser.requests() if not u.startswith(("file:", "data:"))] == []
+    snakemake(demo_run, "--forcerun", "leaderboard", "paper_figures/leaderboard.html")
+    assert page.read_bytes() == before
