@@ -154,6 +154,54 @@ def _generative(spec, bench, questions, model, cache_dir, batch_size, on_batch) 
 ANSWERERS = {"random": _random, "contrastive": _contrastive, "generative": _generative}
 
 
+def load_answerer(spec, device: str = "auto"):
+    """The model adapter ``spec`` answers with (None for the random baseline, which needs no model)."""
+    from mubench.models import FAMILIES, load_model
+
+    if spec.kind == "random":
+        return None
+    return load_model(spec, device=resolve_device(device) if FAMILIES[spec.family].uses_torch else "cpu")
+
+
+def has_captions(questions: pd.DataFrame) -> pd.Series:
+    """Questions a contrastive model can score: cognition (question + option) or a non-empty caption set."""
+    return (questions["subset"] == "cognition") | (questions["captions"].map(len) > 0)
+
+
+def subset_questions(bench, spec, subset: str) -> pd.DataFrame:
+    """The questions of ``subset`` that ``spec`` answers; contrastive models skip those without captions (logged)."""
+    questions = bench.questions
+    questions = questions[questions["subset"] == subset].reset_index(drop=True)
+    if spec.kind == "contrastive":
+        answerable = has_captions(questions)
+        if not answerable.all():
+            log.info("model %s, subset %s: %d questions have no caption set; contrastive models skip them",
+                     spec.name, subset, int((~answerable).sum()))
+        questions = questions[answerable].reset_index(drop=True)
+    return questions
+
+
+def model_provenance(spec, manifest: dict) -> Provenance:
+    """The provenance columns of every prediction row ``spec`` writes on the benchmark of ``manifest``."""
+    import json
+
+    from mubench.answering.prompting import PARSER_VERSION, PROMPT_VERSION
+    from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
+
+    generative = spec.kind == "generative"
+    return Provenance(
+        model_id=spec.source_id,
+        model_revision=spec.weights_revision,
+        model_fingerprint=spec.fingerprint,
+        benchmark_source=manifest["source"],
+        benchmark_revision=json.dumps(manifest.get("revision", ""), sort_keys=True),
+        prompt_version=f"{PROMPT_VERSION}:{spec.scoring}" if generative else CAPTION_PROMPT_VERSION,
+        parser_version=f"{PARSER_VERSION}:{spec.matching}" if generative else CAPTION_PARSER_VERSION,
+        seed=spec.seed,
+        mubench_version=mubench_version(),
+    )
+
+
 def predict_subset(
     spec,
     benchmark_root: str | Path,
@@ -168,32 +216,17 @@ def predict_subset(
     """All questions of ``subset`` answered by the model ``spec`` (a ModelSpec), with provenance columns.
 
     ``model`` is the loaded adapter; when None it is built from the registry (tests and benchmarks pass one).
+    Contrastive models skip questions without a caption set (see ``subset_questions``).
     """
     import json
 
     from mubench.benchmark.tables import Benchmark
-    from mubench.models import FAMILIES, load_model
-    from mubench.answering.prompting import PARSER_VERSION, PROMPT_VERSION
-    from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
 
     bench = Benchmark(Path(benchmark_root))
     manifest = json.loads((bench.root / "manifest.json").read_text())
-    questions = bench.questions
-    questions = questions[questions["subset"] == subset].reset_index(drop=True)
+    questions = subset_questions(bench, spec, subset)
     log.info("model %s, subset %s: %d questions", spec.name, subset, len(questions))
-    if model is None and spec.kind != "random":
-        model = load_model(spec, device=resolve_device(device) if FAMILIES[spec.family].uses_torch else "cpu")
+    if model is None:
+        model = load_answerer(spec, device)
     scores = ANSWERERS[spec.kind](spec, bench, questions, model, cache_dir, batch_size, on_batch)
-    generative = spec.kind == "generative"
-    provenance = Provenance(
-        model_id=spec.source_id,
-        model_revision=spec.weights_revision,
-        model_fingerprint=spec.fingerprint,
-        benchmark_source=manifest["source"],
-        benchmark_revision=json.dumps(manifest.get("revision", ""), sort_keys=True),
-        prompt_version=f"{PROMPT_VERSION}:{spec.scoring}" if generative else CAPTION_PROMPT_VERSION,
-        parser_version=f"{PARSER_VERSION}:{spec.matching}" if generative else CAPTION_PARSER_VERSION,
-        seed=spec.seed,
-        mubench_version=mubench_version(),
-    )
-    return prediction_table(questions, scores, spec.name, provenance)
+    return prediction_table(questions, scores, spec.name, model_provenance(spec, manifest))
