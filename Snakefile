@@ -10,6 +10,8 @@ report: "report/workflow.rst"
 localrules:
     all,
     table1,
+    significance,
+    sensitivity,
     matching_sensitivity,
     table13,
     table14,
@@ -32,6 +34,7 @@ include: "rules/detection.smk"
 rule all:
     input:
         TABLE1_OUTPUTS,
+        STATS_OUTPUTS,
         SENSITIVITY_OUTPUTS,
         PROBE_OUTPUTS,
         PHASH_OUTPUTS,

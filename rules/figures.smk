@@ -4,6 +4,7 @@ rule table1:
         scores=all_scores,
         manifest=f"{BENCH_DIR}/manifest.json",
         reference=REFERENCE_DIR / "paper_table1.csv",
+        significance="paper_figures/significance.csv",  # marks models tied with the best of their subset
     output:
         csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category="Table 1"),
         md="paper_figures/table1.md",
@@ -14,6 +15,7 @@ rule table1:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
         bootstrap=config["bootstrap"],
+        alpha=REPORT["significance_level"],
     container:
         BASE_CONTAINER
     log:

@@ -1,5 +1,6 @@
 rule predict:
-    """One job per (model, subset): every question answered, with a per-sample embedding cache for resume."""
+    """One job per (model, subset): every question answered (and again under each alternative caption set), with a
+    per-sample embedding cache for resume."""
     input:
         images=f"{BENCH_DIR}/images.parquet",
         questions=f"{BENCH_DIR}/questions.parquet",
@@ -7,7 +8,9 @@ rule predict:
         image_dir=f"{BENCH_DIR}/images",
         weights=model_weights,
     output:
-        "results/{benchmark}/predictions/{model}/{subset}.parquet",
+        predictions="results/{benchmark}/predictions/{model}/{subset}.parquet",
+        # the same questions under their alternative caption sets (caption sensitivity; empty for generative models)
+        variants="results/{benchmark}/predictions/{model}/caption_variants/{subset}.parquet",
     params:
         spec=model_spec,
         batch_size=model_batch_size,

@@ -5,15 +5,18 @@ import pandas as pd
 from mubench.io import atomic_write
 from mubench.logs import log_to
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
+from mubench.scoring.sensitivity import pooled_with_variants
 
 
-def run(predictions_path, output, bootstrap, excluded_datasets):
+def run(predictions_path, variants_path, output, bootstrap, excluded_datasets, coarse_caption_sets):
     predictions = pd.read_parquet(predictions_path)
+    if coarse_caption_sets == "pooled":  # the authors' aggregation: <type> and <type>_1 rows together
+        predictions = pooled_with_variants(predictions, pd.read_parquet(variants_path))
     table = accuracy_table(predictions, bootstrap=BootstrapSettings(**bootstrap),
                            excluded_datasets=excluded_datasets)
     atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
 
 
 with log_to(snakemake.log[0]):
-    run(snakemake.input[0], snakemake.output[0], dict(snakemake.params.bootstrap),
-        list(snakemake.params.excluded_datasets))
+    run(snakemake.input.predictions, snakemake.input.variants, snakemake.output[0], dict(snakemake.params.bootstrap),
+        list(snakemake.params.excluded_datasets), snakemake.params.coarse_caption_sets)

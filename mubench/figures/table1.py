@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -59,10 +59,17 @@ def build_table1(
 
 
 def breakdown_table(scores: pd.DataFrame, models: Sequence[ModelSpec]) -> pd.DataFrame:
-    """Every level (type, dataset, macro) and scope, percent — the detail behind Table 1."""
+    """Every level (type, dataset, macro) and scope, percent — the detail behind Table 1.
+
+    Both intervals are kept (question rows resampled, images resampled with all their questions) with
+    ``images_to_rows_width``, how many times wider the image interval is: how much the row CI understates.
+    """
     labels = {spec.name: spec.label for spec in models}
     table = scores.assign(model=scores["model"].map(labels))
-    table[PERCENT_COLUMNS] = (100 * table[PERCENT_COLUMNS]).round(2)
+    rows_width = (table["rows_ci_high"] - table["rows_ci_low"]).where(lambda w: w > 0)
+    table["images_to_rows_width"] = ((table["images_ci_high"] - table["images_ci_low"]) / rows_width).round(2)
+    percent = PERCENT_COLUMNS + ["rows_ci_low", "rows_ci_high", "images_ci_low", "images_ci_high"]
+    table[percent] = (100 * table[percent]).round(2)
     return table.rename(columns={"n": "n_questions"}).reset_index(drop=True)
 
 
@@ -72,16 +79,24 @@ def _cell(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def render_markdown(table: pd.DataFrame, notes: Iterable[str]) -> str:
-    """Markdown with one section per subset: ours as "acc ± halfwidth [low, high]" beside the paper's."""
+TIED_MARK = "†"
+
+
+def render_markdown(table: pd.DataFrame, notes: Iterable[str], tied: Mapping[str, set[str]] | None = None) -> str:
+    """Markdown with one section per subset: ours as "acc ± halfwidth [low, high]" beside the paper's.
+
+    ``tied`` (subset → labels) marks with TIED_MARK the models not significantly different from the subset's best.
+    """
+    tied = tied or {}
     lines = ["# Table 1 — μ-Bench accuracy (%)", ""]
     lines += [f"- {note}" for note in notes]
     for subset, rows in table.groupby("subset", sort=False):
         lines += ["", f"## {subset}", "", "| model | accuracy | 95% CI | n | paper | paper ± |",
                   "|---|---:|---:|---:|---:|---:|"]
         for r in rows.itertuples():
+            mark = f" {TIED_MARK}" if r.model in tied.get(subset, ()) else ""
             lines.append(
-                f"| {r.model} | {r.accuracy:.2f} ± {r.ci_halfwidth:.2f} | [{r.ci_low:.2f}, {r.ci_high:.2f}] "
+                f"| {r.model}{mark} | {r.accuracy:.2f} ± {r.ci_halfwidth:.2f} | [{r.ci_low:.2f}, {r.ci_high:.2f}] "
                 f"| {r.n_questions} | {_cell(r.paper_accuracy)} | {_cell(r.paper_ci)} |"
             )
     return "\n".join(lines) + "\n"
