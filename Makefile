@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # No run of the demo or the tests needs the network; failing fast beats 30 s of hub retries.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv demo test bench lint clean containers
+.PHONY: venv demo test bench lint clean containers check
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: venv
 bench: venv
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_bootstrap.py
+
+# Login-node preflight: everything a run needs (weights, shards, images) checked offline, every gap named at once.
+#   make check CONFIG=configs/paper.yaml PROFILE=profiles/slurm
+check: venv
+	$(BIN)/snakemake --cores 1 preflight $(if $(PROFILE),--profile $(PROFILE)) $(if $(CONFIG),--configfile $(CONFIG))
 
 # Apptainer images per model family (containers/<name>.def → .sif); fails with a clear message without apptainer.
 containers:

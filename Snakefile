@@ -9,6 +9,7 @@ report: "report/workflow.rst"
 # Light steps that combine every model's scores run on the submitting host, not as cluster jobs (profiles/slurm).
 localrules:
     all,
+    preflight,
     table1,
     significance,
     sensitivity,
@@ -29,6 +30,7 @@ include: "rules/probe.smk"
 include: "rules/phash.smk"
 include: "rules/merging.smk"
 include: "rules/detection.smk"
+include: "rules/preflight.smk"
 
 
 rule all:

@@ -27,8 +27,8 @@ from snakemake.settings.types import (
 REPO = Path(__file__).resolve().parent.parent
 
 
-def job_images(snakefile: Path, configfiles: list[Path]) -> list[tuple[str, str, str]]:
-    """(rule, wildcards as k=v,…, image or "") for every job of a forced full run."""
+def planned_jobs(snakefile: Path, configfiles: list[Path], targets: list[str] | None = None) -> list:
+    """Every job of a forced run of ``targets`` (default: the default target), with its container resolved."""
     with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
         workflow_api = api.workflow(
             snakefile=snakefile,
@@ -37,15 +37,20 @@ def job_images(snakefile: Path, configfiles: list[Path]) -> list[tuple[str, str,
             resource_settings=ResourceSettings(cores=1),
             deployment_settings=DeploymentSettings(deployment_method={DeploymentMethod.APPTAINER}),
         )
-        workflow_api.dag(DAGSettings(forceall=True))
+        workflow_api.dag(DAGSettings(forceall=True, targets=set(targets or ())))
         workflow = workflow_api._workflow
         workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
         workflow._build_dag()
-        return sorted(
-            (job.rule.name, ",".join(f"{k}={v}" for k, v in sorted(job.wildcards_dict.items())),
-             job.container_img_url or "")
-            for job in workflow.dag.jobs
-        )
+        return list(workflow.dag.jobs)
+
+
+def job_images(snakefile: Path, configfiles: list[Path]) -> list[tuple[str, str, str]]:
+    """(rule, wildcards as k=v,…, image or "") for every job of a forced full run."""
+    return sorted(
+        (job.rule.name, ",".join(f"{k}={v}" for k, v in sorted(job.wildcards_dict.items())),
+         job.container_img_url or "")
+        for job in planned_jobs(snakefile, configfiles)
+    )
 
 
 def main() -> None:

@@ -10,11 +10,29 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+def _process_umask() -> int:
+    """The umask, read without changing it where Linux reports it (os.umask can only set-and-restore)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``; a crash leaves either the old file or none."""
+    """Call ``write(tmp_path)`` then rename onto ``path``; a crash leaves either the old file or none.
+
+    The file gets the permissions an ordinary ``open`` would (0666 minus the umask: 0644 under umask 022), not
+    mkstemp's private 0600, so a lab's shared results folder stays readable by the group."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_process_umask())
     os.close(fd)
     try:
         write(tmp)

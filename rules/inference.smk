@@ -1,6 +1,6 @@
 rule predict:
-    """One job per (model, subset): every question answered (and again under each alternative caption set), with a
-    per-sample embedding cache for resume."""
+    """One job per model: its weights loaded once, every subset answered (and again under each alternative caption
+    set), a per-sample cache for resume."""
     input:
         images=f"{BENCH_DIR}/images.parquet",
         questions=f"{BENCH_DIR}/questions.parquet",
@@ -8,11 +8,15 @@ rule predict:
         image_dir=f"{BENCH_DIR}/images",
         weights=model_weights,
     output:
-        predictions="results/{benchmark}/predictions/{model}/{subset}.parquet",
+        predictions=expand("results/{{benchmark}}/predictions/{{model}}/{subset}.parquet", subset=SUBSETS),
         # the same questions under their alternative caption sets (caption sensitivity; empty for generative models)
-        variants="results/{benchmark}/predictions/{model}/caption_variants/{subset}.parquet",
+        variants=expand(
+            "results/{{benchmark}}/predictions/{{model}}/caption_variants/{subset}.parquet", subset=SUBSETS
+        ),
+        model_info="results/{benchmark}/predictions/{model}/model.json",
     params:
         spec=model_spec,
+        subsets=SUBSETS,
         batch_size=model_batch_size,
         device=config["inference"].get("device", "auto"),
         cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{EVAL_MODELS[wc.model].fingerprint}",
@@ -20,8 +24,8 @@ rule predict:
     container:
         model_container
     log:
-        "logs/predict/{benchmark}/{model}/{subset}.log",
+        "logs/predict/{benchmark}/{model}.log",
     benchmark:
-        "logs/bench/predict/{benchmark}/{model}/{subset}.tsv"
+        "logs/bench/predict/{benchmark}/{model}.tsv"
     script:
         "../scripts/predict.py"

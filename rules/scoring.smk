@@ -19,12 +19,14 @@ STATS_OUTPUTS = [
 
 
 rule score:
-    """Accuracy per question type, dataset and subset (micro totals + macro means) with bootstrap CIs."""
+    """Accuracy per question type, dataset and subset (micro totals + macro means) with bootstrap CIs, per model."""
     input:
-        predictions="results/{benchmark}/predictions/{model}/{subset}.parquet",
-        variants="results/{benchmark}/predictions/{model}/caption_variants/{subset}.parquet",
+        predictions=expand("results/{{benchmark}}/predictions/{{model}}/{subset}.parquet", subset=SUBSETS),
+        variants=expand(
+            "results/{{benchmark}}/predictions/{{model}}/caption_variants/{subset}.parquet", subset=SUBSETS
+        ),
     output:
-        "results/{benchmark}/scores/{model}/{subset}.parquet",
+        expand("results/{{benchmark}}/scores/{{model}}/{subset}.parquet", subset=SUBSETS),
     params:
         bootstrap=config["bootstrap"],
         coarse_caption_sets=REPORT["coarse_caption_sets"],
@@ -33,9 +35,9 @@ rule score:
     container:
         BASE_CONTAINER
     log:
-        "logs/score/{benchmark}/{model}/{subset}.log",
+        "logs/score/{benchmark}/{model}.log",
     benchmark:
-        "logs/bench/score/{benchmark}/{model}/{subset}.tsv"
+        "logs/bench/score/{benchmark}/{model}.tsv"
     script:
         "../scripts/score.py"
 

@@ -1,4 +1,4 @@
-"""Snakemake adapter: accuracy tables with bootstrap CIs for one (model, subset)."""
+"""Snakemake adapter: accuracy tables with bootstrap CIs for every subset of one model."""
 
 import pandas as pd
 
@@ -8,15 +8,17 @@ from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 from mubench.scoring.sensitivity import pooled_with_variants
 
 
-def run(predictions_path, variants_path, output, bootstrap, excluded_datasets, coarse_caption_sets):
-    predictions = pd.read_parquet(predictions_path)
-    if coarse_caption_sets == "pooled":  # the authors' aggregation: <type> and <type>_1 rows together
-        predictions = pooled_with_variants(predictions, pd.read_parquet(variants_path))
-    table = accuracy_table(predictions, bootstrap=BootstrapSettings(**bootstrap),
-                           excluded_datasets=excluded_datasets)
-    atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
+def run(prediction_paths, variant_paths, outputs, bootstrap, excluded_datasets, coarse_caption_sets):
+    for predictions_path, variants_path, output in zip(prediction_paths, variant_paths, outputs):
+        predictions = pd.read_parquet(predictions_path)
+        if coarse_caption_sets == "pooled":  # the authors' aggregation: <type> and <type>_1 rows together
+            predictions = pooled_with_variants(predictions, pd.read_parquet(variants_path))
+        table = accuracy_table(predictions, bootstrap=BootstrapSettings(**bootstrap),
+                               excluded_datasets=excluded_datasets)
+        atomic_write(output, lambda tmp, table=table: table.to_parquet(tmp, index=False))
 
 
 with log_to(snakemake.log[0]):
-    run(snakemake.input.predictions, snakemake.input.variants, snakemake.output[0], dict(snakemake.params.bootstrap),
-        list(snakemake.params.excluded_datasets), snakemake.params.coarse_caption_sets)
+    run(list(snakemake.input.predictions), list(snakemake.input.variants), list(snakemake.output),
+        dict(snakemake.params.bootstrap), list(snakemake.params.excluded_datasets),
+        snakemake.params.coarse_caption_sets)

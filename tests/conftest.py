@@ -95,7 +95,7 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, cores: int = 2, check: bool = True, env: dict | None = None,
-              timeout: int = 900) -> subprocess.CompletedProcess:
+              timeout: int = 1800) -> subprocess.CompletedProcess:
     """``snakemake --cores N *args`` in ``workdir``; fails the test with the output's tail unless ``check=False``."""
     result = subprocess.run([str(SNAKEMAKE), "--cores", str(cores), *args], cwd=workdir, capture_output=True,
                             text=True, timeout=timeout, env=env)

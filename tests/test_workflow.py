@@ -46,7 +46,7 @@ def test_every_job_logged_and_benchmarked(demo_run):
     logs = list((demo_run / "logs").rglob("*.log"))
     bench = list((demo_run / "logs" / "bench").rglob("*.tsv"))
     assert len(logs) == len(bench) == n_jobs
-    predict_log = (demo_run / "logs" / "predict" / "demo" / "OpenCLIP-tiny-untrained" / "coarse.log").read_text()
+    predict_log = (demo_run / "logs" / "predict" / "demo" / "OpenCLIP-tiny-untrained.log").read_text()
     assert "1400 questions" in predict_log
 
 

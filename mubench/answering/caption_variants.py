@@ -57,18 +57,17 @@ def predict_caption_variants(
     """
     bench = Benchmark(Path(benchmark_root))
     manifest = json.loads((bench.root / "manifest.json").read_text())
-    provenance = model_provenance(spec, manifest)
-    variants = variant_questions(subset_questions(bench, spec, subset)) if spec.kind != "generative" else None
-    if variants is None or variants.empty:
-        empty = prediction_table(bench.questions.iloc[:0], [], spec.name, provenance)
-        return empty.assign(caption_key=pd.Series(dtype=str))[VARIANT_COLUMNS + list(provenance.columns())]
+    questions = subset_questions(bench, spec, subset)
+    variants = variant_questions(questions if spec.kind != "generative" else questions.iloc[:0])
     log.info("model %s, subset %s: %d (question, alternative caption set) rows, keys %s", spec.name, subset,
              len(variants), sorted(set(variants["caption_key"])))
-    if spec.kind == "random":
+    if variants.empty:
+        scores = []
+    elif spec.kind == "random":
         scores = [random_scores(spec.seed, f"{q.question_id}#{q.caption_key}", len(q.options))
                   for q in variants.itertuples()]
     else:
         scores = contrastive_scores(variants, *bench.image_index(), model, cache_dir, batch_size)
-    table = prediction_table(variants, scores, spec.name, provenance)
+    table = prediction_table(variants, scores, spec.name, model_provenance(spec, manifest))
     table.insert(VARIANT_COLUMNS.index("caption_key"), "caption_key", variants["caption_key"].to_numpy())
     return table

@@ -24,8 +24,10 @@ from mubench.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
+# What each row says about its image, so every breakdown (domain split, modality, stain…) reads one table.
+IMAGE_ATTRIBUTES = ["domain", "subdomain", "modality", "submodality", "stain"]
 PREDICTION_COLUMNS = [
-    "question_id", "image_id", "subset", "question_type", "dataset", "model",
+    "question_id", "image_id", "subset", "question_type", "dataset", *IMAGE_ATTRIBUTES, "model",
     "prediction", "answer_idx", "correct", "scores",
 ] + GENERATIVE_COLUMNS  # response and every matching rule's reading; null for contrastive/random rows
 
@@ -113,7 +115,8 @@ def prediction_table(
 
     Generative answerers pass a table instead, already holding prediction, correct, scores and the response
     columns (their prediction is the parsed option, -1 when unparseable)."""
-    out = questions[["question_id", "image_id", "subset", "question_type", "dataset", "answer_idx"]].copy()
+    out = questions[["question_id", "image_id", "subset", "question_type", "dataset", *IMAGE_ATTRIBUTES,
+                     "answer_idx"]].copy()
     out["model"] = model_name
     if isinstance(scores, pd.DataFrame):
         for column in scores.columns:
@@ -154,24 +157,24 @@ def _generative(spec, bench, questions, model, cache_dir, batch_size, on_batch) 
 ANSWERERS = {"random": _random, "contrastive": _contrastive, "generative": _generative}
 
 
-def load_answerer(spec, device: str = "auto"):
-    """The model adapter ``spec`` answers with (None for the random baseline, which needs no model)."""
-    from mubench.models import FAMILIES, load_model
-
-    if spec.kind == "random":
-        return None
-    return load_model(spec, device=resolve_device(device) if FAMILIES[spec.family].uses_torch else "cpu")
-
-
 def has_captions(questions: pd.DataFrame) -> pd.Series:
     """Questions a contrastive model can score: cognition (question + option) or a non-empty caption set."""
     return (questions["subset"] == "cognition") | (questions["captions"].map(len) > 0)
 
 
 def subset_questions(bench, spec, subset: str) -> pd.DataFrame:
-    """The questions of ``subset`` that ``spec`` answers; contrastive models skip those without captions (logged)."""
+    """The questions of ``subset`` that ``spec`` answers, with their image's attributes (IMAGE_ATTRIBUTES).
+
+    Contrastive models skip questions without a caption set (logged); generative models and Random answer all.
+    """
     questions = bench.questions
     questions = questions[questions["subset"] == subset].reset_index(drop=True)
+    attributes = bench.images.set_index("image_id")[IMAGE_ATTRIBUTES]
+    missing = sorted(set(questions["image_id"]) - set(attributes.index))
+    if missing:
+        raise KeyError(f"{len(missing)} {subset} questions refer to images absent from images.parquet, "
+                       f"e.g. {missing[:3]}")
+    questions = questions.join(attributes, on="image_id")
     if spec.kind == "contrastive":
         answerable = has_captions(questions)
         if not answerable.all():
@@ -218,15 +221,61 @@ def predict_subset(
     ``model`` is the loaded adapter; when None it is built from the registry (tests and benchmarks pass one).
     Contrastive models skip questions without a caption set (see ``subset_questions``).
     """
-    import json
-
     from mubench.benchmark.tables import Benchmark
 
     bench = Benchmark(Path(benchmark_root))
+    if model is None:
+        model = load_for(spec, device)
+    return _answer_subset(spec, bench, subset, model, cache_dir, batch_size, on_batch)
+
+
+def predict_subsets(
+    spec, benchmark_root: str | Path, subsets: Sequence[str], *, cache_dir: str | Path, batch_size: int,
+    device: str = "auto", model=None,
+) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Every subset answered by one loaded model (weights are loaded once per job), plus the model's facts.
+
+    Returns subset → prediction table, and ``model_info`` (parameter count measured on the loaded model)."""
+    from mubench.benchmark.tables import Benchmark
+
+    bench = Benchmark(Path(benchmark_root))
+    if model is None:
+        model = load_for(spec, device)
+    tables = {subset: _answer_subset(spec, bench, subset, model, cache_dir, batch_size, None) for subset in subsets}
+    return tables, model_info(spec, model)
+
+
+def load_for(spec, device: str):
+    """The family's adapter on the resolved device; None for the random baseline, which has no model."""
+    from mubench.models import FAMILIES, load_model
+
+    if spec.kind == "random":
+        return None
+    return load_model(spec, device=resolve_device(device) if FAMILIES[spec.family].uses_torch else "cpu")
+
+
+def model_info(spec, model) -> dict:
+    """What Table 21 reports: family, checkpoint, revision and the parameter count of the loaded weights."""
+    module = getattr(model, "model", None)
+    parameters = getattr(module, "parameters", None)
+    return {
+        "name": spec.name,
+        "label": spec.label,
+        "family": spec.family,
+        "kind": spec.kind,
+        "source_id": spec.source_id,
+        "revision": spec.weights_revision,
+        "fingerprint": spec.fingerprint,
+        "model_class": type(module).__name__ if module is not None else None,
+        "n_parameters": int(sum(p.numel() for p in parameters())) if callable(parameters) else None,
+    }
+
+
+def _answer_subset(spec, bench, subset: str, model, cache_dir, batch_size: int, on_batch) -> pd.DataFrame:
+    import json
+
     manifest = json.loads((bench.root / "manifest.json").read_text())
     questions = subset_questions(bench, spec, subset)
     log.info("model %s, subset %s: %d questions", spec.name, subset, len(questions))
-    if model is None:
-        model = load_answerer(spec, device)
     scores = ANSWERERS[spec.kind](spec, bench, questions, model, cache_dir, batch_size, on_batch)
     return prediction_table(questions, scores, spec.name, model_provenance(spec, manifest))

@@ -79,21 +79,32 @@ def _checked(record, source: Path, i: int) -> dict:
     return {**record, "answer_idx": answer_idx}
 
 
-def load_cognition(folder: str | Path, out_dir: str | Path) -> tuple[list[dict], list[dict]]:
-    """(image rows, question rows) of the cognition subset; images are written to ``out_dir/images``."""
-    folder, out_dir = Path(folder), Path(out_dir)
+def read_cognition(folder: str | Path) -> list[tuple[dict, Path]]:
+    """Every question record of the folder, checked, with its image file (which must exist); nothing is written."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CognitionFormatError(f"cognition folder {folder} does not exist")
     source, records = _read_records(folder)
-    images: dict[str, dict] = {}
-    questions = []
+    checked = []
     for i, raw in enumerate(records):
         record = _checked(raw, source, i)
         image_file = folder / record["image"]
         if not image_file.is_file():
             raise CognitionFormatError(f"{source} entry {i + 1}: image file {image_file} not found")
+        checked.append((record, image_file))
+    return checked
+
+
+def load_cognition(folder: str | Path, out_dir: str | Path) -> tuple[list[dict], list[dict]]:
+    """(image rows, question rows) of the cognition subset; images are written to ``out_dir/images``."""
+    folder, out_dir = Path(folder), Path(out_dir)
+    images: dict[str, dict] = {}
+    questions = []
+    for i, (record, image_file) in enumerate(read_cognition(folder)):
         try:
             png = png_bytes(image_file.read_bytes())
         except (OSError, ValueError) as err:
-            raise CognitionFormatError(f"{source} entry {i + 1}: image {image_file} unreadable: {err}") from err
+            raise CognitionFormatError(f"{folder} entry {i + 1}: image {image_file} unreadable: {err}") from err
         md5 = hashlib.md5(png).hexdigest()
         image_id = f"cognition_{md5[:16]}"
         if image_id not in images:

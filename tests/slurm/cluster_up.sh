@@ -33,14 +33,24 @@ install_packages() {
         || die "apt-get install ${PACKAGES[*]} failed; see $STATE/apt.log"
 }
 
+# The node is declared as a typical GPU node, larger than this machine (SlurmdParameters=config_overrides makes
+# slurmctld trust these numbers instead of what slurmd measures), with one simulated GPU (gres.conf: a device file
+# and no autodetection). That lets the shipped profile's requests — 8 CPUs, 48 GB and a GPU per model job, in a
+# `gpu` partition separate from the default `cpu` one — be honoured exactly as written. Nothing runs on a GPU.
+NODE_CPUS=${MUBENCH_SLURM_NODE_CPUS:-16}
+NODE_MEM_MB=${MUBENCH_SLURM_NODE_MEM_MB:-65536}
+
 write_slurm_conf() {
-    local host cpus mem_mb
+    local host
     host=$(hostname -s)
-    cpus=$(nproc)
-    # leave ~2 GiB to the OS, as a real site would
-    mem_mb=$(awk '/MemTotal/ {m = int($2 / 1024) - 2048; print (m < 1024 ? 1024 : m)}' /proc/meminfo)
+    cat >"$STATE/gres.conf" <<EOF
+# Written by tests/slurm/cluster_up.sh: one simulated GPU, no device behind it.
+AutoDetect=off
+NodeName=$host Name=gpu File=/dev/null
+EOF
     cat >"$STATE/slurm.conf" <<EOF
-# Written by tests/slurm/cluster_up.sh for $host ($cpus CPUs, $mem_mb MiB) — a throwaway test cluster.
+# Written by tests/slurm/cluster_up.sh for $host (declared $NODE_CPUS CPUs, $NODE_MEM_MB MiB, 1 simulated GPU) — a
+# throwaway test cluster shaped like a university one: a default cpu partition and a gpu partition.
 ClusterName=mubench-ci
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$CTLD_PORT
@@ -56,6 +66,7 @@ SlurmctldPidFile=$STATE/slurmctld.pid
 SlurmdPidFile=$STATE/slurmd.pid
 SlurmctldLogFile=$STATE/log/slurmctld.log
 SlurmdLogFile=$STATE/log/slurmd.log
+SlurmdParameters=config_overrides
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
@@ -64,6 +75,7 @@ ReturnToService=2
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
+GresTypes=gpu
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
@@ -76,8 +88,9 @@ KillWait=5
 Waittime=0
 SlurmctldDebug=info
 SlurmdDebug=info
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
-PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$NODE_CPUS RealMemory=$NODE_MEM_MB Gres=gpu:1 State=UNKNOWN
+PartitionName=cpu Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+PartitionName=gpu Nodes=$host MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
 }
 

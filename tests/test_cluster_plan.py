@@ -1,0 +1,156 @@
+"""What a cluster run plans and checks before it submits anything: SLURM jobs per model, and the preflight.
+
+The dry runs use the SHIPPED profile with only the Apptainer lines removed (no Apptainer here), as a site would
+plan on a login node without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import yaml
+from PIL import Image
+
+from conftest import REPO, SNAKEMAKE, copy_workflow
+
+MAX_JOBS_PER_MODEL = 3
+MAX_AGGREGATE_JOBS = 6
+
+
+def site_profile_without_apptainer(dest: Path) -> Path:
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    for key in ("software-deployment-method", "apptainer-args"):
+        profile.pop(key)
+    (dest / "config.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (dest / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return dest
+
+
+def local_rules() -> set[str]:
+    """The Snakefile's `localrules:` (a dry run prints them as ordinary rules)."""
+    block = re.search(r"^localrules:\n((?:[ \t]+\w+,?\n)+)", (REPO / "Snakefile").read_text(), re.MULTILINE)
+    return set(re.findall(r"\w+", block[1]))
+
+
+def slurm_submissions(dry_run: str) -> list[tuple[str, frozenset[str]]]:
+    """(what, models) for every job the SLURM executor would submit: group jobs and non-local rules.
+
+    A job belongs to the models its wildcards name (model, merged or trained); none = an aggregate job."""
+    local = local_rules()
+    submissions = []
+    for block in re.split(r"^\[[^\]\n]+\]", dry_run, flags=re.MULTILINE):
+        head = block.strip().split("\n", 1)[0]
+        if head.startswith("Group job"):
+            what = f"group {head.split()[2]}"
+        elif head.startswith("rule ") and head.split()[1].rstrip(":") not in local:
+            what = head.split()[1].rstrip(":")
+        else:
+            continue  # localrules run on the submitting host; other blocks are summaries
+        models = re.findall(r"wildcards: [^\n]*?\b(?:model|merged|trained)=([^,\s]+)", block)
+        submissions.append((what, frozenset(models)))
+    return submissions
+
+
+def cognition_folder(root: Path) -> Path:
+    root.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / "cell.png")
+    (root / "questions.json").write_text(json.dumps([dict(
+        image="cell.png", question="How many cells?", options=["1", "2", "None of the above"], answer_idx=0,
+        subdomain="cell biology")]))
+    return root
+
+
+def test_paper_config_submits_at_most_three_slurm_jobs_per_model(tmp_path):
+    """configs/paper.yaml (uBench + cognition folder) through profiles/slurm: one job per model (merged models
+    included: merge → predict → score is one job), detect for the detection models, a handful of aggregates."""
+    overrides = tmp_path / "site.yaml"
+    overrides.write_text(yaml.safe_dump({"benchmark": {"ubench": {
+        "path": str(tmp_path / "ubench"), "cognition_path": str(cognition_folder(tmp_path / "cognition"))}}}))
+    profile = site_profile_without_apptainer(tmp_path / "profile")
+    planned = subprocess.run(
+        [str(SNAKEMAKE), "-n", "--profile", str(profile), "--snakefile", str(REPO / "Snakefile"),
+         "--configfile", str(REPO / "configs/paper.yaml"), str(overrides), "--directory", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=600)
+    assert planned.returncode == 0, planned.stdout[-3000:] + planned.stderr[-3000:]
+    assert "/cognition.parquet" in planned.stdout, "the cognition folder must put cognition in the plan"
+
+    submissions = slurm_submissions(planned.stdout)
+    per_model = Counter(model for _, models in submissions for model in models)
+    aggregates = sorted(what for what, models in submissions if not models)
+    config = yaml.safe_load((REPO / "configs/paper.yaml").read_text())
+    configured = {m["name"] for m in config["models"]}
+    assert configured <= set(per_model), f"models with no job: {configured - set(per_model)}"
+    assert max(per_model.values()) <= MAX_JOBS_PER_MODEL, per_model.most_common(5)
+    assert len(aggregates) <= MAX_AGGREGATE_JOBS, aggregates
+    assert all(len(models) == 1 for _, models in submissions if models), "a job must never mix two models"
+
+    # docs/cluster.md prints these numbers: keep them true
+    docs = (REPO / "docs/cluster.md").read_text()
+    n_models = len(per_model)
+    stated = f"{len(submissions)} SLURM jobs for {n_models} models"
+    assert stated in docs, f"docs/cluster.md should say {stated!r} (aggregates: {aggregates})"
+
+
+def _bindings():
+    spec = importlib.util.spec_from_file_location("bindings", REPO / "containers" / "bindings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("configfiles", [[], ["configs/paper.yaml"]], ids=["demo", "paper"])
+def test_preflight_checks_every_image_the_jobs_run_in(configfiles):
+    bindings = _bindings()
+    files = [REPO / c for c in configfiles]
+    used = {Path(image).stem for _, _, image in bindings.job_images(REPO / "Snakefile", files) if image}
+    [preflight] = bindings.planned_jobs(REPO / "Snakefile", files, ["preflight"])
+    assert set(preflight.params.images) == used
+
+
+def _shard(folder: Path, name: str, payload: bytes) -> str:
+    """A stand-in shard file (preflight only finds and hashes shards; the conversion has its own tests)."""
+    (folder / name).write_bytes(payload)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def test_preflight_names_every_missing_item_in_one_run(tmp_path):
+    """A missing model, a missing shard and a shard with the wrong hash: all three in one table, and the run fails."""
+    release = tmp_path / "release"
+    release.mkdir()
+    good = _shard(release, "ubench-test-00000-of-00003.arrow", b"shard zero")
+    _shard(release, "ubench-test-00001-of-00003.arrow", b"shard one, altered")
+    workdir = copy_workflow(tmp_path / "run")
+    config = {
+        "benchmark": {"name": "site", "source": "ubench", "ubench": {"path": str(release), "sha256": {
+            "ubench-test-00000-of-00003.arrow": good,
+            "ubench-test-00001-of-00003.arrow": hashlib.sha256(b"shard one").hexdigest(),
+            "ubench-test-00002-of-00003.arrow": "0" * 64}}},
+        "models": [{"name": "Random", "family": "random", "seed": 0},
+                   {"name": "PLIP", "family": "hf_clip", "model_id": "vinid/plip"}],
+    }
+    (workdir / "site.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([str(SNAKEMAKE), "--cores", "1", "preflight", "--configfile", "site.yaml"], cwd=workdir,
+                          capture_output=True, text=True, timeout=600, env=env)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output[-3000:]
+    table = {line.split("|")[0].strip(): line.split("|")[1].strip() for line in output.splitlines()
+             if line.count("|") >= 3 and not line.startswith("item")}
+    assert table["uBench shard ubench-test-00000-of-00003.arrow"] == "ok"
+    assert table["uBench shard ubench-test-00001-of-00003.arrow"] == "ERROR"  # wrong SHA-256
+    assert table["uBench shard ubench-test-00002-of-00003.arrow"] == "MISSING"
+    assert table["model PLIP (hf_clip)"] == "MISSING"
+    assert table["model Random (random)"] == "ok"
+    assert "3 of 6 items not ready" in output
+    assert "hf download vinid/plip" in output  # the remedy, not just the verdict
+    assert not (workdir / "results/site/benchmark").exists(), "the preflight builds nothing"
