@@ -22,7 +22,7 @@ SENSITIVITY_PERCENT = ["accuracy", "default_accuracy", "difference", "spread"]
 
 
 def save(fig: plt.Figure, path: str | Path, fmt: str) -> None:
-    fig.savefig(path, format=fmt, dpi=150, metadata=_METADATA[fmt])
+    fig.savefig(path, format=fmt, dpi=150, metadata=_METADATA[fmt], bbox_inches="tight")
 
 
 def in_percent(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -38,7 +38,8 @@ def significance_matrix(significance: pd.DataFrame, subsets: Sequence[str], alph
     if not subsets:
         return _note("Paired comparisons need at least two models")
     n = max(len(_ranked(significance[significance["subset"] == s])) for s in subsets)
-    fig, axes = plt.subplots(1, len(subsets), figsize=(len(subsets) * (0.8 * n + 1.6), 0.6 * n + 1.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(subsets), figsize=(len(subsets) * (0.7 * n + 2.5), 0.6 * n + 2.5), squeeze=False,
+                             layout="constrained")
     limit = max(100 * significance["diff"].abs().max(), 1.0) if len(significance) else 1.0
     for ax, subset in zip(axes[0], subsets):
         pairs = significance[significance["subset"] == subset]
@@ -56,7 +57,7 @@ def significance_matrix(significance: pd.DataFrame, subsets: Sequence[str], alph
         ax.set_xticks(range(len(models)), models, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(models)), models, fontsize=7)
         ax.set_title(f"{subset}: row − column (pp)", fontsize=9)
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="accuracy difference (percentage points)")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="difference (pp)")
     fig.suptitle(f"Paired comparisons — bold: Holm-corrected McNemar p < {alpha:g}", fontsize=9)
     return fig
 
@@ -77,7 +78,8 @@ def sensitivity_plot(sensitivity: pd.DataFrame, subsets: Sequence[str], labels: 
     variants = sorted(set(sensitivity.loc[~sensitivity["is_default"].astype(bool), "variant"]))
     markers = dict(zip(variants, "osD^v<>ph*"))
     n = max(sensitivity[sensitivity["subset"] == s]["model"].nunique() for s in subsets)
-    fig, axes = plt.subplots(1, len(subsets), figsize=(4.2 * len(subsets), 0.45 * n + 1.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(subsets), figsize=(4.2 * len(subsets), 0.45 * n + 1.6), squeeze=False,
+                             layout="constrained")
     for ax, subset in zip(axes[0], subsets):
         rows = sensitivity[sensitivity["subset"] == subset]
         models = sorted(rows["model"].unique(), key=lambda m: labels.get(m, m))
@@ -90,6 +92,7 @@ def sensitivity_plot(sensitivity: pd.DataFrame, subsets: Sequence[str], labels: 
                 ax.plot([100 * r.difference], [y], marker=markers.get(r.variant, "o"), linestyle="none",
                         color="C0" if r.factor == "caption_set" else "C3", label=f"{r.factor}: {r.variant}")
         ax.set_yticks(range(len(models)), [labels.get(m, m) for m in models], fontsize=7)
+        ax.set_ylim(-0.6, len(models) - 0.4)
         ax.axvline(0, color="black", linewidth=0.5)
         ax.set_xlabel("accuracy − default on the same questions (pp)", fontsize=8)
         ax.set_title(subset, fontsize=9)
@@ -98,10 +101,9 @@ def sensitivity_plot(sensitivity: pd.DataFrame, subsets: Sequence[str], labels: 
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
     if handles:
-        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 4), fontsize=7,
-                   frameon=False)
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 4),
+                   fontsize=7, frameon=False)
     fig.suptitle("Sensitivity to caption wording and answer matching (bar: spread)", fontsize=9)
-    fig.tight_layout(rect=(0, 0.08 if handles else 0, 1, 0.95))
     return fig
 
 
