@@ -116,4 +116,8 @@ def test_breakdown_reports_row_and_image_interval_widths(demo_run):
     totals = breakdown[(breakdown.level == "total") & (breakdown.scope == "all")].set_index(["subset", "model"])
     assert (totals.ci_low == totals.rows_ci_low).all()  # config.yaml: resample: rows
     assert (totals.loc["fine", "images_to_rows_width"] == 1.0).all()  # one fine question per image
-    assert (totals.loc["coarse", "images_to_rows_width"] > 0.8).all()
+    # Random answers each question independently: resampling images changes nothing but Monte-Carlo noise
+    assert 0.9 < totals.loc[("coarse", "Random"), "images_to_rows_width"] < 1.1
+    # the untrained CLIP's correctness is set by the question type (e.g. always right on domain, never on stain), so
+    # every image scores 1-2 of 5 and image totals vary far less than independent rows would: a narrower interval
+    assert totals.loc[("coarse", "OpenCLIP tiny (untrained)"), "images_to_rows_width"] < 0.8
