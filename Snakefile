@@ -18,6 +18,12 @@ localrules:
     table14,
     merging_figures,
     table18,
+    perception_figures,
+    composition,
+    sample_images,
+    table21,
+    reproduction,
+    absent_artefact,
 
 
 include: "rules/common.smk"
@@ -30,6 +36,7 @@ include: "rules/probe.smk"
 include: "rules/phash.smk"
 include: "rules/merging.smk"
 include: "rules/detection.smk"
+include: "rules/report.smk"
 include: "rules/preflight.smk"
 
 
@@ -42,4 +49,7 @@ rule all:
         PHASH_OUTPUTS,
         MERGING_OUTPUTS,
         DETECTION_OUTPUTS,
+        FIGURES_OUTPUTS,
+        ABSENT_OUTPUTS,
+        "paper_figures/reproduction.md",
     default_target: True

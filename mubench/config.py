@@ -13,6 +13,10 @@ class ConfigError(ValueError):
 
 def check_config(config: dict[str, Any]) -> dict[str, ModelSpec]:
     """Return the configured models by name, refusing duplicates (they would share output paths)."""
+    source = config["benchmark"]["source"]
+    if config.get("probe") and source in ("microvqa", "microvqapp"):
+        raise ConfigError(f"probe: the linear probe learns per-image class labels, which benchmark.source {source} "
+                          "has not; leave the probe section out of this config")
     models: dict[str, ModelSpec] = {}
     for i, entry in enumerate(config["models"]):
         name = entry["name"]

@@ -180,6 +180,26 @@ def ubench_checks(options: dict, hash_record: Path) -> list[Check]:
     return checks
 
 
+def microvqa_checks(source: str, options: dict, hash_record: Path) -> list[Check]:
+    """The MicroVQA / MicroVQA++ shards found (never downloaded), complete, and of the configured SHA-256."""
+    from mubench.benchmark.microvqa import LAYOUTS
+    from mubench.benchmark.microvqa_release import ReleaseError, check_hashes, locate_release
+
+    item = f"{source} shards"
+    try:
+        split, shards, where = locate_release(source, options.get("path"), options.get("repo_id")
+                                              or LAYOUTS[source].repo_id, options.get("revision"),
+                                              options.get("split"), download=False)
+    except ReleaseError as err:
+        return [Check(item, MISSING, str(err), "see docs/microvqa.md")]
+    try:
+        check_hashes(source, shards, options.get("sha256"), hash_record.parent / f"{source}_shard_sha256.json")
+    except ReleaseError as err:
+        return [Check(item, ERROR, str(err), "delete the shard and fetch it again")]
+    pinned = "SHA-256 verified" if options.get("sha256") else f"SHA-256 not pinned (benchmark.{source}.sha256)"
+    return [Check(item, OK, f"{len(shards)} {split} shards at {where}; {pinned}")]
+
+
 def container_checks(images: Iterable[str], repo: Path) -> list[Check]:
     return [
         Check(f"image {name}", OK, str(repo / f"containers/{name}.sif"))
@@ -209,9 +229,30 @@ def run_checks(models: Iterable[ModelSpec], benchmark: dict, probe_features: dic
     checks = []
     if benchmark["source"] == "ubench":
         checks += ubench_checks(benchmark.get("ubench") or {}, hash_record)
+    if benchmark["source"] in ("microvqa", "microvqapp"):
+        checks += microvqa_checks(benchmark["source"], benchmark.get(benchmark["source"]) or {}, hash_record)
     checks += [model_check(spec) for spec in models]
     if probe_features is not None:
         checks.append(probe_check(probe_features))
     if use_apptainer:
         checks += container_checks(images, repo)
     return checks
+
+
+class PreflightFailed(RuntimeError):
+    """Some items are not ready; the message names every one of them."""
+
+
+def preflight(models, benchmark, probe_features, images, *, use_apptainer: bool, repo, hash_record, log) -> None:
+    """Print the table (terminal and ``log``) and fail naming every item that is not ready."""
+    import sys
+
+    checks = run_checks(models, dict(benchmark), dict(probe_features) if probe_features else None, images,
+                        use_apptainer=use_apptainer, repo=Path(repo), hash_record=Path(hash_record))
+    table = render(checks)
+    sys.stdout.write(table)
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    Path(log).write_text(table)
+    failed = [c.item for c in checks if not c.passed]
+    if failed:
+        raise PreflightFailed(f"{len(failed)} items not ready ({', '.join(failed)}); see the table above")

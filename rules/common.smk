@@ -1,4 +1,4 @@
-# Config validation, model/subset lists and input functions — nothing else.
+# Config validation, model/subset lists, input functions and paper_figures/ output-naming helpers — nothing else.
 
 import re
 from pathlib import Path
@@ -11,6 +11,11 @@ from mubench.analyses.merging.plan import merge_plan
 
 min_version("9.0")
 
+# `--configfile` extends config.yaml; a section set to null there is switched off (e.g. the demo's probe and merging
+# in configs/microvqa.yaml). Dropped before validation, which would fill defaults into it.
+for section in ("probe", "merging"):
+    if section in config and config[section] is None:
+        del config[section]
 validate(config, "../schemas/config.schema.yaml")
 MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema cannot express
 
@@ -24,7 +29,8 @@ SUBSETS = workflow_subsets(config["benchmark"], config["subsets"])  # uBench: co
 BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet", "manifest.json")
 BASE_CONTAINER = "containers/base.sif"  # CPU analysis image for every rule that runs no model
 REFERENCE_DIR = Path(workflow.basedir) / "paper_figures" / "reference"  # published numbers, shipped
-TABLE1_OUTPUTS = ["paper_figures/table1.csv", "paper_figures/table1.md", "paper_figures/table1_breakdown.csv"]
+TABLE1_OUTPUTS = ["paper_figures/table1.csv", "paper_figures/table1.md", "paper_figures/table1.tex",
+                  "paper_figures/table1_breakdown.csv"]
 
 
 wildcard_constraints:
@@ -61,3 +67,32 @@ def workflow_weights(name):
 
 def model_weights(wildcards):
     return workflow_weights(wildcards.model)
+
+
+def workflow_images():
+    """Every Apptainer image the jobs of this config use (the rules' `container:` values; tests compare them)."""
+    images = {"base"} | ({PROBE_FEATURE_CONTAINER} if PROBE else set())
+    images |= {spec.container for spec in EVAL_MODELS.values()}
+    if MERGING.trained:
+        images.add("openclip")  # train_demo_clip
+    return sorted(images)
+def table_files(stem, caption=None, category=None, subcategory=None):
+    """CSV (in the report when a caption is given) + Markdown + LaTeX of one table."""
+    csv = f"paper_figures/{stem}.csv"
+    if caption:
+        csv = report(csv, caption=f"../report/{caption}", category=category, subcategory=subcategory)
+    return [csv, f"paper_figures/{stem}.md", f"paper_figures/{stem}.tex"]
+
+
+def named_table_files(stem, category, subcategory):
+    """{name: csv, name_md: md, name_tex: tex} for a table stem such as table3_perception_summary."""
+    name = stem.split("_")[0]
+    csv, md, tex = table_files(stem, f"{name}.rst", category, subcategory)
+    return {name: csv, f"{name}_md": md, f"{name}_tex": tex}
+
+
+def cognition_absent_reason():
+    """Why this configuration has no cognition composition tables (Tables 9–11)."""
+    if "cognition" not in config["subsets"]:
+        return "config `subsets` does not list cognition"
+    return "no cognition set: `benchmark.ubench.cognition_path` is null (the expert cognition set is not public)"

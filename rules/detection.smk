@@ -38,7 +38,7 @@ rule table18:
         boxes=expand(f"results/{BENCH}/detection/{{model}}/boxes.parquet", model=DETECTION_MODELS),
         reference=REFERENCE_DIR / "paper_table18_detection.csv",
     output:
-        "paper_figures/table18_grit.csv",
+        report("paper_figures/table18_grit.csv", caption="../report/table18.rst", category=LOCALIZATION_SECTION),
     params:
         models=lambda wc: [MODELS[name] for name in DETECTION_MODELS],
     container:

@@ -1,15 +1,52 @@
+# Paper tables and figures computed from the benchmark tables and every Table 1 model's results. Tables are
+# written as CSV + Markdown + LaTeX, figures as PNG + PDF (plus the data each figure drew under paper_figures/data/).
+# Report categories follow the paper's sections (report/*.rst holds one caption per artefact).
+
+FIGURES = config.get("figures", {})
+# Report categories, in the paper's order (rules of later sections use them too).
+MAIN = "1 Main results"
+BENCHMARK_SECTION = "2 Benchmark composition (appendix C)"
+ANALYSES_SECTION = "3 Linear probe and near-duplicates (appendix E)"
+LOCALIZATION_SECTION = "4 Localization (appendix Table 18)"
+MERGING_SECTION = "5 Weight merging (appendix G)"
+MORE_RESULTS = "6 More results (appendix)"
+
+
+COGNITION_TABLES = ["table9_cognition_summary", "table10_cognition_modalities", "table11_cognition_domains"]
+COMPOSITION_TABLES = ["table3_perception_summary", "table4_tasks", "table6_domains", "table7_modalities",
+                      "table8_stains"] + (COGNITION_TABLES if "cognition" in SUBSETS else [])
+PERCEPTION_FIGURES = {"fig4": "fig4_perception_axes", "fig11": "fig11_radar", "fig12": "fig12_coarse_by_type",
+                      "fig13": "fig13_fine_biology", "fig14": "fig14_fine_pathology"}
+# Perception figures and composition need coarse/fine questions; MicroVQA (cognition only) has none.
+PERCEPTION = any(subset in SUBSETS for subset in ("coarse", "fine"))
+PERCEPTION_OUTPUTS = (
+    [f"paper_figures/{stem}.{ext}" for stem in PERCEPTION_FIGURES.values() for ext in ("png", "pdf")]
+    + [f"paper_figures/table20_pathology.{ext}" for ext in ("csv", "md", "tex")]
+    + [f"paper_figures/{stem}.{ext}" for stem in COMPOSITION_TABLES for ext in ("csv", "md", "tex")]
+    + [f"paper_figures/fig3_composition.{ext}" for ext in ("png", "pdf")]
+)
+FIGURES_OUTPUTS = (
+    (PERCEPTION_OUTPUTS if PERCEPTION else [])
+    + [f"paper_figures/fig6_samples.{ext}" for ext in ("png", "pdf")]
+    + [f"paper_figures/table21_models.{ext}" for ext in ("csv", "md", "tex")]
+)
+from mubench.figures.published import reference_file
+
+
 rule table1:
-    """Table 1: official (pooled) accuracy per subset and model, with CIs and the paper's values beside them."""
+    """Table 1: official (pooled) accuracy per subset and model, with CIs and the published values beside them."""
     input:
         scores=all_scores,
         manifest=f"{BENCH_DIR}/manifest.json",
-        reference=REFERENCE_DIR / "paper_table1.csv",
+        reference=REFERENCE_DIR.parent / reference_file(config["benchmark"]["source"]),  # μ-Bench's Table 1 or MicroVQA's
         significance="paper_figures/significance.csv",  # marks models tied with the best of their subset
     output:
-        csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category="Table 1"),
+        csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category=MAIN, subcategory="Table 1"),
         md="paper_figures/table1.md",
+        tex="paper_figures/table1.tex",
         breakdown=report(
-            "paper_figures/table1_breakdown.csv", caption="../report/table1_breakdown.rst", category="Table 1"
+            "paper_figures/table1_breakdown.csv", caption="../report/table1_breakdown.rst", category=MAIN,
+            subcategory="Table 1",
         ),
     params:
         models=lambda wc: list(MODELS.values()),
@@ -24,3 +61,124 @@ rule table1:
         f"logs/bench/table1/{BENCH}.tsv"
     script:
         "../scripts/table1.py"
+
+
+rule perception_figures:
+    """Fig. 4 (best model per group on every axis), Fig. 11 (radar), Figs. 12–14 (by question type / task) and
+    Table 20 (pathology only), every bar with its CI; the breakdown by image attribute and domain comes from
+    mubench.scoring.accuracy."""
+    input:
+        scores=all_scores,
+        images=f"{BENCH_DIR}/images.parquet",
+        reference=REFERENCE_DIR / "paper_table20_pathology.csv",
+    output:
+        fig4=report("paper_figures/fig4_perception_axes.png", caption="../report/fig4.rst", category=MAIN,
+                    subcategory="Fig. 4"),
+        fig4_pdf="paper_figures/fig4_perception_axes.pdf",
+        fig11=report("paper_figures/fig11_radar.png", caption="../report/fig11.rst", category=MORE_RESULTS,
+                     subcategory="Per axis and task"),
+        fig11_pdf="paper_figures/fig11_radar.pdf",
+        fig12=report("paper_figures/fig12_coarse_by_type.png", caption="../report/fig12.rst",
+                     category=MORE_RESULTS, subcategory="Per axis and task"),
+        fig12_pdf="paper_figures/fig12_coarse_by_type.pdf",
+        fig13=report("paper_figures/fig13_fine_biology.png", caption="../report/fig13.rst", category=MORE_RESULTS,
+                     subcategory="Per axis and task"),
+        fig13_pdf="paper_figures/fig13_fine_biology.pdf",
+        fig14=report("paper_figures/fig14_fine_pathology.png", caption="../report/fig14.rst",
+                     category=MORE_RESULTS, subcategory="Per axis and task"),
+        fig14_pdf="paper_figures/fig14_fine_pathology.pdf",
+        **{f"{name}_data": f"paper_figures/data/{name}.csv" for name in PERCEPTION_FIGURES},
+        table20=report("paper_figures/table20_pathology.csv", caption="../report/table20.rst",
+                       category=MORE_RESULTS, subcategory="Pathology (Table 20)"),
+        table20_md="paper_figures/table20_pathology.md",
+        table20_tex="paper_figures/table20_pathology.tex",
+    params:
+        models=lambda wc: list(MODELS.values()),
+        subsets=SUBSETS,
+        bootstrap=config["bootstrap"],
+        radar_models=FIGURES.get("radar_models", 5),
+    container:
+        BASE_CONTAINER
+    log:
+        f"logs/perception_figures/{BENCH}.log",
+    benchmark:
+        f"logs/bench/perception_figures/{BENCH}.tsv"
+    script:
+        "../scripts/perception_figures.py"
+
+
+rule composition:
+    """Benchmark composition from its tables: Fig. 3 and Tables 3, 4, 6, 7, 8 (9, 10, 11 with a cognition set),
+    beside the paper's counts when the benchmark is uBench."""
+    input:
+        tables=BENCHMARK_TABLES,
+        images=f"{BENCH_DIR}/images.parquet",
+        manifest=f"{BENCH_DIR}/manifest.json",
+        references=[REFERENCE_DIR / f"paper_{stem}.csv" for stem in COMPOSITION_TABLES],
+    output:
+        fig3=report("paper_figures/fig3_composition.png", caption="../report/fig3.rst", category=BENCHMARK_SECTION,
+                    subcategory="Perception"),
+        fig3_pdf="paper_figures/fig3_composition.pdf",
+        fig3_data="paper_figures/data/fig3.csv",
+        **{
+            key: path
+            for stem in COMPOSITION_TABLES
+            for key, path in named_table_files(
+                stem, BENCHMARK_SECTION, "Cognition" if stem in COGNITION_TABLES else "Perception"
+            ).items()
+        },
+    params:
+        with_cognition="cognition" in SUBSETS,
+    container:
+        BASE_CONTAINER
+    log:
+        f"logs/composition/{BENCH}.log",
+    benchmark:
+        f"logs/bench/composition/{BENCH}.tsv"
+    script:
+        "../scripts/composition.py"
+
+
+rule sample_images:
+    """Fig. 6: a seeded grid of sample images, one row per dataset."""
+    input:
+        images=f"{BENCH_DIR}/images.parquet",
+        image_dir=f"{BENCH_DIR}/images",
+    output:
+        png=report("paper_figures/fig6_samples.png", caption="../report/fig6.rst", category=BENCHMARK_SECTION,
+                   subcategory="Perception"),
+        pdf="paper_figures/fig6_samples.pdf",
+        data="paper_figures/data/fig6.csv",
+    params:
+        per_dataset=FIGURES.get("samples_per_dataset", 6),
+        seed=FIGURES.get("seed", 0),
+    container:
+        BASE_CONTAINER
+    log:
+        f"logs/sample_images/{BENCH}.log",
+    benchmark:
+        f"logs/bench/sample_images/{BENCH}.tsv"
+    script:
+        "../scripts/sample_images.py"
+
+
+rule table21:
+    """Table 21: family, checkpoint, revision and measured parameter count of every model, beside the paper's."""
+    input:
+        facts=expand(f"results/{BENCH}/predictions/{{model}}/model.json", model=MODELS),
+        reference=REFERENCE_DIR / "paper_table21_models.csv",
+    output:
+        csv=report("paper_figures/table21_models.csv", caption="../report/table21.rst", category=MORE_RESULTS,
+                   subcategory="Models (Table 21)"),
+        md="paper_figures/table21_models.md",
+        tex="paper_figures/table21_models.tex",
+    params:
+        models=lambda wc: list(MODELS.values()),
+    container:
+        BASE_CONTAINER
+    log:
+        f"logs/table21/{BENCH}.log",
+    benchmark:
+        f"logs/bench/table21/{BENCH}.tsv"
+    script:
+        "../scripts/table21.py"

@@ -1,10 +1,11 @@
 # Weight merging (appendix G.2, Fig. 5, Table 19): θ = α·θ_base + (1−α)·θ_tuned per pair and α. Each merged model
 # is an ordinary model (common.smk: EVAL_MODELS) whose predict job depends on the folder written here.
 
-MERGING_SUBSETS = [s for s in config.get("merging", {}).get("subsets", SUBSETS) if s in SUBSETS]
+MERGING_SUBSETS = [s for s in (config.get("merging") or {}).get("subsets", SUBSETS) if s in SUBSETS]
 MERGING_OUTPUTS = (
-    ["paper_figures/table19.csv", "paper_figures/fig5_merging.png", "paper_figures/merging_alpha_curve.png",
-     "paper_figures/merging_alpha_curve.csv"]
+    [f"paper_figures/{name}" for name in ("table19.csv", "table19.md", "table19.tex", "fig5_merging.png",
+                                          "fig5_merging.pdf", "data/fig5.csv", "merging_alpha_curve.png",
+                                          "merging_alpha_curve.pdf", "merging_alpha_curve.csv")]
     if MERGING.pairs else []
 )
 
@@ -67,15 +68,21 @@ rule merging_figures:
         table1=REFERENCE_DIR / "paper_table1.csv",
         pathology=REFERENCE_DIR / "paper_table20_pathology.csv",
     output:
-        table19="paper_figures/table19.csv",
-        fig5="paper_figures/fig5_merging.png",
-        curve="paper_figures/merging_alpha_curve.png",
+        **dict(zip(("table19", "table19_md", "table19_tex"), table_files("table19", "table19.rst", MERGING_SECTION,
+                                                                         "Table 19 / Fig. 5"))),
+        fig5=report("paper_figures/fig5_merging.png", caption="../report/fig5.rst", category=MERGING_SECTION,
+                    subcategory="Table 19 / Fig. 5"),
+        fig5_pdf="paper_figures/fig5_merging.pdf",
+        fig5_csv="paper_figures/data/fig5.csv",
+        curve=report("paper_figures/merging_alpha_curve.png", caption="../report/merging_alpha_curve.rst",
+                     category=MERGING_SECTION, subcategory="Table 19 / Fig. 5"),
+        curve_pdf="paper_figures/merging_alpha_curve.pdf",
         curve_csv="paper_figures/merging_alpha_curve.csv",
     params:
         models=lambda wc: list(EVAL_MODELS.values()),
         plan=MERGING,
         subsets=MERGING_SUBSETS,
-        section=config.get("merging", {}),
+        section=config.get("merging") or {},
         bootstrap=config["bootstrap"],
     container:
         BASE_CONTAINER

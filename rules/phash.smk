@@ -1,7 +1,7 @@
 # Perceptual near-duplicates (appendix E.5): Table 14 and its Table 1 robustness check.
 
-PHASH_OUTPUTS = ["paper_figures/table14_phash.csv", "paper_figures/table14_robustness.csv",
-                 "paper_figures/table14_robustness_summary.csv"]
+PHASH_TABLES = ["table14_phash", "table14_robustness", "table14_robustness_summary"]
+PHASH_OUTPUTS = [f"paper_figures/{stem}.{ext}" for stem in PHASH_TABLES for ext in ("csv", "md", "tex")]
 
 
 rule phash:
@@ -31,9 +31,12 @@ rule table14:
         predictions=expand(f"results/{BENCH}/predictions/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS),
         reference=REFERENCE_DIR / "paper_table14_phash.csv",
     output:
-        table=PHASH_OUTPUTS[0],
-        robustness=PHASH_OUTPUTS[1],
-        summary=PHASH_OUTPUTS[2],
+        **dict(zip(("table", "table_md", "table_tex"), table_files(PHASH_TABLES[0], "table14.rst",
+                                                                   ANALYSES_SECTION, "Table 14"))),
+        **dict(zip(("robustness", "robustness_md", "robustness_tex"),
+                   table_files(PHASH_TABLES[1], "table14_robustness.rst", ANALYSES_SECTION, "Table 14"))),
+        **dict(zip(("summary", "summary_md", "summary_tex"),
+                   table_files(PHASH_TABLES[2], "table14_robustness_summary.rst", ANALYSES_SECTION, "Table 14"))),
     params:
         models=lambda wc: list(MODELS.values()),
         settings=config["phash"],

@@ -1,28 +1,23 @@
 # Preflight (`snakemake preflight [--profile …] [--configfile …]`, or `make check`): run on the login node before
 # submitting; checks offline availability of everything this config needs and names every missing item at once.
+# A `run:` block on purpose: it inspects the host the run starts from, never the inside of a container.
 
 from snakemake.settings.types import DeploymentMethod
 
 
-def workflow_images():
-    """Every Apptainer image the jobs of this config use (the rules' `container:` values; tests compare them)."""
-    images = {"base", PROBE_FEATURE_CONTAINER} | {spec.container for spec in EVAL_MODELS.values()}
-    if MERGING.trained:
-        images.add("openclip")  # train_demo_clip
-    return sorted(images)
-
-
 rule preflight:
-    """Weights, uBench shards (SHA-256), cognition folder and container images checked without loading a model."""
+    """Weights, uBench or MicroVQA shards (SHA-256), cognition folder and container images, loading no model."""
     params:
         models=lambda wc: list(MODELS.values()),
         benchmark=config["benchmark"],
-        probe_features=config["probe"]["features"],
+        probe_features=PROBE.get("features"),
         images=workflow_images(),
         use_apptainer=DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method,
         repo=workflow.basedir,
         hash_record=f"results/{BENCH}/ubench_shard_sha256.json",
     log:
         f"logs/preflight/{BENCH}.log",  # no benchmark file: it would count as an output and stop reruns
-    script:
-        "../scripts/preflight.py"
+    run:
+        from mubench.preflight import preflight
+
+        preflight(**params, log=log[0])

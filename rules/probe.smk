@@ -1,9 +1,15 @@
 # Linear probe on frozen ViT-S/14 features (appendix E.2): Table 13 and Fig. 8.
 
+PROBE = config.get("probe") or {}  # absent or null: no probe jobs (MicroVQA has no per-image class labels)
 PROBE_DIR = f"results/{BENCH}/probe"
-PROBE_OUTPUTS = ["paper_figures/table13_linear_probe.csv", "paper_figures/fig8_linear_probe.png"]
+PROBE_FILES = ["paper_figures/table13_linear_probe.csv", "paper_figures/table13_linear_probe.md",
+               "paper_figures/table13_linear_probe.tex", "paper_figures/fig8_linear_probe.png",
+               "paper_figures/fig8_linear_probe.pdf"]
+PROBE_OUTPUTS = PROBE_FILES if PROBE else []
 # timm runs in the open_clip image; the transformers backend in the HF image.
-PROBE_FEATURE_CONTAINER = {"timm": "openclip", "transformers": "hf-vlm"}[config["probe"]["features"]["backend"]]
+PROBE_FEATURE_CONTAINER = {"timm": "openclip", "transformers": "hf-vlm"}[
+    PROBE.get("features", {}).get("backend", "timm")
+]
 
 
 rule probe_features:
@@ -14,7 +20,7 @@ rule probe_features:
     output:
         f"{PROBE_DIR}/features.npz",
     params:
-        settings=config["probe"]["features"],
+        settings=PROBE.get("features"),
         cache_dir=f"results/{BENCH}/cache/probe_features",
     threads: config["inference"].get("threads", 2)
     container:
@@ -36,7 +42,7 @@ rule linear_probe:
     output:
         f"{PROBE_DIR}/linear_probe.parquet",
     params:
-        settings=config["probe"],
+        settings=PROBE,
     threads: config["inference"].get("threads", 2)
     container:
         BASE_CONTAINER
@@ -55,8 +61,11 @@ rule table13:
         features=f"{PROBE_DIR}/features.npz",
         reference=REFERENCE_DIR / "paper_table13_linear_probe.csv",
     output:
-        csv=PROBE_OUTPUTS[0],
-        png=PROBE_OUTPUTS[1],
+        **dict(zip(("csv", "md", "tex"), table_files("table13_linear_probe", "table13.rst", ANALYSES_SECTION,
+                                                     "Table 13 / Fig. 8"))),
+        png=report(PROBE_FILES[3], caption="../report/fig8.rst", category=ANALYSES_SECTION,
+                   subcategory="Table 13 / Fig. 8"),
+        pdf=PROBE_FILES[4],
     params:
         source=config["benchmark"]["source"],
     container:

@@ -7,6 +7,7 @@ REPORT = {
     "significance_level": 0.05,
     **config.get("report", {}),
 }
+STATISTICS_SECTION = "7 Model comparisons and sensitivity (beyond the paper)"  # report category, after the paper's
 STATS_OUTPUTS = [
     "paper_figures/significance.csv",
     "paper_figures/significance_breakdown.csv",
@@ -48,9 +49,11 @@ rule significance:
     input:
         expand(f"results/{BENCH}/predictions/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS),
     output:
-        csv=report("paper_figures/significance.csv", caption="../report/significance.rst", category="Statistics"),
+        csv=report("paper_figures/significance.csv", caption="../report/significance.rst", category=STATISTICS_SECTION,
+                   subcategory="Paired comparisons"),
         breakdown="paper_figures/significance_breakdown.csv",
-        png="paper_figures/significance_matrix.png",
+        png=report("paper_figures/significance_matrix.png", caption="../report/significance.rst",
+                   category=STATISTICS_SECTION, subcategory="Paired comparisons"),
         pdf="paper_figures/significance_matrix.pdf",
     params:
         models=lambda wc: [(name, spec.label) for name, spec in MODELS.items()],
@@ -76,8 +79,10 @@ rule sensitivity:
             f"results/{BENCH}/predictions/{{model}}/caption_variants/{{subset}}.parquet", model=MODELS, subset=SUBSETS
         ),
     output:
-        csv=report("paper_figures/sensitivity.csv", caption="../report/sensitivity.rst", category="Statistics"),
-        png="paper_figures/sensitivity.png",
+        csv=report("paper_figures/sensitivity.csv", caption="../report/sensitivity.rst", category=STATISTICS_SECTION,
+                   subcategory="Caption and matching sensitivity"),
+        png=report("paper_figures/sensitivity.png", caption="../report/sensitivity.rst", category=STATISTICS_SECTION,
+                   subcategory="Caption and matching sensitivity"),
         pdf="paper_figures/sensitivity.pdf",
     params:
         labels=lambda wc: {name: spec.label for name, spec in MODELS.items()},

@@ -2,14 +2,9 @@
 
 import pandas as pd
 
-from mubench.figures.merging import (
-    alpha_curve,
-    held_out,
-    plot_alpha_curve,
-    plot_fig5,
-    slice_accuracy,
-    table19,
-)
+from mubench.figures.export import write_table
+from mubench.figures.merging import alpha_curve, fig5_points, held_out, plot_alpha_curve, plot_fig5, slice_accuracy, \
+    table19
 from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
 from mubench.logs import log_to
@@ -21,15 +16,19 @@ def run(prediction_paths, images_path, references, models, plan, subsets, sectio
     splits = section.get("eval_splits")
     predictions = held_out(predictions, pd.read_parquet(images_path), splits)
     note = f"questions on {'/'.join(splits)} images only" if splits else "all questions"
-    accuracy = slice_accuracy(predictions, section["slices"])
-    table = table19(predictions, models, plan, subsets, read_reference(references.table1),
-                    read_reference(references.pathology), accuracy, BootstrapSettings(**bootstrap))
+    settings = BootstrapSettings(**bootstrap)
+    accuracy = slice_accuracy(predictions, section["slices"], settings)
+    table1_reference, pathology_reference = read_reference(references.table1), read_reference(references.pathology)
+    table = table19(predictions, models, plan, subsets, table1_reference, pathology_reference, accuracy, settings)
     table["evaluated_on"] = note
+    write_table(table, out.table19, out.table19_md, out.table19_tex, "Table 19 — accuracy (%) with weight-merged "
+                "models", [note, "pathology/he/non_pathology_accuracy: pooled accuracy on the merging.slices datasets"])
     curve = alpha_curve(accuracy, plan)
-    atomic_write(out.table19, lambda tmp: table.to_csv(tmp, index=False))
     atomic_write(out.curve_csv, lambda tmp: curve.to_csv(tmp, index=False))
-    atomic_write(out.fig5, lambda tmp: plot_fig5(accuracy, models, plan, subsets, note, tmp))
-    atomic_write(out.curve, lambda tmp: plot_alpha_curve(curve, subsets, note, tmp))
+    points = fig5_points(accuracy, models, plan, subsets, table1_reference, pathology_reference)
+    plot_fig5(points, subsets, note, out.fig5, out.fig5_pdf)
+    atomic_write(out.fig5_csv, lambda tmp: points.to_csv(tmp, index=False))
+    plot_alpha_curve(curve, subsets, note, out.curve, out.curve_pdf)
 
 
 with log_to(snakemake.log[0]):

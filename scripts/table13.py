@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from mubench.figures.export import write_table
 from mubench.figures.linear_probe import build_table13, plot_fig8, read_reference
-from mubench.io import atomic_write
 from mubench.logs import log_to
 
 
@@ -12,9 +12,11 @@ def run(results_path, features_path, reference_path, benchmark_source, out):
     with np.load(features_path) as data:
         label = str(data["label"])
     table = build_table13(pd.read_parquet(results_path), read_reference(reference_path), label)
-    atomic_write(out.csv, lambda tmp: table.to_csv(tmp, index=False))
-    title = f"Linear probe on the {benchmark_source} benchmark\nfeatures: {label}"
-    atomic_write(out.png, lambda tmp: plot_fig8(table, tmp, title))
+    write_table(table, out.csv, out.md, out.tex, "Table 13 — linear probe, macro F1 (%) per task",
+                [f"features: {label}; benchmark: {benchmark_source}",
+                 "macro_f1_ci_low/high: percentile bootstrap CI over the test images",
+                 "paper_*: the paper's Table 13 (macro F1 and expert difficulty) for the same task"])
+    plot_fig8(table, out.png, out.pdf, f"Linear probe on the {benchmark_source} benchmark; features: {label}")
 
 
 with log_to(snakemake.log[0]):

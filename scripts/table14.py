@@ -11,7 +11,7 @@ from mubench.figures.table14 import (
     read_reference,
     robustness_check,
 )
-from mubench.io import atomic_write
+from mubench.figures.export import write_table
 from mubench.logs import log_to
 from mubench.analyses.phash import similarity_table
 from mubench.scoring.accuracy import BootstrapSettings
@@ -30,9 +30,14 @@ def run(hashes_path, prediction_paths, reference_path, models, settings, bootstr
     predictions = pd.concat([pd.read_parquet(p, columns=PREDICTION_KEYS) for p in prediction_paths], ignore_index=True)
     per_model, summary = robustness_check(predictions, excluded, {spec.name: spec.label for spec in models},
                                           BootstrapSettings(**bootstrap))
-    atomic_write(out.table, lambda tmp: table.to_csv(tmp, index=False))
-    atomic_write(out.robustness, lambda tmp: per_model.to_csv(tmp, index=False))
-    atomic_write(out.summary, lambda tmp: summary.to_csv(tmp, index=False))
+    threshold = f"perceptually similar = another image of the dataset within Hamming distance {settings['threshold']}"
+    write_table(table, out.table, out.table_md, out.table_tex, "Table 14 — images with a pHash near-duplicate",
+                [threshold, "paper_*: the paper's Table 14; the last two rows are weighted and macro averages"])
+    dropped = f"re-scored without datasets above {settings['max_percent_similar']} % similar: {excluded or 'none'}"
+    write_table(per_model, out.robustness, out.robustness_md, out.robustness_tex,
+                "Table 14 robustness — Table 1 without near-duplicate datasets", [dropped])
+    write_table(summary, out.summary, out.summary_md, out.summary_tex,
+                "Table 14 robustness — summary per subset", [dropped])
 
 
 with log_to(snakemake.log[0]):

@@ -79,7 +79,7 @@ def tiny_benchmark(tmp_path: Path) -> Path:
 
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "report",
-                  "paper_figures/reference", "paper_figures/README.md"]
+                  "paper_figures/reference", "paper_figures/published", "paper_figures/README.md"]
 
 
 def copy_workflow(dest: Path) -> Path:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.metrics import f1_score
 
 from mubench.analyses import probe_features
 from mubench.benchmark.demo import build_demo
@@ -20,9 +21,11 @@ from mubench.analyses.probe import (
     assign_splits,
     best_dummy,
     evaluate_task,
+    macro_f1_ci,
     probe_tasks,
     run_probe,
     tune_probe,
+    weighted_macro_f1,
 )
 from mubench.analyses.probe_features import FeatureSettings, image_features
 
@@ -149,8 +152,8 @@ def test_missing_weights_file_is_refused_with_remedy(tmp_path):
 
 def test_table13_and_fig8(tmp_path):
     results = pd.DataFrame([
-        dict(subset="coarse", task="stain", status="ok", macro_f1=0.5, balanced_accuracy=0.6, val_macro_f1=0.55,
-             dummy_macro_f1=0.1, dummy_balanced_accuracy=0.2, C=0.123456),
+        dict(subset="coarse", task="stain", status="ok", macro_f1=0.5, macro_f1_ci_low=0.4, macro_f1_ci_high=0.58,
+             balanced_accuracy=0.6, val_macro_f1=0.55, dummy_macro_f1=0.1, dummy_balanced_accuracy=0.2, C=0.123456),
         dict(subset="fine", task="mine", status="skipped: no test images"),
     ]).reindex(columns=RESULT_COLUMNS)
     table = build_table13(results, read_reference(REPO / "paper_figures/reference/paper_table13_linear_probe.csv"),
@@ -158,8 +161,27 @@ def test_table13_and_fig8(tmp_path):
     stain = table.set_index("task").loc["stain"]
     assert (stain["macro_f1"], stain["paper_macro_f1"], stain["C"]) == (50.0, 98.59, 0.1235)
     assert stain["features"] == "untrained"
-    plot_fig8(table, tmp_path / "fig8.png", "test")
+    drawn = plot_fig8(table, tmp_path / "fig8.png", tmp_path / "fig8.pdf", "test")
     assert (tmp_path / "fig8.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "fig8.pdf").read_bytes().startswith(b"%PDF")
+    ours = drawn[drawn["series"].str.startswith("linear probe (ours")].iloc[0]
+    assert (ours["value"], ours["ci_low"], ours["ci_high"]) == (50.0, 40.0, 58.0)  # the error bar drawn
+    assert set(drawn["series"]) == {"linear probe (ours, 95 % CI)", "best dummy (ours)", "linear probe (paper)"}
+
+
+def test_macro_f1_bootstrap_equals_resampling_rows_with_sklearn():
+    """Each vectorized resample is exactly sklearn's macro F1 of the resampled rows, classes absent included."""
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 5, 60)
+    y_pred = np.where(rng.random(60) < 0.5, y_true, rng.integers(0, 6, 60))  # class 5 only ever predicted
+    weights = rng.multinomial(60, np.full(60, 1 / 60), size=40)
+    fast = weighted_macro_f1(y_true, y_pred, weights)
+    for row, w in zip(fast, weights):
+        rows = np.repeat(np.arange(60), w)
+        assert row == pytest.approx(f1_score(y_true[rows], y_pred[rows], average="macro", zero_division=0))
+    low, high = macro_f1_ci(y_true, y_pred, n_resamples=999, confidence=0.95, seed=0)
+    assert low < f1_score(y_true, y_pred, average="macro") < high
+    assert (low, high) == macro_f1_ci(y_true, y_pred, n_resamples=999, confidence=0.95, seed=0)
 
 
 @pytest.fixture(scope="module")

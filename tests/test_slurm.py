@@ -102,21 +102,22 @@ def test_demo_through_shipped_profile_equals_local_run(slurm_env, private_tmp, d
 
     submitted = submitted_jobs(output)
     models = [m["name"] for m in yaml.safe_load((cluster / "config.yaml").read_text())["models"]]
-    assert Counter(submitted.values()) == {"group_model": len(models), "rule_build_benchmark": 1}, (
+    assert Counter(submitted.values()) == {"group_model_predict_score": len(models), "rule_build_benchmark": 1}, (
         f"one SLURM job per model (predict + score) plus the benchmark build expected:\n{output[-4000:]}")
     # every model's predict and score ran inside one of those group jobs, each model once
     grouped = re.findall(r"rule predict:.*?wildcards: benchmark=demo, model=(\S+)", output, re.DOTALL)
     assert sorted(grouped) == sorted(models)
 
     rows = subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--format=%i|%T|%P|%b|%C|%m|%a", "--jobs", ",".join(submitted)],
+        ["squeue", "--states=all", "--noheader", "--jobs", ",".join(submitted),
+         "--Format=JobID:|,State:|,Partition:|,tres-per-job:|,NumCPUs:|,MinMemory:|,Account:"],
         env=slurm_env, capture_output=True, text=True, check=True,
     ).stdout.splitlines()
-    jobs = {row.split("|")[0]: row.split("|")[1:] for row in rows}
+    jobs = {row.split("|")[0].strip(): [field.strip() for field in row.split("|")[1:]] for row in rows}
     assert set(jobs) == set(submitted)
     for job_id, (state, partition, gres, cpus, memory, account) in jobs.items():
         assert state == "COMPLETED" and account == SITE_ACCOUNT, jobs[job_id]
-        if submitted[job_id] == "group_model":  # the profile's GPU request, honoured as written
+        if submitted[job_id].startswith("group_model"):  # the profile's GPU request, honoured as written
             assert (partition, gres, cpus, memory) == ("gpu", "gres:gpu:1", "8", "48000M"), jobs[job_id]
         else:
             assert (partition, gres, cpus) == ("cpu", "N/A", "2"), jobs[job_id]

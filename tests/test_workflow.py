@@ -11,10 +11,20 @@ from mubench.benchmark.tables import Benchmark
 
 from conftest import snakemake
 
-TABLES = ["table1.csv", "table1.md", "table1_breakdown.csv", "table13_linear_probe.csv", "fig8_linear_probe.png",
-          "table14_phash.csv", "table14_robustness.csv", "table14_robustness_summary.csv", "significance.csv",
-          "significance_breakdown.csv", "significance_matrix.png", "significance_matrix.pdf", "sensitivity.csv",
-          "sensitivity.png", "sensitivity.pdf"]
+# Every paper table (CSV + Markdown + LaTeX) and figure (PNG + PDF) the demo's inputs allow (not Table 18 without a
+# detection model: then a note stands in for it).
+PAPER_TABLES = ["table1", "table3_perception_summary", "table4_tasks", "table6_domains", "table7_modalities",
+                "table8_stains", "table9_cognition_summary", "table10_cognition_modalities",
+                "table11_cognition_domains", "table13_linear_probe", "table14_phash", "table14_robustness",
+                "table14_robustness_summary", "table19", "table20_pathology", "table21_models"]
+PAPER_FIGURES = ["fig3_composition", "fig4_perception_axes", "fig5_merging", "fig6_samples", "fig8_linear_probe",
+                 "fig11_radar", "fig12_coarse_by_type", "fig13_fine_biology", "fig14_fine_pathology",
+                 "merging_alpha_curve"]
+STATISTICS = ["significance.csv", "significance_breakdown.csv", "significance_matrix.png", "significance_matrix.pdf",
+              "sensitivity.csv", "sensitivity.png", "sensitivity.pdf"]
+TABLES = ([f"{stem}.{ext}" for stem in PAPER_TABLES for ext in ("csv", "md", "tex")]
+          + [f"{stem}.{ext}" for stem in PAPER_FIGURES for ext in ("png", "pdf")]
+          + ["table1_breakdown.csv", "reproduction.md"] + STATISTICS)
 
 pytestmark = pytest.mark.workflow
 
@@ -62,10 +72,54 @@ def test_lint_is_clean(demo_run):
     assert "Lints for" not in result.stdout + result.stderr
 
 
+def test_demo_writes_every_paper_artefact(demo_run):
+    out = demo_run / "paper_figures"
+    for stem in PAPER_TABLES:
+        assert all((out / f"{stem}.{ext}").stat().st_size > 0 for ext in ("csv", "md", "tex")), stem
+    for stem in PAPER_FIGURES:
+        assert (out / f"{stem}.png").read_bytes().startswith(b"\x89PNG"), stem
+        assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF"), stem
+    assert (out / "table18_grit.csv").exists() or (out / "absent" / "table18_grit.png").exists()
+    assert "| Table 1 | `table1.csv` |" in (out / "reproduction.md").read_text()
+
+    images = Benchmark(demo_run / "results" / "demo" / "benchmark").images
+    pathology = images[images["domain"] == "pathology"]
+    table20 = pd.read_csv(out / "table20_pathology.csv")
+    assert set(table20["subset"]) == {"coarse", "fine"}  # the demo's cognition questions are on biology images
+    assert (table20.loc[table20["subset"] == "coarse", "n_questions"] == 5 * len(pathology)).all()
+    fig4 = pd.read_csv(out / "data" / "fig4.csv")
+    bottom = fig4[(fig4["scope"] == "domain=pathology") & (fig4["panel"] == "fine-grained task")]
+    assert set(bottom["category"]) == set(pathology["dataset"])
+    assert (fig4["ci_low"] <= fig4["accuracy"]).all() and (fig4["accuracy"] <= fig4["ci_high"]).all()
+    models = pd.read_csv(out / "table21_models.csv").set_index("model")
+    assert models.loc["OpenCLIP tiny (untrained)", "n_parameters"] > 0 and pd.isna(models.loc["Random",
+                                                                                            "n_parameters"])
+    breakdown = pd.read_csv(out / "table1_breakdown.csv")
+    assert {"domain=biology", "domain=pathology"} <= set(breakdown["scope"])
+    assert {"modality", "submodality", "domain", "subdomain", "stain"} <= set(breakdown["level"])
+
+
 def test_html_report_builds_offline(demo_run):
-    snakemake(demo_run, "--report", "report.html")
-    html = (demo_run / "report.html").read_text(errors="replace")
-    assert "table1.csv" in html
+    snakemake(demo_run, "--report", "paper_figures/report.html")
+    html = (demo_run / "paper_figures" / "report.html").read_text(errors="replace")
+    shown = [f"{stem}.csv" for stem in PAPER_TABLES] + [f"{stem}.png" for stem in PAPER_FIGURES] + [
+        "table1_breakdown.csv", "reproduction.md", "significance.csv", "significance_matrix.png", "sensitivity.csv",
+        "sensitivity.png"]
+    missing = [name for name in shown if name not in html]
+    assert not missing, f"not in the report: {missing}"
+    assert "Weight merging (appendix G)" in html and "Benchmark composition (appendix C)" in html
+
+
+def test_outputs_are_readable_by_the_lab_under_the_usual_umask(demo_run):
+    """Results on a shared filesystem: files written by the workflow get 0666 minus the umask (0644 under 022)."""
+    from mubench.io import _process_umask
+
+    expected = 0o666 & ~_process_umask()
+    written = [demo_run / "paper_figures" / "table1.csv",
+               demo_run / "results/demo/predictions/Random/coarse.parquet",
+               demo_run / "results/demo/benchmark/questions.parquet",
+               next((demo_run / "results/demo/cache/OpenCLIP-tiny-untrained").rglob("*.npz"))]
+    assert {path.name: path.stat().st_mode & 0o777 for path in written} == {path.name: expected for path in written}
 
 
 def test_significance_table_compares_the_two_models_on_every_subset(demo_run):
@@ -88,6 +142,7 @@ def test_significance_table_compares_the_two_models_on_every_subset(demo_run):
 
     markdown = (demo_run / "paper_figures" / "table1.md").read_text()
     assert "† = not significantly different from the best model of its subset" in markdown
+    assert "†" in (demo_run / "paper_figures" / "table1.tex").read_text()  # the note, and any mark
     table1 = pd.read_csv(demo_run / "paper_figures" / "table1.csv")
     for row in table.itertuples():  # the runner-up is marked exactly when its pair is not significant
         runner_up = table1[table1.subset == row.subset].iloc[1].model

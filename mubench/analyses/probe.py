@@ -28,7 +28,7 @@ SPLITS = ("train", "val", "test")
 DUMMY_STRATEGIES = ("prior", "most_frequent", "stratified")
 RESULT_COLUMNS = [
     "subset", "task", "status", "n_classes", "n_train", "n_val", "n_test", "split_source", "pca_components",
-    "C", "class_weight", "val_macro_f1", "macro_f1", "balanced_accuracy",
+    "C", "class_weight", "val_macro_f1", "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "balanced_accuracy",
     "dummy_strategy", "dummy_macro_f1", "dummy_balanced_accuracy",
 ]
 
@@ -42,6 +42,8 @@ class ProbeSettings:
     pca_variance: float = 0.95
     fallback_split: tuple[float, float, float] = (0.7, 0.1, 0.2)  # train/val/test when the source has none
     max_iter: int = 2000
+    ci_resamples: int = 999  # test-set bootstrap of macro F1 (Fig. 8's error bars)
+    ci_confidence: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,33 @@ def _macro_f1(y_true, y_pred) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
+def macro_f1_ci(y_true, y_pred, *, n_resamples: int, confidence: float, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap CI of macro F1 over the test images, exactly as resampling rows and calling
+    sklearn's ``f1_score(average="macro", zero_division=0)`` would give, but vectorized: a resample is a
+    multinomial count per row, and per-class TP/FP/FN are count-weighted sums. A class counts towards a
+    resample's mean only when it occurs in it (as true or predicted label), as in sklearn."""
+    n = len(y_true)
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
+    resampled = weighted_macro_f1(y_true, y_pred, weights)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(resampled, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def weighted_macro_f1(y_true, y_pred, weights: np.ndarray) -> np.ndarray:
+    """Macro F1 of each row of ``weights`` (how often each test image occurs in a resample)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    f1_sum = np.zeros(len(weights))
+    present = np.zeros(len(weights))
+    for label in np.union1d(y_true, y_pred):
+        is_true, is_pred = y_true == label, y_pred == label
+        tp, fp, fn = (weights @ mask for mask in (is_true & is_pred, ~is_true & is_pred, is_true & ~is_pred))
+        denominator = 2 * tp + fp + fn
+        f1_sum += np.divide(2 * tp, denominator, out=np.zeros(len(weights)), where=denominator > 0)
+        present += denominator > 0
+    return f1_sum / present
+
+
 def _probe_model(n_components: float, params: dict, settings: ProbeSettings):
     return make_pipeline(
         PCA(n_components=n_components, whiten=True, svd_solver="full", random_state=settings.seed),
@@ -157,10 +186,12 @@ def evaluate_task(task: Task, features: np.ndarray, settings: ProbeSettings) -> 
     strategy, dummy_f1, dummy_bacc = best_dummy(y[part["train"]], y[part["test"]], settings.seed)
     log.info("probe %s/%s: test macro F1 %.3f (dummy %.3f)", task.subset, task.name,
              _macro_f1(y[part["test"]], predicted), dummy_f1)
+    ci_low, ci_high = macro_f1_ci(y[part["test"]], predicted, n_resamples=settings.ci_resamples,
+                                  confidence=settings.ci_confidence, seed=settings.seed)
     return {
         **row, "status": "ok", "pca_components": int(model[0].n_components_), "C": params["C"],
         "class_weight": params["class_weight"] or "none", "val_macro_f1": val_f1,
-        "macro_f1": _macro_f1(y[part["test"]], predicted),
+        "macro_f1": _macro_f1(y[part["test"]], predicted), "macro_f1_ci_low": ci_low, "macro_f1_ci_high": ci_high,
         "balanced_accuracy": float(balanced_accuracy_score(y[part["test"]], predicted)),
         "dummy_strategy": strategy, "dummy_macro_f1": dummy_f1, "dummy_balanced_accuracy": float(dummy_bacc),
     }

@@ -12,7 +12,6 @@ sensitivity is the answer-matching rule, ``mubench.answering.generative.matching
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -56,7 +55,6 @@ def predict_caption_variants(
     ``model`` is the adapter already loaded for the default predictions (contrastive models need it).
     """
     bench = Benchmark(Path(benchmark_root))
-    manifest = json.loads((bench.root / "manifest.json").read_text())
     questions = subset_questions(bench, spec, subset)
     variants = variant_questions(questions if spec.kind != "generative" else questions.iloc[:0])
     log.info("model %s, subset %s: %d (question, alternative caption set) rows, keys %s", spec.name, subset,
@@ -68,6 +66,6 @@ def predict_caption_variants(
                   for q in variants.itertuples()]
     else:
         scores = contrastive_scores(variants, *bench.image_index(), model, cache_dir, batch_size)
-    table = prediction_table(variants, scores, spec.name, model_provenance(spec, manifest))
+    table = prediction_table(variants, scores, spec.name, model_provenance(spec, bench.manifest))
     table.insert(VARIANT_COLUMNS.index("caption_key"), "caption_key", variants["caption_key"].to_numpy())
     return table

@@ -105,7 +105,7 @@ def detect_benchmark(spec, benchmark_root: str | Path, *, cache_dir: str | Path,
     for template in protocol.prompts:
         prompts = {r: template.format(cls=rows.at[r, "class_name"]) for r in pending}
         keys = {r: answer_key(spec.fingerprint, f"detection:{DETECTION_PROMPT_VERSION}",
-                              md5[rows.at[r, "image_id"]], prompts[r]) for r in pending}
+                              [md5[rows.at[r, "image_id"]]], prompts[r]) for r in pending}
         _ask(model, cache, {keys[r]: (files[rows.at[r, "image_id"]], prompts[r]) for r in pending}, batch_size)
         for r in pending:
             responses[r] = cache.answers[keys[r]]["response"]
@@ -132,7 +132,7 @@ def _ask(model, cache: ResponseCache, questions: dict[str, tuple[Path, str]], ba
              len(todo))
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        images = [load_image(questions[k][0]) for k in batch]
+        images = [[load_image(questions[k][0])] for k in batch]
         for pos, response, _scores in model.generate(images, [questions[k][1] for k in batch], [0] * len(batch)):
             cache.add({batch[pos]: {"response": response, "scores": None}})
         log.info("asked %d/%d", min(start + batch_size, len(todo)), len(todo))

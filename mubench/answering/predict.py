@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from mubench.benchmark.tables import load_image
+from mubench.benchmark.tables import IMAGE_ATTRIBUTES, load_image
 from mubench.answering.embedding_cache import EmbeddingCache
 from mubench.answering.generative import GENERATIVE_COLUMNS, generative_answers
+from mubench.answering.prompting import protocol_of
 from mubench.io import text_key
 from mubench.models.base import ContrastiveModel
 from mubench.models.random_baseline import random_scores
@@ -24,8 +25,6 @@ from mubench.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
-# What each row says about its image, so every breakdown (domain split, modality, stain…) reads one table.
-IMAGE_ATTRIBUTES = ["domain", "subdomain", "modality", "submodality", "stain"]
 PREDICTION_COLUMNS = [
     "question_id", "image_id", "subset", "question_type", "dataset", *IMAGE_ATTRIBUTES, "model",
     "prediction", "answer_idx", "correct", "scores",
@@ -150,11 +149,24 @@ def _random(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> l
 
 
 def _generative(spec, bench, questions, model, cache_dir, batch_size, on_batch) -> pd.DataFrame:
-    return generative_answers(spec, questions, *bench.image_index(), model, cache_dir, batch_size, on_batch)
+    return generative_answers(spec, questions, *bench.image_index(), model, cache_dir, batch_size, on_batch,
+                              protocol=protocol_of(bench.manifest))
 
 
 # How each kind of model answers a subset's questions (the kind comes from the family, models/spec.py).
 ANSWERERS = {"random": _random, "contrastive": _contrastive, "generative": _generative}
+
+
+def answerable(spec, questions: pd.DataFrame) -> pd.DataFrame:
+    """The questions the model can be asked: a model that takes one image skips questions with several (MicroVQA),
+    counted and named in the log; they are absent from its predictions, so its ``n`` is smaller."""
+    several = questions["extra_image_ids"].map(len) > 0
+    if spec.takes_several_images or not several.any():
+        return questions
+    skipped = questions.loc[several, "question_id"]
+    log.warning("model %s takes one image per question: skipping %d of %d questions that have several (e.g. %s)",
+                spec.name, len(skipped), len(questions), list(skipped[:3]))
+    return questions[~several].reset_index(drop=True)
 
 
 def has_captions(questions: pd.DataFrame) -> pd.Series:
@@ -165,22 +177,23 @@ def has_captions(questions: pd.DataFrame) -> pd.Series:
 def subset_questions(bench, spec, subset: str) -> pd.DataFrame:
     """The questions of ``subset`` that ``spec`` answers, with their image's attributes (IMAGE_ATTRIBUTES).
 
-    Contrastive models skip questions without a caption set (logged); generative models and Random answer all.
+    Questions with several images are skipped by one-image models (``answerable``); contrastive models also skip
+    questions without a caption set (logged); generative models and Random answer the rest.
     """
     questions = bench.questions
-    questions = questions[questions["subset"] == subset].reset_index(drop=True)
-    attributes = bench.images.set_index("image_id")[IMAGE_ATTRIBUTES]
+    questions = answerable(spec, questions[questions["subset"] == subset].reset_index(drop=True))
+    attributes = bench.images.set_index("image_id")[list(IMAGE_ATTRIBUTES)]
     missing = sorted(set(questions["image_id"]) - set(attributes.index))
     if missing:
         raise KeyError(f"{len(missing)} {subset} questions refer to images absent from images.parquet, "
                        f"e.g. {missing[:3]}")
     questions = questions.join(attributes, on="image_id")
     if spec.kind == "contrastive":
-        answerable = has_captions(questions)
-        if not answerable.all():
+        scorable = has_captions(questions)
+        if not scorable.all():
             log.info("model %s, subset %s: %d questions have no caption set; contrastive models skip them",
-                     spec.name, subset, int((~answerable).sum()))
-        questions = questions[answerable].reset_index(drop=True)
+                     spec.name, subset, int((~scorable).sum()))
+        questions = questions[scorable].reset_index(drop=True)
     return questions
 
 
@@ -188,9 +201,9 @@ def model_provenance(spec, manifest: dict) -> Provenance:
     """The provenance columns of every prediction row ``spec`` writes on the benchmark of ``manifest``."""
     import json
 
-    from mubench.answering.prompting import PARSER_VERSION, PROMPT_VERSION
     from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
 
+    protocol = protocol_of(manifest)
     generative = spec.kind == "generative"
     return Provenance(
         model_id=spec.source_id,
@@ -198,8 +211,9 @@ def model_provenance(spec, manifest: dict) -> Provenance:
         model_fingerprint=spec.fingerprint,
         benchmark_source=manifest["source"],
         benchmark_revision=json.dumps(manifest.get("revision", ""), sort_keys=True),
-        prompt_version=f"{PROMPT_VERSION}:{spec.scoring}" if generative else CAPTION_PROMPT_VERSION,
-        parser_version=f"{PARSER_VERSION}:{spec.matching}" if generative else CAPTION_PARSER_VERSION,
+        prompt_version=f"{protocol.prompt_version}:{spec.scoring}" if generative else CAPTION_PROMPT_VERSION,
+        parser_version=(f"{protocol.parser_version}:{protocol.rule(spec.matching)}" if generative
+                        else CAPTION_PARSER_VERSION),
         seed=spec.seed,
         mubench_version=mubench_version(),
     )
@@ -272,10 +286,7 @@ def model_info(spec, model) -> dict:
 
 
 def _answer_subset(spec, bench, subset: str, model, cache_dir, batch_size: int, on_batch) -> pd.DataFrame:
-    import json
-
-    manifest = json.loads((bench.root / "manifest.json").read_text())
     questions = subset_questions(bench, spec, subset)
     log.info("model %s, subset %s: %d questions", spec.name, subset, len(questions))
     scores = ANSWERERS[spec.kind](spec, bench, questions, model, cache_dir, batch_size, on_batch)
-    return prediction_table(questions, scores, spec.name, model_provenance(spec, manifest))
+    return prediction_table(questions, scores, spec.name, model_provenance(spec, bench.manifest))

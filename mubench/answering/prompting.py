@@ -1,15 +1,18 @@
-"""The generative protocol's prompt and the three ways of reading an answer from a response (DESIGN §4).
+"""The generative protocols: how a question is put to a model, and how its answer is read (DESIGN §4).
 
-``code`` is the rule of the authors' evaluation code (the paper's numbers), ``paper_text`` the rule described in
-the paper's appendix F.1, ``strict`` a stricter parser for sensitivity analyses. Every rule returns the option
-index the response is credited with (-1 = unparseable) and whether that is the gold option. Unlike the authors'
-code, answers are compared verbatim: no "nan" → "np.nan" substitution (it broke words such as "dominant").
+μ-Bench's letter prompt (``mubench_letter``) is read by three rules: ``code`` is the rule of the authors'
+evaluation code (the paper's numbers), ``paper_text`` the rule described in the paper's appendix F.1, ``strict`` a
+stricter parser for sensitivity analyses. Unlike the authors' code, answers are compared verbatim: no "nan" →
+"np.nan" substitution (it broke words such as "dominant"). MicroVQA's chain-of-thought prompt (``microvqa_cot``,
+from its authors' ``eval/eval.py`` in github.com/jmhb0/microvqa) is read by its own rule, ``microvqa``. Every rule
+returns the option index the response is credited with (-1 = unparseable) and whether that is the gold option.
 """
 
 from __future__ import annotations
 
 import re
 from string import ascii_uppercase
+from collections.abc import Mapping
 from typing import Callable, NamedTuple, Sequence
 
 # Bump when the text a model sees, or the way its answer is read, changes (stamped on every prediction row).
@@ -81,15 +84,75 @@ def match_strict(response: str, options: Sequence[str], answer_idx: int) -> Matc
     return Match(parsed, parsed == answer_idx)
 
 
+# MicroVQA (eval/eval.py of github.com/jmhb0/microvqa, after MMLU-Pro): an instruction to reason step by step and end
+# with "The answer is (X)", the question, and the options numbered from 1 as "  (1): …", one per line.
+MICROVQA_PROMPT_VERSION = "microvqa-cot-v1"
+MICROVQA_PARSER_VERSION = "microvqa-regex-v1"
+MICROVQA_INSTRUCTION = ("The following is a multiple choice question (with answers). \nThink step by step and then "
+                        'output the answer in the format of "The answer is (X)" at the end.')
+
+
+def build_microvqa_prompt(question: str, options: Sequence[str]) -> str:
+    """MicroVQA's prompt, byte for byte: the option block ends with a newline and the prompt with one more."""
+    numbered = "".join(f"  ({number}): {option}\n" for number, option in enumerate(options, start=1))
+    return f"{MICROVQA_INSTRUCTION}\n\n{question}\n\nOptions:\n{numbered}\n"
+
+
+# MicroVQA's scorer: the first "answer is" (case-sensitive), up to two "*", an optional "(", then ONE digit; the
+# option is that digit − 1. No match is a bad response; a digit naming no option (0, or above the count) is one too.
+_MICROVQA_ANSWER = re.compile(r"answer is \*{0,2}\(?([0-9])")
+
+
+def match_microvqa(response: str, options: Sequence[str], answer_idx: int) -> Match:
+    found = _MICROVQA_ANSWER.search(response)
+    parsed = int(found.group(1)) - 1 if found else -1
+    parsed = parsed if 0 <= parsed < len(options) else -1
+    return Match(parsed, parsed == answer_idx)
+
+
 RULES: dict[str, Callable[[str, Sequence[str], int], Match]] = {
     "code": match_code,
     "paper_text": match_paper_text,
     "strict": match_strict,
+    "microvqa": match_microvqa,
 }
 
 
-def match_all(response: str | None, options: Sequence[str], answer_idx: int) -> dict[str, Match]:
-    """Every rule's reading of one response; a missing response is unparseable under all of them."""
+class Protocol(NamedTuple):
+    """A prompt with the rules that read its answers; stamped on every prediction row as prompt/parser version."""
+
+    name: str
+    prompt_version: str
+    parser_version: str
+    build_prompt: Callable[[str, Sequence[str]], str]
+    rules: tuple[str, ...]  # the first is the default reading
+    lettered: bool  # options carry letters, so `scoring: letter_logits` can pick one
+
+    def rule(self, matching: str) -> str:
+        """The model's configured matching rule when it reads this protocol's answers, else the protocol's own."""
+        return matching if matching in self.rules else self.rules[0]
+
+
+PROTOCOLS = {
+    "mubench_letter": Protocol("mubench_letter", PROMPT_VERSION, PARSER_VERSION, build_prompt,
+                               ("code", "paper_text", "strict"), lettered=True),
+    "microvqa_cot": Protocol("microvqa_cot", MICROVQA_PROMPT_VERSION, MICROVQA_PARSER_VERSION, build_microvqa_prompt,
+                             ("microvqa",), lettered=False),
+}
+DEFAULT_PROTOCOL = "mubench_letter"
+
+
+def protocol_of(manifest: Mapping) -> Protocol:
+    """The protocol a prepared benchmark asks its questions with (manifest ``protocol``; μ-Bench's by default)."""
+    name = manifest.get("protocol", DEFAULT_PROTOCOL)
+    if name not in PROTOCOLS:
+        raise ValueError(f"benchmark manifest names protocol {name!r}; known: {sorted(PROTOCOLS)}")
+    return PROTOCOLS[name]
+
+
+def match_all(response: str | None, options: Sequence[str], answer_idx: int,
+              rules: Sequence[str] = PROTOCOLS[DEFAULT_PROTOCOL].rules) -> dict[str, Match]:
+    """The given rules' readings of one response; a missing response is unparseable under all of them."""
     if response is None:
-        return {rule: Match(-1, False) for rule in RULES}
-    return {rule: match(response, list(options), int(answer_idx)) for rule, match in RULES.items()}
+        return {rule: Match(-1, False) for rule in rules}
+    return {rule: RULES[rule](response, list(options), int(answer_idx)) for rule in rules}

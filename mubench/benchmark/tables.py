@@ -6,9 +6,11 @@ only has to produce them. The schemas are explicit so a source that drifts fails
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,8 +20,13 @@ from mubench.io import atomic_write
 
 SUBSETS = ("coarse", "fine", "cognition")
 COARSE_TYPES = ("modality", "submodality", "domain", "subdomain", "stain")
-QUESTION_TYPES = COARSE_TYPES + ("classification", "cognition")
+# Reasoning benchmarks with named tasks (MicroVQA, MicroVQA++) keep their cognition questions' task as the type, so
+# per-task accuracy is the question_type level of every score table.
+COGNITION_TASKS = ("expert_visual_understanding", "hypothesis_generation", "experiment_proposal")
+QUESTION_TYPES = COARSE_TYPES + ("classification", "cognition") + COGNITION_TASKS
 NONE_OF_THE_ABOVE = "none of the above"
+# What every prediction row says about its image, so each breakdown (domain split, modality, stain…) reads one table.
+IMAGE_ATTRIBUTES = ("domain", "subdomain", "modality", "submodality", "stain")
 
 IMAGES_SCHEMA = pa.schema(
     [
@@ -53,8 +60,13 @@ QUESTIONS_SCHEMA = pa.schema(
         ("captions", pa.list_(pa.string())),
         ("caption_key", pa.string()),
         ("caption_variants", pa.map_(pa.string(), pa.list_(pa.string()))),
+        # the question's further images, in the source's order, after image_id (MicroVQA: several per question)
+        ("extra_image_ids", pa.list_(pa.string())),
     ]
 )
+# Question columns a single-image source may leave out, with the value they then take (also for tables written
+# before the column existed).
+QUESTION_DEFAULTS = {"extra_image_ids": list}
 
 DETECTION_SCHEMA = pa.schema(
     [
@@ -83,6 +95,12 @@ def check_questions(df: pd.DataFrame) -> None:
     if bad_type.any():
         row = df[bad_type].iloc[0]
         raise BenchmarkTableError(f"question {row.question_id}: unknown question_type {row.question_type!r}")
+    cognition_only = set(COGNITION_TASKS) | {"cognition"}
+    misplaced = (df["question_type"].isin(cognition_only)) != (df["subset"] == "cognition")
+    if misplaced.any():
+        row = df[misplaced].iloc[0]
+        raise BenchmarkTableError(f"question {row.question_id}: question_type {row.question_type!r} does not belong "
+                                  f"to subset {row.subset!r}")
     if df["question_id"].duplicated().any():
         dup = df.loc[df["question_id"].duplicated(), "question_id"].iloc[0]
         raise BenchmarkTableError(f"question_id {dup!r} occurs more than once")
@@ -95,11 +113,26 @@ def check_questions(df: pd.DataFrame) -> None:
             raise BenchmarkTableError(
                 f"question {row.question_id}: {len(row.captions)} captions for {n} options"
             )
+        extra = list(row.extra_image_ids)
+        if row.image_id in extra or len(set(extra)) != len(extra):
+            raise BenchmarkTableError(f"question {row.question_id}: an image is listed twice among its images")
+
+
+def _with_defaults(df: pd.DataFrame) -> pd.DataFrame:
+    """Optional question columns filled where a source left them out (absent, or None/NaN per row)."""
+    filled = {}
+    for column, make in QUESTION_DEFAULTS.items():
+        values = df[column] if column in df.columns else [None] * len(df)
+        filled[column] = [list(v) if isinstance(v, (list, tuple, np.ndarray)) else make() if v is None or v != v
+                          else v for v in values]
+    return df.assign(**filled)
 
 
 def write_table(df: pd.DataFrame, name: str, path: str | Path) -> None:
     """Write ``df`` as table ``name`` with its exact schema (column order and types enforced)."""
     schema = SCHEMAS[name]
+    if name == "questions":
+        df = _with_defaults(df)
     missing = [f for f in schema.names if f not in df.columns]
     if missing:
         raise BenchmarkTableError(f"{name} table lacks columns {missing}")
@@ -111,10 +144,13 @@ def write_table(df: pd.DataFrame, name: str, path: str | Path) -> None:
 
 def read_table(path: str | Path, name: str) -> pd.DataFrame:
     table = pq.read_table(path)
-    missing = [f for f in SCHEMAS[name].names if f not in table.column_names]
+    optional = QUESTION_DEFAULTS if name == "questions" else {}
+    missing = [f for f in SCHEMAS[name].names if f not in table.column_names and f not in optional]
     if missing:
         raise BenchmarkTableError(f"{path}: {name} table lacks columns {missing}")
     df = table.to_pandas()
+    if name == "questions":
+        df = _with_defaults(df)
     if "caption_variants" in df.columns:  # Arrow maps arrive as lists of pairs
         df["caption_variants"] = [dict(v) if v is not None else {} for v in df["caption_variants"]]
     return df
@@ -146,6 +182,15 @@ class Benchmark:
 
     def image_paths(self) -> dict[str, Path]:
         return self.image_index()[0]
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.root / "manifest.json").read_text())
+
+
+def question_images(question) -> list[str]:
+    """Every image of a question row, in order: ``image_id`` then ``extra_image_ids``."""
+    return [question.image_id, *question.extra_image_ids]
 
 
 def load_image(path: str | Path) -> Image.Image:

@@ -36,11 +36,11 @@ class UBenchSourceError(RuntimeError):
     """The uBench release cannot be found or is not the pinned one; the message says what to do."""
 
 
-def _offline() -> bool:
+def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _hub_cache() -> Path:
+def hub_cache() -> Path:
     """The hub cache as the environment says *now* (huggingface_hub reads HF_HOME only once, at its import)."""
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"])
@@ -71,16 +71,16 @@ def locate_shards(path: str | os.PathLike | None, shard_names, *, repo_id: str =
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 
-    offline = _offline()
+    offline = hub_offline()
     try:
-        snapshot = snapshot_download(repo_id, repo_type="dataset", revision=revision, cache_dir=_hub_cache(),
+        snapshot = snapshot_download(repo_id, repo_type="dataset", revision=revision, cache_dir=hub_cache(),
                                      allow_patterns=[f"{SUBFOLDER}/*"], local_files_only=offline)
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as err:
         if not offline:
             raise
         raise UBenchSourceError(
             f"uBench ({repo_id}@{revision}) is not available offline; set benchmark.ubench.path to a local copy of "
-            f"{SUBFOLDER}/ or HF_HOME to a Hugging Face cache that holds it (looked in {_hub_cache()}), "
+            f"{SUBFOLDER}/ or HF_HOME to a Hugging Face cache that holds it (looked in {hub_cache()}), "
             f"or unset HF_HUB_OFFLINE to download it") from err
     folder = _folder_with_shards(Path(snapshot), shard_names)
     if folder is None:
@@ -96,15 +96,13 @@ def _load_record(record_path: Path) -> dict:
         return json.load(fh)
 
 
-def verify_shards(shards: dict[str, Path], expected: dict[str, str], record_path: str | os.PathLike) -> dict:
-    """SHA-256 of every shard checked against ``expected`` before anything reads it; returns name → {sha256, bytes}.
-
-    A shard whose (resolved path, size, mtime) matches the record is not hashed again.
-    """
+def hash_files(files: dict[str, Path], record_path: str | os.PathLike) -> dict[str, dict]:
+    """name → {sha256, bytes} of every file; a file whose (resolved path, size, mtime) matches the record is not
+    hashed again."""
     record_path = Path(record_path)
     record = _load_record(record_path)
-    verified = {}
-    for name, path in shards.items():
+    hashed = {}
+    for name, path in files.items():
         real = path.resolve()
         stat = real.stat()
         key = str(real)
@@ -116,9 +114,17 @@ def verify_shards(shards: dict[str, Path], expected: dict[str, str], record_path
             actual = sha256_file(real)
             record[key] = dict(sha256=actual, bytes=stat.st_size, mtime_ns=stat.st_mtime_ns)
             write_json(record_path, record)
-        if actual != expected[name]:
+        hashed[name] = dict(sha256=actual, bytes=stat.st_size)
+    return hashed
+
+
+def verify_shards(shards: dict[str, Path], expected: dict[str, str], record_path: str | os.PathLike) -> dict:
+    """SHA-256 of every shard checked against ``expected`` before anything reads it; returns name → {sha256, bytes}."""
+    verified = hash_files(shards, record_path)
+    for name, found in verified.items():
+        if found["sha256"] != expected[name]:
             raise UBenchSourceError(
-                f"shard {name} ({path}, {stat.st_size} bytes) has SHA-256 {actual}, expected {expected[name]}: "
-                f"the file is truncated or not from the pinned revision; delete it and fetch it again")
-        verified[name] = dict(sha256=actual, bytes=stat.st_size)
+                f"shard {name} ({shards[name]}, {found['bytes']} bytes) has SHA-256 {found['sha256']}, expected "
+                f"{expected[name]}: the file is truncated or not from the pinned revision; delete it and fetch it "
+                f"again")
     return verified

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-PERCENT_COLUMNS = ["val_macro_f1", "macro_f1", "balanced_accuracy", "dummy_macro_f1", "dummy_balanced_accuracy"]
+from mubench.figures.style import PAPER_WIDTH_IN, ROLE_COLOURS, group_colour, paper_style, save_figure
+
+PERCENT_COLUMNS = ["val_macro_f1", "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "balanced_accuracy",
+                   "dummy_macro_f1", "dummy_balanced_accuracy"]
 PAPER_COLUMNS = {"macro_f1": "paper_macro_f1", "difficulty_mean": "paper_difficulty_mean",
                  "difficulty_median": "paper_difficulty_median"}
 
@@ -25,29 +29,39 @@ def build_table13(results: pd.DataFrame, reference: pd.DataFrame, feature_label:
     return table
 
 
-def plot_fig8(table: pd.DataFrame, path, title: str) -> None:
-    """Horizontal bars per task: our probe, the best dummy and (where the paper has the task) the paper's."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_fig8(table: pd.DataFrame, png, pdf, title: str) -> pd.DataFrame:
+    """Horizontal bars per task: our probe (error bar: percentile bootstrap CI of the test images' macro F1), the
+    best dummy and, where the paper has the task, the paper's value (it publishes no CI). Returns the bars drawn."""
     rows = table[table["status"] == "ok"].iloc[::-1]
     labels = [f"{r.subset}: {r.task}" for r in rows.itertuples()]
-    y = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.42 * max(len(rows), 1)))
-    bars = [("macro_f1", "linear probe (ours)", "tab:blue"), ("dummy_macro_f1", "best dummy (ours)", "tab:gray")]
+    series = [("macro_f1", "linear probe (ours, 95 % CI)", group_colour("general_contrastive")),
+              ("dummy_macro_f1", "best dummy (ours)", group_colour("baseline"))]
     if rows["paper_macro_f1"].notna().any():
-        bars.append(("paper_macro_f1", "linear probe (paper)", "tab:orange"))
-    height = 0.8 / len(bars)
-    for i, (column, name, color) in enumerate(bars):
-        offset = (len(bars) - 1) / 2 - i  # first series on top within each task's group
-        ax.barh(y + offset * height, rows[column].astype(float).fillna(0), height, label=name, color=color)
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("macro F1 (%)")
-    ax.set_title(title, fontsize=9, wrap=True)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(bars), fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=120, metadata={"Software": None})  # no version stamp: same inputs, same bytes
-    plt.close(fig)
+        series.append(("paper_macro_f1", "linear probe (paper)", ROLE_COLOURS["merged"]))
+    drawn = []
+    y = np.arange(len(rows))
+    height = 0.8 / len(series)
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(PAPER_WIDTH_IN, 1.2 + 0.3 * len(series) * max(len(rows), 1) / 2),
+                               layout="constrained")
+        for i, (column, name, colour) in enumerate(series):
+            offset = (len(series) - 1) / 2 - i  # first series on top within each task's group
+            values = rows[column].astype(float)
+            error = None
+            if column == "macro_f1":
+                error = np.vstack([values - rows["macro_f1_ci_low"].astype(float),
+                                   rows["macro_f1_ci_high"].astype(float) - values])
+            ax.barh(y + offset * height, values.fillna(0), height, xerr=error, label=name, color=colour,
+                    error_kw={"elinewidth": 0.7})
+            drawn.append(pd.DataFrame({"series": name, "subset": rows["subset"], "task": rows["task"],
+                                       "value": values,
+                                       "ci_low": rows["macro_f1_ci_low"] if error is not None else np.nan,
+                                       "ci_high": rows["macro_f1_ci_high"] if error is not None else np.nan}))
+        ax.set_yticks(y, labels)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("macro F1 (%)")
+        ax.grid(axis="y", visible=False)
+        ax.set_title(title)
+        fig.legend(loc="outside lower center", ncol=len(series), frameon=False)
+        save_figure(fig, png, pdf)
+    return pd.concat(drawn, ignore_index=True)

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
 import itertools
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from mubench.figures.table1 import build_table1
 from mubench.analyses.merging.plan import MergePlan
 from mubench.models.spec import ModelSpec
+from mubench.figures.style import (
+    NEUTRAL, PAPER_WIDTH_IN, ROLE_COLOURS, group_colour, paper_style, save_figure,
+)
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
+from mubench.scoring.bootstrap import group_seed, proportion_ci
 
 PATHOLOGY, HE, NON_PATHOLOGY, ALL = "pathology", "he", "non_pathology", "all"
-CURVE_COLUMNS = ["pair", "alpha", "model", "subset", "slice", "n", "accuracy"]
+CURVE_COLUMNS = ["pair", "alpha", "model", "subset", "slice", "n", "accuracy", "ci_low", "ci_high"]
+FIG5_COLUMNS = ["source", "subset", "pair", "role", "model", "label", "x", "x_low", "x_high", "y", "y_low", "y_high"]
 
 
 def held_out(predictions: pd.DataFrame, images: pd.DataFrame, eval_splits: Sequence[str] | None) -> pd.DataFrame:
@@ -34,19 +37,28 @@ def held_out(predictions: pd.DataFrame, images: pd.DataFrame, eval_splits: Seque
     return predictions[predictions["image_id"].isin(keep)].reset_index(drop=True)
 
 
-def slice_accuracy(predictions: pd.DataFrame, slices: dict[str, Sequence[str]]) -> pd.DataFrame:
-    """Pooled accuracy per (model, subset) on every slice, its complement for pathology, and all rows."""
+def slice_accuracy(predictions: pd.DataFrame, slices: dict[str, Sequence[str]],
+                   bootstrap: BootstrapSettings = BootstrapSettings()) -> pd.DataFrame:
+    """Pooled accuracy (percent, with its bootstrap CI) per (model, subset) on every slice, the complement of the
+    pathology slice, and all rows."""
     masks = {ALL: pd.Series(True, index=predictions.index)}
     for name, datasets in slices.items():
         masks[name] = predictions["dataset"].isin(datasets)
     masks[NON_PATHOLOGY] = ~masks[PATHOLOGY]
     rows = []
     for name, mask in masks.items():
-        grouped = predictions[mask].groupby(["model", "subset"])["correct"].agg(["size", "mean"])
+        grouped = predictions[mask].groupby(["model", "subset"])["correct"].agg(["size", "sum"])
         for (model, subset), r in grouped.iterrows():
             rows.append({"model": model, "subset": subset, "slice": name, "n": int(r["size"]),
-                         "accuracy": 100 * float(r["mean"])})
-    return pd.DataFrame(rows, columns=["model", "subset", "slice", "n", "accuracy"])
+                         "n_correct": int(r["sum"])})
+    table = pd.DataFrame(rows, columns=["model", "subset", "slice", "n", "n_correct"])
+    seeds = [group_seed(bootstrap.seed, "merging", m, s, c) for m, s, c in
+             zip(table["model"], table["subset"], table["slice"])]
+    low, high = proportion_ci(table["n_correct"], table["n"], seeds=seeds, method=bootstrap.method,
+                              confidence=bootstrap.confidence, n_resamples=bootstrap.n_resamples)
+    table["accuracy"] = 100 * table["n_correct"] / table["n"]
+    table["ci_low"], table["ci_high"] = 100 * low, 100 * high
+    return table.drop(columns="n_correct")
 
 
 def alpha_curve(accuracy: pd.DataFrame, plan: MergePlan) -> pd.DataFrame:
@@ -77,54 +89,135 @@ def table19(predictions: pd.DataFrame, models: Sequence[ModelSpec], plan: MergeP
     return table
 
 
+ROLES = ("base", "tuned", "merged")
+_MARKERS = ["o", "s", "^", "D", "v", "P"]
+
+
 def _pair_models(plan: MergePlan, pair: dict) -> list[str]:
     from mubench.analyses.merging.plan import merged_name
 
     return [pair["base"], pair["tuned"], merged_name(pair["name"], plan.report_alpha)]
 
 
-def plot_fig5(accuracy: pd.DataFrame, models: Sequence[ModelSpec], plan: MergePlan, subsets: Sequence[str],
-              note: str, path) -> None:
-    """Per subset: every Table 1 model as a grey dot; per pair arrows base → tuned → merged (report α)."""
-    wide = accuracy.pivot_table(index=["model", "subset"], columns="slice", values="accuracy")
-    labels = {spec.name: spec.label for spec in models}
-    fig, axes = plt.subplots(1, len(subsets), figsize=(6 * len(subsets), 5), squeeze=False)
-    for ax, subset in zip(axes[0], subsets):
-        for name, label in labels.items():
-            if (name, subset) in wide.index and name not in plan.merged and name not in plan.trained:
-                x, y = wide.loc[(name, subset), HE], wide.loc[(name, subset), ALL]
-                ax.scatter(x, y, color="0.6", s=18)
-                ax.annotate(label, (x, y), fontsize=7, color="0.4", xytext=(3, 3), textcoords="offset points")
-        for color, pair in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], plan.pairs):
-            points = [(wide.loc[(m, subset), HE], wide.loc[(m, subset), ALL]) for m in _pair_models(plan, pair)]
-            for (x0, y0), (x1, y1) in itertools.pairwise(points):
-                ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": color, "lw": 1.5})
-            for (x, y), role in zip(points, ("base", "tuned", f"merged α={plan.report_alpha:g}")):
-                ax.scatter(x, y, color=color, s=30, zorder=3)
-                ax.annotate(f"{pair['name']}: {role}", (x, y), fontsize=7, color=color, xytext=(3, -9),
-                            textcoords="offset points")
-        ax.set(title=f"{subset}", xlabel="pathology H&E accuracy (%)", ylabel="μ-Bench accuracy (%)")
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"Fig. 5 — weight merging; {note}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150, format="png")
-    plt.close(fig)
+def fig5_points(accuracy: pd.DataFrame, models: Sequence[ModelSpec], plan: MergePlan, subsets: Sequence[str],
+                table1_reference: pd.DataFrame, pathology_reference: pd.DataFrame) -> pd.DataFrame:
+    """FIG5_COLUMNS: x = pathology-slice accuracy, y = accuracy on every question, each with its CI.
+
+    ``ours`` rows: every Table 1 model (role ``model``) and each pair's base, tuned and merged (report α) model.
+    ``paper`` rows: the same pair members' published values, x from the paper's Table 20 (pathology only) and y
+    from Table 1/19; their CI is the published "±". A paper point is drawn only where both are published.
+    """
+    wide = accuracy.set_index(["model", "subset", "slice"])
+    by_name = {spec.name: spec for spec in models}
+    paper_y = table1_reference.set_index(["subset", "model"])
+    paper_x = pathology_reference.set_index(["subset", "model"])
+    in_pairs = {m for pair in plan.pairs for m in _pair_models(plan, pair)}
+    rows = []
+
+    def ours(subset, pair, role, name):
+        if (name, subset, PATHOLOGY) not in wide.index:
+            return
+        x, y = wide.loc[(name, subset, PATHOLOGY)], wide.loc[(name, subset, ALL)]
+        rows.append({"source": "ours", "subset": subset, "pair": pair, "role": role, "model": name,
+                     "label": by_name[name].label, "x": x["accuracy"], "x_low": x["ci_low"], "x_high": x["ci_high"],
+                     "y": y["accuracy"], "y_low": y["ci_low"], "y_high": y["ci_high"]})
+
+    for subset in subsets:
+        for name, spec in by_name.items():
+            if name not in plan.merged and name not in plan.trained and name not in in_pairs:
+                ours(subset, "", "model", name)
+        for pair in plan.pairs:
+            for role, name in zip(ROLES, _pair_models(plan, pair)):
+                ours(subset, pair["name"], role, name)
+                paper_name = by_name[name].paper_name
+                if (subset, paper_name) in paper_x.index and (subset, paper_name) in paper_y.index:
+                    px, py = paper_x.loc[(subset, paper_name)], paper_y.loc[(subset, paper_name)]
+                    rows.append({"source": "paper", "subset": subset, "pair": pair["name"], "role": role,
+                                 "model": name, "label": paper_name, "x": px["accuracy"],
+                                 "x_low": px["accuracy"] - px["ci"], "x_high": px["accuracy"] + px["ci"],
+                                 "y": py["accuracy"], "y_low": py["accuracy"] - py["ci"],
+                                 "y_high": py["accuracy"] + py["ci"]})
+    return pd.DataFrame(rows, columns=FIG5_COLUMNS)
 
 
-def plot_alpha_curve(curve: pd.DataFrame, subsets: Sequence[str], note: str, path) -> None:
-    """Accuracy against α per subset: pathology, non-pathology and all rows, one line style per pair."""
-    fig, axes = plt.subplots(1, len(subsets), figsize=(6 * len(subsets), 4.5), squeeze=False)
+def plot_fig5(points: pd.DataFrame, subsets: Sequence[str], note: str, png, pdf) -> pd.DataFrame:
+    """Per subset: Table 1's models as grey dots; per pair arrows base → tuned → merged in the role colours, ours
+    filled and the paper's hollow (dashed arrows), every point with its CI; labels stay inside the axes."""
+    with paper_style():
+        fig, axes = plt.subplots(1, len(subsets), figsize=(PAPER_WIDTH_IN, PAPER_WIDTH_IN / max(len(subsets), 1.5)),
+                                 squeeze=False, layout="constrained")
+        for ax, subset in zip(axes[0], subsets):
+            rows = points[points["subset"] == subset]
+            _limits(ax, rows)
+            for _, row in rows[rows["role"] == "model"].iterrows():
+                _point(ax, row, NEUTRAL, "o", filled=True, size=3)
+            pairs = list(dict.fromkeys(rows.loc[rows["role"] != "model", "pair"]))
+            for marker, pair in zip(itertools.cycle(_MARKERS), pairs):
+                for source, filled, style in (("ours", True, "-"), ("paper", False, "--")):
+                    members = rows[(rows["pair"] == pair) & (rows["source"] == source)].set_index("role")
+                    members = members.reindex([r for r in ROLES if r in members.index])
+                    for (_, a), (_, b) in itertools.pairwise(members.iterrows()):
+                        ax.annotate("", (b["x"], b["y"]), (a["x"], a["y"]), annotation_clip=True,
+                                    arrowprops={"arrowstyle": "->", "color": ROLE_COLOURS[b.name], "lw": 1,
+                                                "linestyle": style, "shrinkA": 3, "shrinkB": 3})
+                    for role, row in members.iterrows():
+                        if source == "paper":
+                            row = row.copy()
+                            row["label"] = f"paper: {row['label']}"
+                        _point(ax, row, ROLE_COLOURS[role], marker, filled, size=5)
+            ax.set(title=subset, xlabel="pathology accuracy (%)", ylabel="accuracy on all questions (%)")
+        handles = [plt.Line2D([], [], color=ROLE_COLOURS[r], marker="o", linestyle="", label=r) for r in ROLES]
+        handles += [plt.Line2D([], [], color=NEUTRAL, marker="o", linestyle="", label="other models"),
+                    plt.Line2D([], [], color=NEUTRAL, marker="o", markerfacecolor="none", linestyle="--",
+                               label="paper (x: Table 20, y: Table 1/19)")]
+        fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
+        fig.suptitle(f"Fig. 5 — weight merging base → tuned → merged; {note}")
+        save_figure(fig, png, pdf)
+    return points
+
+
+def _limits(ax, rows: pd.DataFrame) -> None:
+    """Axes that hold every point and CI with a margin, so nothing is drawn outside them."""
+    for axis, (low, high) in (("x", ("x_low", "x_high")), ("y", ("y_low", "y_high"))):
+        values = rows[[low, high]].to_numpy(dtype=float)
+        lo, hi = (np.nanmin(values), np.nanmax(values)) if np.isfinite(values).any() else (0.0, 100.0)
+        pad = max(2.0, 0.08 * (hi - lo))
+        getattr(ax, f"set_{axis}lim")(max(0.0, lo - pad), min(105.0, hi + pad))  # a basic CI may pass 100
+
+
+def _point(ax, row, colour: str, marker: str, filled: bool, size: float) -> None:
+    """One point with x and y CI whiskers and its label, placed on the side facing the axes' centre."""
+    x, y = float(row["x"]), float(row["y"])
+    ax.errorbar(x, y, xerr=[[x - row["x_low"]], [row["x_high"] - x]], yerr=[[y - row["y_low"]], [row["y_high"] - y]],
+                fmt=marker, color=colour, markersize=size, markerfacecolor=colour if filled else "none",
+                elinewidth=0.6, capsize=1.5, zorder=3)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    right = x < (x0 + x1) / 2
+    above = y < (y0 + y1) / 2
+    ax.annotate(row["label"], (x, y), xytext=(4 if right else -4, 4 if above else -4), textcoords="offset points",
+                ha="left" if right else "right", va="bottom" if above else "top", fontsize=6, color=colour,
+                annotation_clip=True)
+
+
+def plot_alpha_curve(curve: pd.DataFrame, subsets: Sequence[str], note: str, png, pdf) -> pd.DataFrame:
+    """Accuracy (± CI band) against α per subset: pathology, non-pathology and all rows, one line style per pair."""
     styles = ["-", "--", ":", "-."]
-    for ax, subset in zip(axes[0], subsets):
-        for style, (pair, rows) in zip(styles, curve[curve["subset"] == subset].groupby("pair", sort=False)):
-            for slice_name, line in rows.groupby("slice"):
-                if slice_name == HE:
-                    continue
-                ax.plot(line["alpha"], line["accuracy"], style, marker="o", label=f"{pair}: {slice_name}")
-        ax.set(title=subset, xlabel="α  (1 = base, 0 = tuned)", ylabel="accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"accuracy vs merging weight α; {note}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150, format="png")
-    plt.close(fig)
+    colours = {PATHOLOGY: group_colour("pathology_contrastive"), NON_PATHOLOGY: group_colour("general_contrastive"),
+               ALL: NEUTRAL}
+    with paper_style():
+        fig, axes = plt.subplots(1, len(subsets), figsize=(PAPER_WIDTH_IN, 3.2), squeeze=False, layout="constrained")
+        for ax, subset in zip(axes[0], subsets):
+            for style, (pair, rows) in zip(itertools.cycle(styles), curve[curve["subset"] == subset].groupby(
+                    "pair", sort=False)):
+                for slice_name, line in rows.groupby("slice"):
+                    if slice_name == HE:
+                        continue
+                    ax.fill_between(line["alpha"], line["ci_low"], line["ci_high"], color=colours[slice_name],
+                                    alpha=0.15, linewidth=0)
+                    ax.plot(line["alpha"], line["accuracy"], style, marker="o", markersize=3,
+                            color=colours[slice_name], label=f"{pair}: {slice_name}")
+            ax.set(title=subset, xlabel="α  (1 = base, 0 = tuned)", ylabel="accuracy (%)")
+            ax.legend(fontsize=6)
+        fig.suptitle(f"accuracy vs merging weight α (band: 95 % CI); {note}")
+        save_figure(fig, png, pdf)
+    return curve

@@ -21,23 +21,25 @@ def read_reference(path) -> pd.DataFrame:
 
 
 def build_table1(
-    scores: pd.DataFrame, models: Sequence[ModelSpec], subsets: Sequence[str], reference: pd.DataFrame
+    scores: pd.DataFrame, models: Sequence[ModelSpec], subsets: Sequence[str], reference: pd.DataFrame,
+    scope: str = "all",
 ) -> pd.DataFrame:
     """Rows ordered by subset (config order) then accuracy, best first, as in the paper; percent, 2 decimals.
 
     Rows are named by label, which Table 19 maps back to the model: two models with one label are refused.
+    ``scope`` picks the rows scored (Table 20: ``domain=pathology``).
     """
     labels = Counter(spec.label for spec in models)
     shared = sorted(label for label, n in labels.items() if n > 1)
     if shared:
         raise ValueError(f"models share the label(s) {shared}: give each model its own `label` in the config")
-    totals = scores.query("scope == 'all' and level == 'total'").set_index(["model", "subset"])
+    totals = scores[(scores["scope"] == scope) & (scores["level"] == "total")].set_index(["model", "subset"])
     paper = reference.set_index(["subset", "model"])
     rows = []
     for subset in subsets:
         for spec in models:
             if (spec.name, subset) not in totals.index:
-                raise KeyError(f"no score for model {spec.name!r}, subset {subset!r}")
+                raise KeyError(f"no score for model {spec.name!r}, subset {subset!r}, scope {scope!r}")
             total = totals.loc[(spec.name, subset)]
             published = paper.loc[(subset, spec.paper_name)] if (subset, spec.paper_name) in paper.index else None
             rows.append({
@@ -79,24 +81,34 @@ def _cell(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
+# What Table 1's title calls each source's questions (the demo is a pipeline check, not μ-Bench).
+BENCHMARK_TITLES = {"ubench": "μ-Bench", "demo": "embedded demo benchmark", "microvqa": "MicroVQA",
+                    "microvqapp": "MicroVQA++"}
 TIED_MARK = "†"
 
 
-def render_markdown(table: pd.DataFrame, notes: Iterable[str], tied: Mapping[str, set[str]] | None = None) -> str:
-    """Markdown with one section per subset: ours as "acc ± halfwidth [low, high]" beside the paper's.
+def table1_title(source: str) -> str:
+    return f"Table 1 — {BENCHMARK_TITLES.get(source, source)} accuracy (%)"
 
-    ``tied`` (subset → labels) marks with TIED_MARK the models not significantly different from the subset's best.
-    """
-    tied = tied or {}
-    lines = ["# Table 1 — μ-Bench accuracy (%)", ""]
+
+def mark_tied(table: pd.DataFrame, tied: Mapping[str, set[str]]) -> pd.DataFrame:
+    """Table 1 with TIED_MARK after the models (``tied``: subset → labels) not significantly different from the
+    best of their subset — for the Markdown and LaTeX renderings; the CSV keeps plain names."""
+    marked = [f"{model} {TIED_MARK}" if model in tied.get(subset, ()) else model
+              for subset, model in zip(table["subset"], table["model"])]
+    return table.assign(model=marked)
+
+
+def render_markdown(table: pd.DataFrame, notes: Iterable[str], title: str = table1_title("ubench")) -> str:
+    """Markdown with one section per subset: ours as "acc ± halfwidth [low, high]" beside the paper's."""
+    lines = [f"# {title}", ""]
     lines += [f"- {note}" for note in notes]
     for subset, rows in table.groupby("subset", sort=False):
         lines += ["", f"## {subset}", "", "| model | accuracy | 95% CI | n | paper | paper ± |",
                   "|---|---:|---:|---:|---:|---:|"]
         for r in rows.itertuples():
-            mark = f" {TIED_MARK}" if r.model in tied.get(subset, ()) else ""
             lines.append(
-                f"| {r.model}{mark} | {r.accuracy:.2f} ± {r.ci_halfwidth:.2f} | [{r.ci_low:.2f}, {r.ci_high:.2f}] "
+                f"| {r.model} | {r.accuracy:.2f} ± {r.ci_halfwidth:.2f} | [{r.ci_low:.2f}, {r.ci_high:.2f}] "
                 f"| {r.n_questions} | {_cell(r.paper_accuracy)} | {_cell(r.paper_ci)} |"
             )
     return "\n".join(lines) + "\n"

@@ -37,20 +37,24 @@ class HfVlmModel:
         ).to(device).eval()
         log.info("loaded %s (%s) from %s on %s", spec.name, type(self.model).__name__, path, device)
 
-    def format_prompt(self, prompt: str) -> str:
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+    def format_prompt(self, prompt: str, n_images: int = 1) -> str:
+        content = [{"type": "image"}] * n_images + [{"type": "text", "text": prompt}]
+        messages = [{"role": "user", "content": content}]
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
-    def _inputs(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict:
-        batch = self.processor(text=[self.format_prompt(p) for p in prompts], images=list(images),
-                               return_tensors="pt", padding=True)
+    def _inputs(self, images: Sequence[Sequence[Image.Image]], prompts: Sequence[str]) -> dict:
+        """Every question's images in order; a batch of one-image questions goes in as a flat list, as before."""
+        texts = [self.format_prompt(p, len(imgs)) for p, imgs in zip(prompts, images)]
+        several = any(len(imgs) != 1 for imgs in images)
+        batch = self.processor(text=texts, images=[list(imgs) for imgs in images] if several else
+                               [imgs[0] for imgs in images], return_tensors="pt", padding=True)
         batch.pop("labels", None)
         dtype = self.model.dtype
         return {k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device) for k, v in batch.items()}
 
     @torch.inference_mode()
     def generate(
-        self, images: Sequence[Image.Image], prompts: Sequence[str], n_options: Sequence[int]
+        self, images: Sequence[Sequence[Image.Image]], prompts: Sequence[str], n_options: Sequence[int]
     ) -> Iterator[tuple[int, str, list[float] | None]]:
         inputs = self._inputs(images, prompts)
         if self.spec.scoring == "letter_logits":
@@ -89,5 +93,5 @@ class PaliGemmaModel(HfVlmModel):
             raise ModelLoadError(f"model {spec.name!r}: {spec.model_id} is a {type(self.model).__name__}, "
                                  "not PaliGemma; use `family: hf_vlm`")
 
-    def format_prompt(self, prompt: str) -> str:
-        return self.processor.image_token + prompt
+    def format_prompt(self, prompt: str, n_images: int = 1) -> str:
+        return self.processor.image_token * n_images + prompt

@@ -66,11 +66,14 @@ class RemoteCodeModel:
         log.info("loaded remote-code %s (%s) from %s", spec.name, model_type, path)
 
     def generate(
-        self, images: Sequence[Image.Image], prompts: Sequence[str], n_options: Sequence[int]
+        self, images: Sequence[Sequence[Image.Image]], prompts: Sequence[str], n_options: Sequence[int]
     ) -> Iterator[tuple[int, str, None]]:
+        """One image per question (multi-image questions are skipped for this family before they get here)."""
         answer = self._qwen if self.model_type == "qwen" else self._cogvlm
-        for i, (image, prompt) in enumerate(zip(images, prompts)):
-            yield i, answer(image, prompt), None
+        for i, (question_images, prompt) in enumerate(zip(images, prompts)):
+            if len(question_images) != 1:
+                raise ValueError(f"model {self.spec.name!r} takes one image per question, got {len(question_images)}")
+            yield i, answer(question_images[0], prompt), None
 
     def _qwen(self, image: Image.Image, prompt: str) -> str:
         """Qwen-VL-Chat reads images from paths named inside its query."""

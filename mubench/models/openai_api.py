@@ -56,11 +56,11 @@ class OpenAIChatModel:
         self.failures: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def request_body(self, image: Image.Image, prompt: str) -> dict:
-        """The paper's settings: temperature 1, seed 0, max_tokens 2048, the image as base64 PNG, detail high."""
-        content = [
-            {"type": "text", "text": prompt},
-            {"type": "image_url", "image_url": {"url": image_data_url(image), "detail": "high"}},
+    def request_body(self, images: Sequence[Image.Image], prompt: str) -> dict:
+        """The paper's settings: temperature 1, seed 0, max_tokens 2048, the text then every image of the question
+        (MicroVQA's order too) as base64 PNG, detail high."""
+        content = [{"type": "text", "text": prompt}] + [
+            {"type": "image_url", "image_url": {"url": image_data_url(image), "detail": "high"}} for image in images
         ]
         return {
             "model": self.spec.api_model,
@@ -71,7 +71,7 @@ class OpenAIChatModel:
         }
 
     def generate(
-        self, images: Sequence[Image.Image], prompts: Sequence[str], n_options: Sequence[int]
+        self, images: Sequence[Sequence[Image.Image]], prompts: Sequence[str], n_options: Sequence[int]
     ) -> Iterator[tuple[int, str, None]]:
         with ThreadPoolExecutor(max_workers=self.spec.concurrency) as pool:
             futures = {pool.submit(self._ask, self.request_body(im, p)): i

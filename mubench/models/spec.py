@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mubench.models.groups import default_group
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ FAMILIES = {
     "hf_remote_code": Family("generative", "mubench.models.hf_remote_code:RemoteCodeModel", "legacy-remote-code"),
     "openai_api": Family("generative", "mubench.models.openai_api:OpenAIChatModel", "api", uses_torch=False),
 }
+
+# Families asked with every image of a multi-image question (MicroVQA); the others take one image and skip such
+# questions (answering/predict.py: answerable). Random looks at no image.
+SEVERAL_IMAGES = frozenset({"random", "hf_vlm", "openai_api"})
 
 # Per-family defaults that differ from ModelSpec's: local VLMs run in bf16 (the paper's PaliGemma setting), the
 # API gets the paper's max_tokens 2048.
@@ -61,6 +66,7 @@ class ModelSpec:
     family: str
     label: str
     paper_name: str
+    group: str = ""  # family group in figures (mubench/models/groups.py); display only, not fingerprinted
     note: str = ""
     container: str = ""
     batch_size: int | None = None
@@ -98,6 +104,7 @@ class ModelSpec:
         values.setdefault("label", entry["name"])
         values.setdefault("paper_name", entry["name"])
         values.setdefault("container", FAMILIES[entry["family"]].container)
+        values.setdefault("group", default_group(values["paper_name"], FAMILIES[entry["family"]].kind))
         for key, value in FAMILY_DEFAULTS.get(entry["family"], {}).items():
             values.setdefault(key, value)
         pre = values.pop("preprocessing", None) or {}
@@ -110,6 +117,10 @@ class ModelSpec:
     def kind(self) -> str:
         """``contrastive`` models score caption options; ``random`` draws a seeded uniform choice."""
         return FAMILIES[self.family].kind
+
+    @property
+    def takes_several_images(self) -> bool:
+        return self.family in SEVERAL_IMAGES
 
     @property
     def weights_revision(self) -> str:
@@ -128,7 +139,7 @@ class ModelSpec:
     @property
     def fingerprint(self) -> str:
         """Content key of everything that changes the model's outputs (not its display name or batch size)."""
-        keyed = {k: v for k, v in asdict(self).items() if k not in {"name", "label", "paper_name", "note",
+        keyed = {k: v for k, v in asdict(self).items() if k not in {"name", "label", "paper_name", "group", "note",
                                                                       "container", "batch_size"}
                  and k not in OPERATIONAL_KEYS}
         keyed["adapter"] = asdict(FAMILIES[self.family])  # code identity: adapter class and its version

@@ -3,26 +3,30 @@
 One prediction row is one question, the unit the paper aggregates over. Every group is reduced to
 (k correct, n rows) counts first; the row bootstrap then only needs those counts (mubench.scoring.bootstrap).
 The image-clustered bootstrap (mubench.scoring.cluster_bootstrap) needs the same counts per image. Both
-intervals are always reported, so a reader sees how much the row interval understates; ``bootstrap.resample``
+intervals are always reported, so a reader sees how much the row interval misstates; ``bootstrap.resample``
 picks the one that goes into ``ci_low``/``ci_high`` (and Table 1).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from mubench.benchmark.tables import IMAGE_ATTRIBUTES
 from mubench.scoring.bootstrap import check_settings, group_seed, macro_mean_ci
 from mubench.scoring.cluster_bootstrap import ClusterResample, resample_images, stratified
 
 # Left out in the authors' rebuttal; the "without_excluded" scope drops them.
 EULENBERG_DATASETS = ("eulenberg_et_al_2017_darkfield", "eulenberg_et_al_2017_epifluorescence")
-SCOPES = ("all", "without_excluded")
+SCOPES = ("all", "without_excluded")  # then one "domain=<domain>" scope per domain (the biology/pathology split)
 RESAMPLING_UNITS = ("rows", "images")
-LEVELS = ("total", "question_type", "dataset", "macro_question_type", "macro_dataset")
+# What prediction rows say about their image; when present, each is a level (accuracy per modality, stain, ...).
+LEVELS = ("total", "question_type", "dataset", "macro_question_type", "macro_dataset", *IMAGE_ATTRIBUTES)
+UNKNOWN_ATTRIBUTE = "n/a"  # an image with no value for an attribute (e.g. an expert cognition image)
 TABLE_COLUMNS = (
     "model", "subset", "scope", "level", "group",
     "n", "n_correct", "accuracy", "ci_low", "ci_high", "ci_halfwidth",
@@ -66,14 +70,19 @@ def accuracy_table(
     fractions; ``ci_halfwidth`` = ci_high - accuracy is the paper's "±". ``rows_ci_*`` resample
     question rows, ``images_ci_*`` resample images with all their questions; ``ci_low``/``ci_high``
     are the ones ``bootstrap.resample`` names.
+
+    When the rows carry the image attributes (IMAGE_ATTRIBUTES), every scope also gets one level per
+    attribute, and each domain gets its own scope ``domain=<domain>`` (lower case) with every level
+    restricted to that domain's rows: Table 20 is the ``domain=pathology`` totals.
     """
     images = _image_counts(predictions)
-    cells = images.groupby(list(_KEYS), observed=True)[["n", "n_correct"]].sum().reset_index()
-    pairs = cells[["model", "subset"]].drop_duplicates()
-    excluded = set(excluded_datasets)
-    groups = []
-    for scope, rows in (("all", images), ("without_excluded", images[~images["dataset"].isin(excluded)])):
-        groups += _groups(rows, pairs, scope)
+    pairs = images[["model", "subset"]].drop_duplicates()
+    excluded = images["dataset"].isin(set(excluded_datasets))
+    groups = _groups(images, pairs, "all") + _groups(images[~excluded], pairs, "without_excluded")
+    if "domain" in images.columns:
+        domains = images["domain"].str.strip().str.casefold()
+        for domain in sorted(set(domains) - {UNKNOWN_ATTRIBUTE}):
+            groups += _groups(images[domains == domain], pairs, domain_scope(domain))
 
     seeds = [group_seed(bootstrap.seed, g.model, g.subset, g.scope, g.level, g.group) for g in groups]
     rows_low, rows_high = macro_mean_ci(
@@ -108,14 +117,24 @@ def accuracy_table(
     return _sorted(table)[list(TABLE_COLUMNS)]
 
 
+def domain_scope(domain: str) -> str:
+    """The scope holding one domain's rows, e.g. ``domain=pathology``."""
+    return f"domain={domain.strip().casefold()}"
+
+
 def _image_counts(predictions: pd.DataFrame) -> pd.DataFrame:
-    """(k, n) per (model, subset, question_type, dataset, image): every group is a sum of these cells."""
-    keys = [*_KEYS, "image_id"]
-    missing = [c for c in (*keys, "correct") if c not in predictions.columns]
+    """(k, n) per (model, subset, question_type, dataset[, attributes], image): every group sums these cells."""
+    attributes = [a for a in IMAGE_ATTRIBUTES if a in predictions.columns]
+    if attributes and len(attributes) < len(IMAGE_ATTRIBUTES):
+        raise ValueError(f"prediction rows carry only some image attributes {attributes}: need all of "
+                         f"{list(IMAGE_ATTRIBUTES)} or none")
+    predictions = predictions.assign(**{a: predictions[a].fillna(UNKNOWN_ATTRIBUTE) for a in attributes})
+    keys = [*_KEYS, *attributes, "image_id"]
+    missing = [c for c in (*_KEYS, "image_id", "correct") if c not in predictions.columns]
     if missing:
         raise ValueError(f"prediction rows lack columns {missing}")
-    if predictions[keys].isna().any().any():
-        raise ValueError(f"prediction rows have missing values in {keys}")
+    if predictions[[*_KEYS, "image_id"]].isna().any().any():
+        raise ValueError(f"prediction rows have missing values in {[*_KEYS, 'image_id']}")
     correct = predictions["correct"]
     if correct.isna().any() or not correct.isin([0, 1]).all():
         raise ValueError("'correct' must be boolean (or 0/1) with no missing values")
@@ -127,7 +146,7 @@ def _image_counts(predictions: pd.DataFrame) -> pd.DataFrame:
         .astype({key: str for key in keys})
     )
     # integer codes for the image bootstrap: selections are integer masks, per-image sums are bincounts
-    for column in ("image_id", "question_type", "dataset"):
+    for column in ["image_id", *_KEYS[2:], *attributes]:
         counts[f"{column}_code"] = pd.factorize(counts[column], sort=True)[0]
     return counts
 
@@ -158,6 +177,10 @@ def _groups(images: pd.DataFrame, pairs: pd.DataFrame, scope: str) -> list[_Grou
                 groups.append(_Group(model, subset, scope, column, name, [k], [n], pair, column))
             k_parts, n_parts = list(counts["n_correct"]), list(counts["n"])
             groups.append(_Group(model, subset, scope, f"macro_{column}", "all", k_parts, n_parts, pair))
+        for column in (a for a in IMAGE_ATTRIBUTES if a in images.columns):
+            counts = pair.groupby(column, sort=True)[["n_correct", "n"]].sum()
+            groups += [_Group(model, subset, scope, column, name, [k], [n], pair, column)
+                       for name, k, n in counts.itertuples()]
     return groups
 
 
@@ -167,21 +190,24 @@ def _image_intervals(
     """Image-clustered (low, high) per group.
 
     Where every image adds one question to the group (fine and cognition, any single question type), resampling
-    images is resampling rows: the row interval is reused, identical. A dataset's images are the same in both
-    scopes, so they are resampled once, seeded by (model, subset, dataset); ``macro_dataset`` resamples each
+    images is resampling rows: the row interval is reused, identical. Otherwise a group's images are resampled
+    with a seed from (model, subset, level, group), not the scope: the same images in two scopes (a dataset in
+    ``all`` and ``without_excluded``) are resampled once and get one interval. ``macro_dataset`` resamples each
     dataset separately (an image belongs to one dataset) and averages those resamples; ``macro_question_type``
     resamples images jointly, since an image's questions span the types.
     """
     low, high = np.full(len(groups), np.nan), np.full(len(groups), np.nan)
     pair_cells: dict[int, tuple[_Cells, int]] = {}  # id of a (model, subset, scope) frame → its arrays, max/image
-    by_dataset: dict[tuple[str, str, str], ClusterResample] = {}
+    drawn: dict[bytes, ClusterResample] = {}
 
-    def dataset_resample(g: _Group, cells: _Cells, dataset: str) -> ClusterResample:
-        if (g.model, g.subset, dataset) not in by_dataset:
-            by_dataset[g.model, g.subset, dataset] = resample_images(
-                *cells.per_image(by_type=False), n_resamples=bootstrap.n_resamples,
-                seed=group_seed(bootstrap.seed, g.model, g.subset, "dataset", dataset))
-        return by_dataset[g.model, g.subset, dataset]
+    def resample(g: _Group, cells: _Cells, level: str, group: str) -> ClusterResample:
+        k, n = cells.per_image(by_type=level == "macro_question_type")
+        key = hashlib.sha256(repr((g.model, g.subset, level, group, k.shape)).encode() + k.tobytes()
+                             + n.tobytes()).digest()
+        if key not in drawn:
+            drawn[key] = resample_images(k, n, seed=group_seed(bootstrap.seed, g.model, g.subset, level, group),
+                                         n_resamples=bootstrap.n_resamples)
+        return drawn[key]
 
     for i, g in enumerate(groups):
         if not g.n or 0 in g.n:
@@ -191,20 +217,16 @@ def _image_intervals(
             pair_cells[id(g.images)] = cells, cells.max_per_image()
         cells, most = pair_cells[id(g.images)]
         if most > 1 and g.column is not None:
-            cells = cells.where(getattr(cells, g.column) == cells.code(g.column, g.group))
+            cells = cells.where(cells.codes[g.column] == cells.code(g.column, g.group))
             most = cells.max_per_image()
         if most == 1:
             low[i], high[i] = rows_low[i], rows_high[i]
             continue
-        if g.level == "dataset":
-            result = dataset_resample(g, cells, g.group)
-        elif g.level == "macro_dataset":
-            result = stratified([dataset_resample(g, cells.where(cells.dataset == code), name)
-                                 for code, name in cells.dataset_names()])
+        if g.level == "macro_dataset":
+            result = stratified([resample(g, cells.where(cells.codes["dataset"] == code), "dataset", name)
+                                 for code, name in cells.names_present("dataset")])
         else:
-            result = resample_images(
-                *cells.per_image(by_type=g.level == "macro_question_type"), n_resamples=bootstrap.n_resamples,
-                seed=group_seed(bootstrap.seed, g.model, g.subset, g.scope, g.level, g.group))
+            result = resample(g, cells, g.level, g.group)
         low[i], high[i] = result.ci(bootstrap.method, bootstrap.confidence)
     return low, high
 
@@ -213,35 +235,37 @@ class _Cells(NamedTuple):
     """Cells of _image_counts as integer arrays (string columns are slow to filter at 10⁵ rows)."""
 
     image: np.ndarray
-    question_type: np.ndarray
-    dataset: np.ndarray
     n: np.ndarray
     k: np.ndarray
+    codes: dict[str, np.ndarray]  # question_type, dataset and the attributes, as integer codes
     names: dict[str, dict[int, str]]  # column → code → name
 
     @classmethod
     def of(cls, cells: pd.DataFrame) -> _Cells:
-        names = {column: dict(cells.drop_duplicates(f"{column}_code")[[f"{column}_code", column]].itertuples(
-            index=False)) for column in ("question_type", "dataset")}
-        return cls(*(cells[c].to_numpy() for c in ("image_id_code", "question_type_code", "dataset_code", "n",
-                                                   "n_correct")), names)
+        columns = [c.removesuffix("_code") for c in cells.columns if c.endswith("_code") and c != "image_id_code"]
+        names = {c: dict(cells.drop_duplicates(f"{c}_code")[[f"{c}_code", c]].itertuples(index=False))
+                 for c in columns}
+        return cls(cells["image_id_code"].to_numpy(), cells["n"].to_numpy(), cells["n_correct"].to_numpy(),
+                   {c: cells[f"{c}_code"].to_numpy() for c in columns}, names)
 
     def where(self, mask: np.ndarray) -> _Cells:
-        return _Cells(*(a[mask] for a in self[:5]), self.names)
+        return _Cells(self.image[mask], self.n[mask], self.k[mask], {c: a[mask] for c, a in self.codes.items()},
+                      self.names)
 
     def code(self, column: str, name: str) -> int:
         return next(code for code, value in self.names[column].items() if value == name)
 
-    def dataset_names(self) -> list[tuple[int, str]]:
-        return [(int(code), self.names["dataset"][code]) for code in np.unique(self.dataset)]
+    def names_present(self, column: str) -> list[tuple[int, str]]:
+        return [(int(code), self.names[column][code]) for code in np.unique(self.codes[column])]
 
     def max_per_image(self) -> int:
         return int(np.bincount(self.image, weights=self.n).max())
 
     def per_image(self, *, by_type: bool) -> tuple[np.ndarray, np.ndarray]:
         """(k, n) per image: one column, or one column per question type (0 where an image has none)."""
-        columns = int(self.question_type.max()) + 1 if by_type else 1
-        slot = self.image * columns + (self.question_type if by_type else 0)
+        kind = self.codes["question_type"]
+        columns = int(kind.max()) + 1 if by_type else 1
+        slot = self.image * columns + (kind if by_type else 0)
         size = (int(self.image.max()) + 1) * columns
         n = np.bincount(slot, weights=self.n, minlength=size).reshape(-1, columns).astype(np.int64)
         k = np.bincount(slot, weights=self.k, minlength=size).reshape(-1, columns).astype(np.int64)
@@ -259,6 +283,7 @@ def _mean_accuracy(k: list[int], n: list[int]) -> float:
 
 def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     order = table.assign(
-        _scope=table["scope"].map(SCOPES.index), _level=table["level"].map(LEVELS.index)
-    ).sort_values(["model", "subset", "_scope", "_level", "group"], kind="stable")
+        _scope=table["scope"].map(lambda s: SCOPES.index(s) if s in SCOPES else len(SCOPES)),
+        _level=table["level"].map(LEVELS.index),
+    ).sort_values(["model", "subset", "_scope", "scope", "_level", "group"], kind="stable")
     return order.drop(columns=["_scope", "_level"]).reset_index(drop=True)

@@ -1,0 +1,43 @@
+"""Snakemake adapter: benchmark composition — Fig. 3 and Tables 3, 4, 6, 7, 8 (9, 10, 11 with a cognition set)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mubench.benchmark.tables import Benchmark
+from mubench.figures.benchmark_figures import plot_fig3
+from mubench.figures.composition import composition_tables
+from mubench.figures.export import write_table
+from mubench.io import atomic_write
+from mubench.logs import log_to
+
+TITLES = {
+    "table3": "Table 3 — perception summary", "table4": "Table 4 — images per fine-grained task",
+    "table6": "Table 6 — perception images by domain and subdomain",
+    "table7": "Table 7 — perception images by modality and submodality",
+    "table8": "Table 8 — perception images by stain", "table9": "Table 9 — cognition summary",
+    "table10": "Table 10 — cognition questions by modality and submodality",
+    "table11": "Table 11 — cognition questions by domain and subdomain",
+}
+
+
+def run(benchmark_root, manifest_path, reference_paths, with_cognition, out):
+    """``reference_paths``: the paper's tables, named paper_<table>_<what>.csv."""
+    bench = Benchmark(benchmark_root)
+    images, questions, detection = bench.images, bench.questions, bench.detection
+    source = json.loads(open(manifest_path).read())["source"]
+    references = ({Path(path).stem.split("_")[1]: pd.read_csv(path, comment="#") for path in reference_paths}
+                  if source == "ubench" else None)
+    note = ("paper_*: the paper's published count (names matched ignoring case and punctuation; paper rows we lack "
+            "are listed with ours blank)" if references else
+            f"benchmark source {source!r} is not uBench: no paper counts beside ours")
+    for name, table in composition_tables(images, questions, detection, references, with_cognition).items():
+        write_table(table, out[name], out[f"{name}_md"], out[f"{name}_tex"], TITLES[name], [note])
+    data = plot_fig3(images, questions, out.fig3, out.fig3_pdf)
+    atomic_write(out.fig3_data, lambda tmp: data.to_csv(tmp, index=False))
+
+
+with log_to(snakemake.log[0]):
+    run(Path(snakemake.input.images).parent, snakemake.input.manifest, list(snakemake.input.references),
+        snakemake.params.with_cognition, snakemake.output)

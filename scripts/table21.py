@@ -1,0 +1,19 @@
+"""Snakemake adapter: Table 21, the model table, from every model's model.json beside the paper's."""
+
+from mubench.figures.export import write_table
+from mubench.figures.table1 import read_reference
+from mubench.figures.table21 import build_table21, read_model_facts
+from mubench.logs import log_to
+
+
+def run(fact_paths, reference_path, models, out):
+    facts = {spec.name: read_model_facts(path) for spec, path in zip(models, fact_paths, strict=True)}
+    table = build_table21(models, facts, read_reference(reference_path))
+    write_table(table, out.csv, out.md, out.tex, "Table 21 — models", [
+        "n_parameters: counted on the loaded weights by the predict job (blank: API or random baseline)",
+        "checkpoint / revision: what the weights were loaded from and pinned to",
+        "paper_total_params: as printed in the paper's Table 21; parameters_vs_paper = ours / paper's"])
+
+
+with log_to(snakemake.log[0]):
+    run(snakemake.input.facts, snakemake.input.reference, snakemake.params.models, snakemake.output)
