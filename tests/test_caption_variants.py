@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mubench.answering.caption_variants import VARIANT_COLUMNS, predict_caption_variants, variant_questions
+from mubench.answering.generative import GENERATIVE_COLUMNS
 from mubench.answering.predict import predict_subset
 from mubench.benchmark.tables import Benchmark, write_table
 from mubench.models import ModelSpec
@@ -135,12 +136,12 @@ def test_sensitivity_table_by_hand():
     predictions = pd.concat([
         _rows("clip", [True, True, False, False]),
         _rows("clip", [True, False], subset="fine", qtype="classification"),
-    ]).assign(**{f"{k}_{r}": None for k in ("parsed", "correct") for r in ("code", "paper_text", "strict")})
+    ]).assign(**dict.fromkeys(GENERATIVE_COLUMNS))
     variants = pd.concat([
         _rows("clip", [True, True, True], key="modality_1", ids=["q0", "q2", "q3"]),
         _rows("clip", [False, False], subset="fine", qtype="classification", key="classification_0"),
     ])
-    vlm = _rows("vlm", [True, False, False, True]).assign(
+    vlm = _rows("vlm", [True, False, False, True]).assign(**dict.fromkeys(GENERATIVE_COLUMNS)).assign(
         parsed_code=[0, 1, -1, 0], parsed_paper_text=[0, 1, 1, 0], parsed_strict=[0, -1, -1, -1],
         correct_code=[True, False, False, True], correct_paper_text=[True, False, False, True],
         correct_strict=[True, False, False, False], parser_version="match-v1:code")
