@@ -29,9 +29,11 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest -q
 
+# The pipeline at μ-Bench's scale (~15 min on 2 cores): prints one table and rewrites docs/performance.md.
+# BENCH_ARGS=--quick for a 5 % run without the demo. Not part of `make test`.
+BENCH_ARGS ?=
 bench: venv
-	$(BIN)/python benchmarks/bench_inference.py
-	$(BIN)/python benchmarks/bench_bootstrap.py
+	$(BIN)/python benchmarks/bench_scale.py $(BENCH_ARGS)
 
 # Login-node preflight: everything a run needs (weights, shards, images) checked offline, every gap named at once.
 #   make check CONFIG=configs/paper.yaml PROFILE=profiles/slurm

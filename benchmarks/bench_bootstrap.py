@@ -93,6 +93,38 @@ def scipy_seconds(k: list[int], n: list[int], n_resamples: int, seed: int) -> fl
     return time.perf_counter() - start
 
 
+def measure(models: int, rows: int, scipy_groups: int, n_resamples: int, seed: int) -> dict:
+    """Seconds for all CIs with mubench and (measured or extrapolated) with SciPy, on the same groups."""
+    predictions = synthetic_predictions(models, rows, seed)
+    settings = BootstrapSettings(method="basic", n_resamples=n_resamples, seed=seed)
+    start = time.perf_counter()
+    table = accuracy_table(predictions, bootstrap=settings)
+    ours = time.perf_counter() - start
+
+    groups = component_counts(table)
+    group_rows = np.array([sum(n) for _, n in groups])
+    chosen = np.random.default_rng(seed).permutation(len(groups))[:scipy_groups]
+    measured = sum(scipy_seconds(*groups[i], n_resamples, seed) for i in chosen)
+    if len(chosen) == len(groups):
+        scipy_total = measured
+        how = [f"measured on all {len(groups):,} groups"]
+    else:
+        scipy_total = measured * group_rows.sum() / group_rows[chosen].sum()
+        per_group = measured * len(groups) / len(chosen)
+        how = [
+            f"EXTRAPOLATED from {len(chosen)} random groups of {len(groups):,} ({measured:.1f} s),",
+            "scaled by resampled rows (SciPy's cost is linear in rows);",
+            f"scaling per group instead would give {per_group:,.0f} s",
+        ]
+    labels = [(name, name) for name in sorted(predictions["model"].unique())]
+    start = time.perf_counter()
+    pairs = paired_comparisons(predictions.astype({"question_id": str}), labels,
+                               subsets=["coarse", "fine", "cognition"], bootstrap=settings)
+    paired = time.perf_counter() - start
+    return dict(rows=len(predictions), models=models, table_rows=len(table), groups=len(groups), ours_s=ours,
+                scipy_s=scipy_total, scipy_groups_timed=len(chosen), how=how, paired_s=paired, pairs=len(pairs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=12)
@@ -103,42 +135,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    predictions = synthetic_predictions(args.models, args.rows, args.seed)
-    settings = BootstrapSettings(method="basic", n_resamples=args.n_resamples, seed=args.seed)
-    start = time.perf_counter()
-    table = accuracy_table(predictions, bootstrap=settings)
-    ours = time.perf_counter() - start
-    models = [(name, name) for name in sorted(predictions["model"].unique())]
-    start = time.perf_counter()
-    pairs = paired_comparisons(predictions.astype({"question_id": str}), models,
-                               subsets=["coarse", "fine", "cognition"], bootstrap=settings)
-    paired = time.perf_counter() - start
-
-    groups = component_counts(table)
-    rows = np.array([sum(n) for _, n in groups])
-    chosen = np.random.default_rng(args.seed).permutation(len(groups))[: args.scipy_groups]
-    measured = sum(scipy_seconds(*groups[i], args.n_resamples, args.seed) for i in chosen)
-    if len(chosen) == len(groups):
-        scipy_total = measured
-        how = [f"measured on all {len(groups):,} groups"]
-    else:
-        scipy_total = measured * rows.sum() / rows[chosen].sum()
-        per_group = measured * len(groups) / len(chosen)
-        how = [
-            f"EXTRAPOLATED from {len(chosen)} random groups of {len(groups):,} ({measured:.1f} s),",
-            "scaled by resampled rows (SciPy's cost is linear in rows);",
-            f"scaling per group instead would give {per_group:,.0f} s",
-        ]
-    speedup = scipy_total / ours
-    per_model = len(predictions) // args.models
+    result = measure(args.models, args.rows, args.scipy_groups, args.n_resamples, args.seed)
+    ours, speedup = result["ours_s"], result["scipy_s"] / result["ours_s"]
     indent = "\n" + " " * 20
     print(
         f"\nbootstrap CI benchmark  (method=basic, {args.n_resamples:,} resamples)\n"
-        f"  prediction rows : {len(predictions):,}  ({args.models} models x {per_model:,})\n"
-        f"  CI groups       : {len(table):,} table rows, {len(groups):,} SciPy can run\n"
+        f"  prediction rows : {result['rows']:,}  ({args.models} models x {result['rows'] // args.models:,})\n"
+        f"  CI groups       : {result['table_rows']:,} table rows, {result['groups']:,} SciPy can run\n"
         f"  mubench.scoring.accuracy : {ours:8.2f} s   all CIs (rows and images), from prediction rows\n"
-        f"  paired comparisons : {paired:8.2f} s   {len(pairs)} (pair, subset) rows, image-paired bootstrap\n"
-        f"  scipy bootstrap : {scipy_total:8.1f} s{indent}{indent.join(how)}\n"
+        f"  paired comparisons : {result['paired_s']:8.2f} s   {result['pairs']} (pair, subset) rows\n"
+        f"  scipy bootstrap : {result['scipy_s']:8.1f} s{indent}{indent.join(result['how'])}\n"
         f"  speed-up        : {speedup:8.0f} x\n"
         f"  targets         : ours < 5 s [{'ok' if ours < 5 else 'MISSED'}],"
         f" >= 100 x [{'ok' if speedup >= 100 else 'MISSED'}]"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -24,23 +26,87 @@ def _process_umask() -> int:
     return mask
 
 
+class OutputWriteError(OSError):
+    """An output could not be written (disk full, read-only or not writable); the message names the output,
+    the filesystem and its free space. ``errno`` is the original one."""
+
+
+# Writers outside Python's io (pyarrow, safetensors' Rust code) report a full disk in their own exception types.
+_DISK_FULL_TEXT = ("No space left on device", "StorageFull", "Disk quota exceeded")
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _mount_point(path: Path) -> Path:
+    path = path.resolve()
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _write_error(path: Path, err: BaseException, written: int | None = None) -> OutputWriteError | None:
+    """A message for people when ``err`` is a filesystem refusal; None for any other error."""
+    code = getattr(err, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT) or any(text in str(err) for text in _DISK_FULL_TEXT):
+        mount = _mount_point(path.parent)
+        usage = shutil.disk_usage(mount)
+        partial = f", after {_size(written)} of this file" if written else ""
+        return OutputWriteError(
+            code or errno.ENOSPC,
+            f"cannot write {path}: the filesystem at {mount} is full ({_size(usage.free)} free of "
+            f"{_size(usage.total)}{partial}). Free space there, or put results/ on a larger disk, and rerun; "
+            "no partial file was left")
+    if code == errno.EROFS:
+        return OutputWriteError(code, f"cannot write {path}: the filesystem at {_mount_point(path.parent)} is "
+                                      "mounted read-only")
+    if code in (errno.EACCES, errno.EPERM):
+        return OutputWriteError(code, f"cannot write {path}: no permission to create files in {path.parent}")
+    return None
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path``; a crash leaves either the old file or none.
 
     The file gets the permissions an ordinary ``open`` would (0666 minus the umask: 0644 under umask 022), not
-    mkstemp's private 0600, so a lab's shared results folder stays readable by the group."""
+    mkstemp's private 0600, so a lab's shared results folder stays readable by the group. A full, read-only or
+    unwritable filesystem raises OutputWriteError naming the output and the filesystem."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise (_write_error(path, err) or err) from err
     os.fchmod(fd, 0o666 & ~_process_umask())
     os.close(fd)
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as err:
+        written = os.path.getsize(tmp) if os.path.exists(tmp) else None
+        readable = _write_error(path, err, written)  # before the unlink frees the space it reports
+        if written is not None:
             os.unlink(tmp)
-        raise
+        if readable is None:
+            raise
+        raise readable from err
+
+
+def set_aside(path: str | os.PathLike, reason: BaseException) -> Path:
+    """Rename an unreadable cache file to ``<name>.unreadable`` (kept for inspection, no longer read), so its
+    entries are recomputed; the caller logs and counts it."""
+    path = Path(path)
+    aside = path.with_name(path.name + ".unreadable")
+    try:
+        os.replace(path, aside)
+    except OSError as err:
+        raise OSError(f"cache file {path} is unreadable ({reason}) and cannot be moved aside ({err}); delete it "
+                      "to recompute its entries") from err
+    return aside
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

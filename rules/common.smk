@@ -3,20 +3,21 @@
 import re
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 from mubench.benchmark.ubench_cognition import workflow_subsets
-from mubench.config import check_config
+from mubench.config import check_config, validate_config
 from mubench.analyses.merging.plan import merge_plan
 
 min_version("9.0")
 
 # `--configfile` extends config.yaml; a section set to null there is switched off (e.g. the demo's probe and merging
 # in configs/microvqa.yaml). Dropped before validation, which would fill defaults into it.
-for section in ("probe", "merging"):
+for section in ("probe", "phash", "merging"):
     if section in config and config[section] is None:
         del config[section]
-validate(config, "../schemas/config.schema.yaml")
+# A short message per problem (model, key, expected, nearest spelling); the full schema detail goes to the log.
+validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", "logs/config_validation.log")
 MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema cannot express
 
 BENCH = config["benchmark"]["name"]

@@ -20,6 +20,7 @@ rule detect:
         spec=model_spec,
         batch_size=model_batch_size,
         device=config["inference"].get("device", "auto"),
+        # a plain string holding the fingerprint: a changed model reruns the job (Snakemake cannot compare `spec`)
         cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{EVAL_MODELS[wc.model].fingerprint}",
     threads: config["inference"].get("threads", 2)
     container:

@@ -1,7 +1,8 @@
 # Weight merging (appendix G.2, Fig. 5, Table 19): θ = α·θ_base + (1−α)·θ_tuned per pair and α. Each merged model
 # is an ordinary model (common.smk: EVAL_MODELS) whose predict job depends on the folder written here.
 
-MERGING_SUBSETS = [s for s in (config.get("merging") or {}).get("subsets", SUBSETS) if s in SUBSETS]
+# merging.subsets is checked against `subsets` in merge_plan; uBench without a cognition folder has no cognition.
+MERGING_SUBSETS = [s for s in MERGING.subsets if s in SUBSETS]
 MERGING_OUTPUTS = (
     [f"paper_figures/{name}" for name in ("table19.csv", "table19.md", "table19.tex", "fig5_merging.png",
                                           "fig5_merging.pdf", "data/fig5.csv", "merging_alpha_curve.png",

@@ -1,7 +1,9 @@
 # Perceptual near-duplicates (appendix E.5): Table 14 and its Table 1 robustness check.
 
+PHASH = config.get("phash") or {}  # absent or null: no pHash jobs
 PHASH_TABLES = ["table14_phash", "table14_robustness", "table14_robustness_summary"]
-PHASH_OUTPUTS = [f"paper_figures/{stem}.{ext}" for stem in PHASH_TABLES for ext in ("csv", "md", "tex")]
+PHASH_OUTPUTS = [f"paper_figures/{stem}.{ext}" for stem in PHASH_TABLES for ext in ("csv", "md", "tex")
+                 if PHASH]
 
 
 rule phash:
@@ -13,7 +15,7 @@ rule phash:
         f"results/{BENCH}/phash/hashes.parquet",
     params:
         cache_dir=f"results/{BENCH}/cache/phash",
-    threads: config["phash"].get("workers", 2)
+    threads: PHASH.get("workers", 2)
     container:
         BASE_CONTAINER
     log:
@@ -39,7 +41,7 @@ rule table14:
                    table_files(PHASH_TABLES[2], "table14_robustness_summary.rst", ANALYSES_SECTION, "Table 14"))),
     params:
         models=lambda wc: list(MODELS.values()),
-        settings=config["phash"],
+        settings=PHASH,
         bootstrap=config["bootstrap"],
     container:
         BASE_CONTAINER

@@ -4,7 +4,7 @@ PROBE = config.get("probe") or {}  # absent or null: no probe jobs (MicroVQA has
 PROBE_DIR = f"results/{BENCH}/probe"
 PROBE_FILES = ["paper_figures/table13_linear_probe.csv", "paper_figures/table13_linear_probe.md",
                "paper_figures/table13_linear_probe.tex", "paper_figures/fig8_linear_probe.png",
-               "paper_figures/fig8_linear_probe.pdf"]
+               "paper_figures/fig8_linear_probe.pdf", "paper_figures/data/fig8.csv"]
 PROBE_OUTPUTS = PROBE_FILES if PROBE else []
 # timm runs in the open_clip image; the transformers backend in the HF image.
 PROBE_FEATURE_CONTAINER = {"timm": "openclip", "transformers": "hf-vlm"}[
@@ -55,7 +55,7 @@ rule linear_probe:
 
 
 rule table13:
-    """Table 13 (ours beside the paper's macro F1 and difficulty) and the Fig. 8 bar chart."""
+    """Table 13 (ours beside the paper's macro F1 and difficulty), the Fig. 8 bar chart and the bars it draws."""
     input:
         results=f"{PROBE_DIR}/linear_probe.parquet",
         features=f"{PROBE_DIR}/features.npz",
@@ -66,6 +66,7 @@ rule table13:
         png=report(PROBE_FILES[3], caption="../report/fig8.rst", category=ANALYSES_SECTION,
                    subcategory="Table 13 / Fig. 8"),
         pdf=PROBE_FILES[4],
+        data=PROBE_FILES[5],  # the bars Fig. 8 draws
     params:
         source=config["benchmark"]["source"],
     container:

@@ -19,7 +19,7 @@ ABSENT = {
 }
 ABSENT_OUTPUTS = [f"paper_figures/absent/{name}.{ext}" for name in ABSENT for ext in ("png", "pdf")]
 REPRODUCTION_TABLES = (
-    ["paper_figures/table1.csv", *PROBE_OUTPUTS[:1], PHASH_OUTPUTS[0]]
+    ["paper_figures/table1.csv", *PROBE_OUTPUTS[:1], *PHASH_OUTPUTS[:1]]
     + (["paper_figures/table20_pathology.csv"] + [f"paper_figures/{stem}.csv" for stem in COMPOSITION_TABLES]
        if PERCEPTION else [])
     + ["paper_figures/table21_models.csv"]

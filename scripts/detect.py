@@ -8,12 +8,12 @@ from mubench.io import atomic_write
 from mubench.logs import log_to
 
 
-def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads):
+def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads, full_image_check):
     import torch
 
     torch.set_num_threads(threads)
     table = detect_benchmark(spec, benchmark_root, cache_dir=cache_dir, batch_size=batch_size,
-                             device=resolve_device(device))
+                             device=resolve_device(device), full_image_check=full_image_check)
     atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
 
 
@@ -25,5 +25,6 @@ with log_to(snakemake.log[0]):
         snakemake.params.cache_dir,
         snakemake.params.batch_size,
         snakemake.params.device,
-        snakemake.threads,
+        snakemake.config["inference"]["threads"],  # not snakemake.threads: results must not depend on --cores
+        snakemake.config["benchmark"]["verify_images"] == "full",
     )

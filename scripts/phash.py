@@ -8,8 +8,10 @@ from mubench.logs import log_to
 from mubench.analyses.phash import image_hashes
 
 
-def run(benchmark_root, cache_dir, output, workers):
-    images = Benchmark(Path(benchmark_root)).images
+def run(benchmark_root, cache_dir, output, workers, full_image_check):
+    bench = Benchmark(Path(benchmark_root))
+    bench.verify_images(full=full_image_check)  # the hash cache trusts the md5 recorded at build time
+    images = bench.images
     hashes = image_hashes([Path(benchmark_root) / p for p in images["path"]], list(images["md5"]),
                           Path(cache_dir), workers)
     table = images[["image_id", "dataset", "md5"]].assign(phash=[f"{h:016x}" for h in hashes.tolist()])
@@ -17,4 +19,5 @@ def run(benchmark_root, cache_dir, output, workers):
 
 
 with log_to(snakemake.log[0]):
-    run(Path(snakemake.input.images).parent, snakemake.params.cache_dir, snakemake.output[0], snakemake.threads)
+    run(Path(snakemake.input.images).parent, snakemake.params.cache_dir, snakemake.output[0], snakemake.threads,
+        snakemake.config["benchmark"]["verify_images"] == "full")

@@ -10,14 +10,15 @@ from mubench.logs import log_to
 from mubench.models import FAMILIES
 
 
-def run(spec, benchmark_root, subsets, outputs, variant_outputs, info_path, cache_dir, batch_size, device, threads):
+def run(spec, benchmark_root, subsets, outputs, variant_outputs, info_path, cache_dir, batch_size, device, threads,
+        full_image_check):
     if FAMILIES[spec.family].uses_torch:  # the API image ships no torch
         import torch
 
         torch.set_num_threads(threads)
     model = load_for(spec, device)
     tables, info = predict_subsets(spec, benchmark_root, subsets, cache_dir=cache_dir, batch_size=batch_size,
-                                   model=model)
+                                   model=model, full_image_check=full_image_check)
     for subset, output in zip(subsets, outputs):
         atomic_write(output, lambda tmp, table=tables[subset]: table.to_parquet(tmp, index=False))
     for subset, output in zip(subsets, variant_outputs):
@@ -38,5 +39,6 @@ with log_to(snakemake.log[0]):
         snakemake.params.cache_dir,
         snakemake.params.batch_size,
         snakemake.params.device,
-        snakemake.threads,
+        snakemake.config["inference"]["threads"],  # not snakemake.threads: results must not depend on --cores
+        snakemake.config["benchmark"]["verify_images"] == "full",
     )

@@ -25,4 +25,4 @@ with log_to(snakemake.log[0]):
     if "fallback_split" in options:
         options["fallback_split"] = tuple(options["fallback_split"])
     run(snakemake.input.features, Path(snakemake.input.images).parent, ProbeSettings(**options),
-        snakemake.output[0], snakemake.threads)
+        snakemake.output[0], snakemake.config["inference"]["threads"])  # BLAS threads: fixed, never --cores

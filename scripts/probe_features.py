@@ -11,9 +11,11 @@ from mubench.logs import log_to
 from mubench.analyses.probe_features import FeatureSettings, image_features
 
 
-def run(benchmark_root, settings, cache_dir, output, threads):
+def run(benchmark_root, settings, cache_dir, output, threads, full_image_check):
     torch.set_num_threads(threads)
-    images = Benchmark(Path(benchmark_root)).images
+    bench = Benchmark(Path(benchmark_root))
+    bench.verify_images(full=full_image_check)  # the feature cache trusts the md5 recorded at build time
+    images = bench.images
     features = image_features(images, Path(benchmark_root), settings, Path(cache_dir))
 
     def write(tmp):
@@ -26,4 +28,6 @@ def run(benchmark_root, settings, cache_dir, output, threads):
 
 with log_to(snakemake.log[0]):
     run(Path(snakemake.input.images).parent, FeatureSettings.from_config(dict(snakemake.params.settings)),
-        snakemake.params.cache_dir, snakemake.output[0], snakemake.threads)
+        snakemake.params.cache_dir, snakemake.output[0],
+        snakemake.config["inference"]["threads"],  # not snakemake.threads: features must not depend on --cores
+        snakemake.config["benchmark"]["verify_images"] == "full")

@@ -1,10 +1,11 @@
-"""Snakemake adapter: Table 13 (linear probe beside the paper) and the Fig. 8 bar chart."""
+"""Snakemake adapter: Table 13 (linear probe beside the paper), the Fig. 8 bar chart and the values it draws."""
 
 import numpy as np
 import pandas as pd
 
 from mubench.figures.export import write_table
 from mubench.figures.linear_probe import build_table13, plot_fig8, read_reference
+from mubench.io import atomic_write
 from mubench.logs import log_to
 
 
@@ -16,7 +17,8 @@ def run(results_path, features_path, reference_path, benchmark_source, out):
                 [f"features: {label}; benchmark: {benchmark_source}",
                  "macro_f1_ci_low/high: percentile bootstrap CI over the test images",
                  "paper_*: the paper's Table 13 (macro F1 and expert difficulty) for the same task"])
-    plot_fig8(table, out.png, out.pdf, f"Linear probe on the {benchmark_source} benchmark; features: {label}")
+    drawn = plot_fig8(table, out.png, out.pdf, f"Linear probe on the {benchmark_source} benchmark; features: {label}")
+    atomic_write(out.data, lambda tmp: drawn.round(4).to_csv(tmp, index=False))
 
 
 with log_to(snakemake.log[0]):

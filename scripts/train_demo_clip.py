@@ -8,11 +8,13 @@ from mubench.analyses.merging.demo_clip import train_demo_clip
 from mubench.logs import log_to
 
 
-def run(trained, benchmark_root, init_dir, out_dir, threads):
+def run(trained, benchmark_root, init_dir, out_dir, threads, full_image_check):
     torch.set_num_threads(threads)
-    train_demo_clip(trained.architecture, benchmark_root, trained.settings, out_dir, init_dir=init_dir)
+    train_demo_clip(trained.architecture, benchmark_root, trained.settings, out_dir, init_dir=init_dir,
+                    full_image_check=full_image_check)
 
 
 with log_to(snakemake.log[0]):
     run(snakemake.params.trained, Path(snakemake.input.questions).parent, snakemake.input.get("init"),
-        snakemake.output[0], snakemake.threads)
+        snakemake.output[0], snakemake.config["inference"]["threads"],  # not --cores: the weights depend on it
+        snakemake.config["benchmark"]["verify_images"] == "full")

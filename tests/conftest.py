@@ -77,6 +77,32 @@ def tiny_benchmark(tmp_path: Path) -> Path:
     return make_tiny_benchmark(tmp_path / "bench")
 
 
+def checkout_entries() -> set[str] | None:
+    """Untracked and ignored paths of the checkout as ``git status`` lists them (an ignored folder as one entry),
+    leaving out Python's and pytest's own caches; None when the tests do not run from a git checkout."""
+    try:
+        listed = subprocess.run(["git", "status", "--porcelain", "--ignored", "-z", "."], cwd=REPO, check=True,
+                                capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    paths = {entry[3:] for entry in listed.split("\0") if entry[:2] in ("??", "!!")}
+    return {path for path in paths if not {"__pycache__", ".pytest_cache"} & set(Path(path).parts)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_stays_clean():
+    """Fails the session when a test left files in the checkout it tests (``.snakemake/``, ``results/``, ...).
+
+    git lists a new ignored folder as one entry, so a write inside an ignored folder that existed before the
+    session is not seen; on a clean clone (CI) every stray output is."""
+    before = checkout_entries()
+    yield
+    if before is not None:
+        new = sorted(checkout_entries() - before)
+        assert not new, (f"{new} appeared in the checkout {REPO} during the tests: a test must run workflows in a "
+                         f"copy (conftest.copy_workflow) or with --directory <tmp_path>, and write only under tmp_path")
+
+
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "report",
                   "paper_figures/reference", "paper_figures/published", "paper_figures/README.md"]

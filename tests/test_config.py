@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mubench.config import ConfigError, check_config
+from mubench.config import ConfigError, check_config, validate_config
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
 
 
 def dry_run(config: dict, tmp_path: Path) -> subprocess.CompletedProcess:
@@ -33,15 +34,23 @@ def mutated(mutate) -> dict:
     return config
 
 
+TINY = "models[1] 'OpenCLIP-tiny-untrained'"
+
+
 @pytest.mark.parametrize(
     "mutate, expected",
     [
-        (lambda c: c["inference"].update(batchsize=8), "'batchsize' was unexpected"),
-        (lambda c: c["models"][1].update(family="openclip"), "'openclip' is not one of"),
-        (lambda c: c["models"][1].pop("architecture"), "'architecture' is a required property"),
-        (lambda c: c["models"][1].update(pretrianed=None), "'pretrianed' was unexpected"),
-        (lambda c: c["bootstrap"].pop("seed"), "'seed' is a required property"),
-        (lambda c: c.update(subsets=["coarse", "detection"]), "'detection' is not one of"),
+        (lambda c: c["inference"].update(batchsize=8),
+         "inference: unknown key 'batchsize' — did you mean 'batch_size'?"),
+        (lambda c: c["models"][1].update(family="openclip"),
+         f"{TINY}, key 'family': 'openclip' is not one of random, open_clip,"),
+        (lambda c: c["models"][1].pop("architecture"),
+         f"{TINY}: missing required key 'architecture' (family 'open_clip' needs it)"),
+        (lambda c: c["models"][1].update(pretrianed=None),
+         f"{TINY}: unknown key 'pretrianed' — did you mean 'pretrained'?"),
+        (lambda c: c["bootstrap"].pop("seed"), "bootstrap: missing required key 'seed'"),
+        (lambda c: c.update(subsets=["coarse", "detection"]),
+         "subsets[1]: 'detection' is not one of coarse, fine, cognition"),
         (lambda c: c["models"].append(dict(c["models"][0])), "'Random' is used by more than one model"),
     ],
     ids=["typo-key", "unknown-family", "missing-field", "typo-model-key", "missing-seed", "bad-subset",
@@ -51,7 +60,81 @@ def test_bad_config_stops_before_any_job(mutate, expected, tmp_path):
     result = dry_run(mutated(mutate), tmp_path)
     assert result.returncode != 0
     assert expected in result.stderr + result.stdout
+    assert "Failed validating" not in result.stderr + result.stdout  # the schema dump stays in the log
     assert not (tmp_path / "results").exists()
+
+
+def test_schema_problems_come_first_and_short_with_the_detail_in_a_log(tmp_path):
+    def typos(config):
+        config["models"][1].update(family="openclip", pretrianed=None)
+
+    result = dry_run(mutated(typos), tmp_path)
+    output = result.stderr + result.stdout
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "invalid config: 2 problems" in line)
+    assert "did you mean 'open_clip'?" in lines[start + 2] and "did you mean 'pretrained'?" in lines[start + 1]
+    assert len(output.splitlines()) < 20
+    detail = (tmp_path / "logs" / "config_validation.log").read_text()
+    assert "Failed validating 'enum'" in detail and "Failed validating 'additionalProperties'" in detail
+
+
+# Malformed values of every JSON type, checked by the library directly (no snakemake start-up per case).
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c["inference"].update(batch_size="8"),
+         "inference, key 'batch_size': expected integer, got string '8'"),
+        (lambda c: c["benchmark"].update(seed=0.5), "benchmark, key 'seed': expected integer, got number 0.5"),
+        (lambda c: c["bootstrap"].update(seed=True), "bootstrap, key 'seed': expected integer, got boolean True"),
+        (lambda c: c["benchmark"].update(name=None), "benchmark, key 'name': expected string, got null None"),
+        (lambda c: c.update(inference=[64]), "top level, key 'inference': expected object, got array [64]"),
+        (lambda c: c.update(subsets="coarse"), "top level, key 'subsets': expected array, got string 'coarse'"),
+        (lambda c: c["models"][0].update(seed="0"), "models[0] 'Random', key 'seed': expected integer, got string"),
+        (lambda c: c["inference"].update(batch_size=0), "inference, key 'batch_size': 0 is less than the minimum of 1"),
+        (lambda c: c["bootstrap"].update(confidence=1.5), "bootstrap, key 'confidence': 1.5 is greater than or equal"),
+        (lambda c: c["models"][0].update(name="my model"),
+         "models[0] 'my model', key 'name': 'my model' must match ^[A-Za-z0-9_.+-]+$"),
+        (lambda c: c["benchmark"].update(source="ubnech"), "did you mean 'ubench'?"),
+        (lambda c: c["bootstrap"].update(method="bca2"), "bootstrap, key 'method': 'bca2' is not one of basic, "
+                                                         "percentile, bca — did you mean 'bca'?"),
+        (lambda c: c.update(models=[]), "top level, key 'models': [] should be non-empty"),
+        (lambda c: c.update(subsets=["fine", "fine"]), "has non-unique elements"),
+        (lambda c: c["probe"]["features"].update(mean=[0.5]), "probe.features, key 'mean': [0.5] is too short"),
+        (lambda c: c["merging"].update(alphas=["half"]), "merging.alphas[0]: expected number, got string 'half'"),
+        (lambda c: c["merging"]["train"]["models"][0].update(stpes=3),
+         "merging.train.models[0] 'DemoCLIP': unknown key 'stpes' — did you mean 'steps'?"),
+        (lambda c: c.update(infrence={}), "top level: unknown key 'infrence' — did you mean 'inference'?"),
+        (lambda c: c["phash"].pop("threshold"), "phash: missing required key 'threshold'"),
+    ],
+    ids=["str-for-int", "float-for-int", "bool-for-int", "null-for-str", "list-for-object", "str-for-list",
+         "str-for-int-in-model", "below-minimum", "above-maximum", "bad-pattern", "enum-typo", "enum-typo-2",
+         "empty-list", "duplicates", "short-array", "item-type", "deep-typo", "top-level-typo", "missing-key"],
+)
+def test_malformed_values_get_one_short_line_naming_the_key(mutate, expected, tmp_path):
+    with pytest.raises(ConfigError) as err:
+        validate_config(mutated(mutate), SCHEMA, tmp_path / "validation.log")
+    message = str(err.value)
+    assert expected in message
+    assert message.startswith("invalid config: 1 problem (full schema detail in") and len(message.splitlines()) == 2
+    assert "Failed validating" in (tmp_path / "validation.log").read_text()
+
+
+def test_validation_fills_the_schema_defaults_like_snakemake():
+    from snakemake.utils import validate
+
+    ours, theirs = copy.deepcopy(DEFAULT), copy.deepcopy(DEFAULT)
+    validate_config(ours, SCHEMA, "/nonexistent/never-written.log")
+    validate(theirs, str(SCHEMA))
+    assert ours == theirs and ours["inference"]["threads"] == 2 and ours["models"][0]["matching"] == "code"
+
+
+def test_probe_phash_and_merging_can_be_switched_off(tmp_path):
+    config = mutated(lambda c: c.update(probe=None, phash=None, merging=None))
+    result = dry_run(config, tmp_path)
+    assert result.returncode == 0, result.stderr
+    for rule in ("probe_features", "linear_probe", "phash", "table14", "train_demo_clip", "merge_weights",
+                 "merging_figures"):
+        assert not any(line.split()[:1] == [rule] for line in result.stdout.splitlines()), rule
 
 
 def test_default_config_plans_one_job_per_model(tmp_path):

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO, copy_workflow, snakemake
 
 from mubench.config import check_config
 from mubench.analyses.merging.plan import merge_plan
 
 from mubench.models.spec import FAMILIES
 
-REPO = Path(__file__).resolve().parent.parent
 CONTAINERS = REPO / "containers"
 DEFS = sorted(CONTAINERS.glob("*.def"))
 GPU_IMAGES = {"openclip", "hf-vlm", "legacy-remote-code"}
@@ -137,20 +137,22 @@ def test_conda_env_carries_the_same_pins(path):
     assert env_pins == pip_pins(parse_def(path)[1]["post"])
 
 
-def job_images(*args: str) -> list[tuple[str, str, str]]:
-    out = subprocess.run([sys.executable, str(CONTAINERS / "bindings.py"), *args], cwd=REPO, check=True,
-                         capture_output=True, text=True, timeout=300).stdout
+def job_images(workdir: Path) -> list[tuple[str, str, str]]:
+    """bindings.py on a copy of the workflow in ``workdir`` (building the DAG writes .snakemake/ beside it)."""
+    copy_workflow(workdir)
+    out = subprocess.run([sys.executable, str(CONTAINERS / "bindings.py"), "--snakefile", str(workdir / "Snakefile")],
+                         cwd=workdir, check=True, capture_output=True, text=True, timeout=300).stdout
     return [tuple(line.split("\t")) for line in out.splitlines()]
 
 
-def test_each_job_is_bound_to_its_familys_image():
+def test_each_job_is_bound_to_its_familys_image(tmp_path):
     """predict runs in its model's family image, the CPU analysis rules in base, any other rule in some image
     that has a recipe (rules added by other stages choose their own)."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     configured = check_config(config)
     family_of = {name: spec.family for name, spec in configured.items()}
     family_of.update({name: spec.family for name, spec in merge_plan(config, configured, "results/demo").specs.items()})
-    rows = job_images()
+    rows = job_images(tmp_path)
     assert {rule for rule, _, _ in rows} >= {"build_benchmark", "predict", "score", "table1"}
     for rule, wildcards, image in rows:
         if rule == "all":
@@ -165,12 +167,11 @@ def test_each_job_is_bound_to_its_familys_image():
         assert name and (CONTAINERS / f"{name[1]}.def").exists(), f"{rule} {wildcards}: no recipe for {image!r}"
 
 
-def test_dry_run_with_apptainer_or_the_reason_it_cannot_run():
+def test_dry_run_with_apptainer_or_the_reason_it_cannot_run(tmp_path):
     if not shutil.which("apptainer") and not shutil.which("singularity"):
         pytest.skip("apptainer is not installed: `snakemake -n --use-apptainer` refuses to start without it, "
                     "so the bindings are checked through snakemake's API (test_each_job_is_bound_to_its_familys_image)")
-    subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "--use-apptainer", "--forceall"],
-                   cwd=REPO, check=True, timeout=300)
+    snakemake(copy_workflow(tmp_path), "-n", "--use-apptainer", "--forceall", timeout=300)
 
 
 def test_build_script_explains_a_missing_apptainer():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mubench.benchmark.tables import Benchmark, load_image
+from mubench.benchmark.tables import Benchmark, BenchmarkImageError, load_image
 from mubench.answering.predict import option_texts, predict_subset, softmax
 from mubench.models import ModelSpec
 from mubench.models.open_clip_family import OpenClipModel
@@ -114,5 +114,5 @@ def test_random_baseline_is_uniform():
 
 def test_missing_image_is_named(tiny_benchmark, tiny_model, tmp_path):
     (tiny_benchmark / "images" / "img003.png").unlink()
-    with pytest.raises(FileNotFoundError, match="img003.png"):
+    with pytest.raises(BenchmarkImageError, match="img003.png is missing"):  # checked before any image is read
         run(tiny_benchmark, "coarse", tiny_model, tmp_path / "cache")

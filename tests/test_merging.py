@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import open_clip
 import pytest
 import torch
+import transformers
+import yaml
+from conftest import REPO, snakemake
 
 from mubench.config import ConfigError
 from mubench.analyses.merging.plan import merge_plan, merged_name
@@ -19,9 +23,6 @@ from mubench.analyses.merging.convert import (
     to_layout,
 )
 from mubench.models.spec import ModelSpec
-
-transformers = pytest.importorskip("transformers")
-open_clip = pytest.importorskip("open_clip")
 
 
 def _pair(seed: int = 0):
@@ -128,6 +129,7 @@ def test_merging_converted_hf_into_open_clip_layout_matches_merging_in_hf_layout
 
 PAIR_CONFIG = {
     "benchmark": {"name": "demo", "source": "demo", "seed": 0},
+    "subsets": ["coarse", "fine"],
     "merging": {
         "alphas": [0, 0.5, 1], "slices": {"pathology": ["a"], "he": ["a"]},
         "train": {"architecture": "mubench-tinyclip-ViT", "models": [
@@ -175,12 +177,24 @@ def test_plan_fingerprints_follow_the_parents():
     (lambda m: m["train"]["models"][1].update(init="Later"), "init: 'Later' is not a trained model"),
     (lambda m: m["train"]["models"][0].update(name="PLIP"), "'PLIP' is already a model name"),
     (lambda m: m.update(report_alpha=0.25), "report_alpha: 0.25 is not one of merging.alphas"),
+    (lambda m: m.update(subsets=["fine", "cognition"]), "merging.subsets\\[1\\]: 'cognition' is not one of"),
 ])
 def test_plan_errors_name_the_key(edit, message):
     config = copy.deepcopy(PAIR_CONFIG)
     edit(config["merging"])
     with pytest.raises(ConfigError, match=message):
         merge_plan(config, CONFIGURED, "results/demo")
+
+
+def test_merging_subset_outside_subsets_stops_the_dry_run(tmp_path):
+    """It used to be dropped without a word: Table 19 then silently lacked the subset the user asked for."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["subsets"] = ["coarse"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))  # merging.subsets is still [coarse, fine]
+    result = snakemake(tmp_path, "-n", "--snakefile", str(REPO / "Snakefile"), "--configfile",
+                       str(tmp_path / "config.yaml"), check=False)
+    assert result.returncode != 0
+    assert "merging.subsets[1]: 'fine' is not one of the evaluated subsets ['coarse']" in result.stdout + result.stderr
 
 
 def test_merged_open_clip_folder_loads_through_the_registry(tmp_path):

@@ -16,7 +16,6 @@ from mubench.answering.predict import predict_subset
 from mubench.analyses.merging.plan import merge_plan
 from mubench.analyses.merging.weights import write_merged_model
 
-pytest.importorskip("open_clip")
 ALPHAS = (0.25, 0.5, 0.75)
 
 

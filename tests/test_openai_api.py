@@ -192,13 +192,13 @@ def test_api_rejects_letter_logits_scoring(endpoint):
 
 def test_key_comes_only_from_the_environment(monkeypatch, endpoint):
     monkeypatch.delenv("OPENAI_API_KEY")
-    with pytest.raises(Exception, match="OPENAI_API_KEY"):
+    with pytest.raises(ModelLoadError, match="OPENAI_API_KEY"):
         load_model(api_spec(endpoint.base_url))
 
 
 def test_refused_key_is_reported_without_quoting_it(monkeypatch, endpoint, tiny_benchmark, tmp_path):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-000")
     spec = api_spec(endpoint.base_url)
-    with pytest.raises(Exception, match="refused the key in OPENAI_API_KEY") as err:
+    with pytest.raises(ModelLoadError, match="refused the key in OPENAI_API_KEY") as err:
         predict_subset(spec, tiny_benchmark, "fine", cache_dir=tmp_path, batch_size=4, model=load_model(spec))
     assert "sk-wrong" not in str(err.value)

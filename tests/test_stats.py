@@ -133,3 +133,24 @@ def test_bca_acceleration_shifts_levels_toward_the_long_tail():
     low_p, high_p = proportion_ci([4], [200], seeds=[9], method="percentile")
     low_b, high_b = proportion_ci([4], [200], seeds=[9], method="bca")
     assert high_b[0] > high_p[0] and low_b[0] >= low_p[0]
+
+
+@pytest.mark.parametrize(("k", "n"), [(1, 10), (2, 30)])
+def test_basic_and_percentile_differ_beyond_monte_carlo_error_on_a_skewed_small_sample(k, n):
+    """Where the two intervals are closer than the SciPy comparisons' tolerance, those comparisons pass with either
+    formula. On a skewed proportion with small n the bootstrap distribution is Binomial(n, k/n)/n on a coarse
+    lattice: when no lattice point's CDF lies within 6 Monte-Carlo SDs of the 2.5 %/97.5 % levels, every run's
+    quantiles are the exact binomial ones, so the intervals are known exactly — and basic ≠ percentile by a
+    whole lattice step."""
+    p, q = k / n, 0.025
+    cdf = stats.binom.cdf(np.arange(n + 1), n, p)
+    assert np.min(np.abs(cdf[:, None] - [q, 1 - q])) > 6 * np.sqrt(q * (1 - q) / B)  # quantiles are MC-exact
+    q_low, q_high = stats.binom.ppf([q, 1 - q], n, p) / n
+    expected = {"percentile": (q_low, q_high), "basic": (2 * p - q_high, 2 * p - q_low)}
+    assert abs(expected["basic"][0] - expected["percentile"][0]) >= 1 / n - 1e-12  # the choice is visible
+    for method, (low, high) in expected.items():
+        ours = proportion_ci([k], [n], seeds=[group_seed(4, str(k))], method=method)
+        scipy_ci = stats.bootstrap((_rows(k, n),), np.mean, method=method, n_resamples=B,
+                                   rng=np.random.default_rng(n)).confidence_interval
+        np.testing.assert_allclose([ours[0][0], ours[1][0]], [low, high], atol=1e-12, err_msg=method)
+        np.testing.assert_allclose([scipy_ci.low, scipy_ci.high], [low, high], atol=1e-12, err_msg=method)

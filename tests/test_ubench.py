@@ -21,6 +21,7 @@ from mubench.benchmark.ubench_acquire import SUBFOLDER, UBenchSourceError
 from mubench.benchmark.ubench_cognition import CognitionFormatError, workflow_subsets
 from mubench.benchmark.ubench_convert import (
     Tally,
+    UnevenListsError,
     as_mapping,
     as_records,
     detection_rows,
@@ -98,20 +99,20 @@ ROWS = [
 ]
 
 
-def write_release(root: Path, rows: list[dict]) -> tuple[Path, dict[str, str]]:
+def write_release(root: Path, rows: list[dict], schema: pa.Schema) -> tuple[Path, dict[str, str]]:
     """A one-shard release folder laid out like the hub repo, and its SHA-256 table."""
-    folder = root / SUBFOLDER
+    folder = root / "release" / SUBFOLDER
     folder.mkdir(parents=True)
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    with pa.OSFile(str(folder / SHARD), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as writer:
+    table = pa.Table.from_pylist(rows, schema=schema)
+    with pa.OSFile(str(folder / SHARD), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
         for batch in table.to_batches(max_chunksize=4):  # several record batches, like the real shards
             writer.write_batch(batch)
-    return root, {SHARD: hashlib.sha256((folder / SHARD).read_bytes()).hexdigest()}
+    return root / "release", {SHARD: hashlib.sha256((folder / SHARD).read_bytes()).hexdigest()}
 
 
 @pytest.fixture
 def release(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    return write_release(tmp_path / "release", ROWS)
+    return write_release(tmp_path, ROWS, SCHEMA)
 
 
 def build(tmp_path, release, **options):
@@ -187,7 +188,7 @@ def test_question_without_any_caption_set_is_kept_for_generative_models_only(tmp
 
     rows = [release_row("wong_1", "wong_et_al_2022", "IHC", image=encoded(11, "PNG"), caption_keys=()),
             release_row("kather_2", "kather_et_al_2016", "H&E", image=encoded(12, "PNG"))]
-    bench, manifest = build(tmp_path, write_release(tmp_path / "release", rows))
+    bench, manifest = build(tmp_path, write_release(tmp_path, rows, SCHEMA))
     questions = bench.questions.set_index("question_id")
     assert len(questions) == 12
     wong = questions[questions.image_id == "wong_1"]
@@ -211,7 +212,7 @@ def test_held_outlines_named_after_the_chromatin_marker_are_nuclei(tmp_path):
                                  ("H2B_mCherry", [[0, 0], [3, 3]]), ("GalT-EGFP", [[2, 2], [6, 6]])]),
             release_row("burgess_2", "burgess_et_al_2024_contour", "synthetic", image=encoded(14, "PNG"),
                         bbox=[("H2B-mCherry", [[0, 0], [4, 4]])])]
-    bench, manifest = build(tmp_path, write_release(tmp_path / "release", rows))
+    bench, manifest = build(tmp_path, write_release(tmp_path, rows, SCHEMA))
     detection = {(r.image_id, r.class_name): r for r in bench.detection.itertuples()}
     assert sorted(detection) == [("held_h2b_2", "nucleus")]
     assert len(detection["held_h2b_2", "nucleus"].boxes) == 3 and detection["held_h2b_2", "nucleus"].difficulty \
@@ -335,6 +336,42 @@ def test_other_arrow_shapes_are_read_the_same():
                           {"className": ["Mitochondrion"], "points": [[5, 6, 9, 2, 7, 7]]}, Tally())
     assert rows == [dict(image_id="i", dataset="wu_et_al_2023", class_name="mitochondria",
                          boxes=[[5.0, 2.0, 9.0, 7.0]], difficulty="hard")]
+
+
+# The other Arrow shape of bbox/polygon: a struct of parallel lists (``datasets`` Sequence(dict)).
+PARALLEL_OUTLINES = pa.struct([("className", pa.list_(pa.string())),
+                               ("points", pa.list_(OUTLINES.value_type.field("points").type))])
+PARALLEL_SCHEMA = pa.schema([field.with_type(PARALLEL_OUTLINES) if field.name in ("bbox", "polygon") else field
+                             for field in SCHEMA])
+
+
+def parallel(outlines) -> dict:
+    return {"className": [name for name, _ in outlines], "points": [points for _, points in outlines]}
+
+
+def test_uneven_parallel_lists_are_refused_by_name():
+    with pytest.raises(UnevenListsError, match="className 2, points 1"):
+        as_records({"className": ["cell", "nucleus"], "points": [[1, 1, 3, 4]]})
+
+
+def test_uneven_outline_lists_are_counted_logged_and_never_paired_by_guess(tmp_path, caplog):
+    """Two class names for one point list: which box is whose is unknown, so the bbox column is not used (it
+    used to be padded with None, keeping a guessed pairing); the polygon column is used instead."""
+    rows = [
+        dict(release_row("burgess_1", "burgess_et_al_2024_contour", "synthetic", image=encoded(8, "PNG")),
+             bbox=parallel([("nucleus", [[4, 4], [9, 8]])]) | {"className": ["cell", "nucleus"]},
+             polygon=parallel([("cell", [[0, 0], [15, 0], [15, 12]])])),
+        dict(release_row("burgess_2", "burgess_et_al_2024_contour", "synthetic", image=encoded(9, "PNG")),
+             bbox=parallel([("cell", [[1, 1], [6, 6]]), ("nucleus", [[2, 2], [3, 3]])]), polygon=parallel([])),
+    ]
+    with caplog.at_level("WARNING", logger="mubench.benchmark.ubench_convert"):
+        bench, manifest = build(tmp_path, write_release(tmp_path, rows, PARALLEL_SCHEMA))
+    detection = {(r.image_id, r.class_name): [list(b) for b in r.boxes] for r in bench.detection.itertuples()}
+    assert detection == {("burgess_1", "cell"): [[0, 0, 15, 12]], ("burgess_2", "cell"): [[1, 1, 6, 6]],
+                         ("burgess_2", "nucleus"): [[2, 2, 3, 3]]}
+    assert manifest["decisions"]["detection_outlines_uneven"] == {
+        "burgess_et_al_2024_contour/bbox: parallel lists of unequal length: className 2, points 1": 1}
+    assert "image burgess_1 (burgess_et_al_2024_contour): bbox holds parallel lists of unequal length" in caplog.text
 
 
 def test_paper_config_plans_without_the_shards(tmp_path):

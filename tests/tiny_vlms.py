@@ -1,7 +1,11 @@
 """Tiny random generative VLMs of the real transformers classes, saved like a hub snapshot (offline, seconds).
 
 The tokenizers are byte-level BPEs trained here on a few sentences and saved beside the weights, so
-``AutoProcessor.from_pretrained(folder)`` runs the same code path as for a downloaded model.
+``AutoProcessor.from_pretrained(folder)`` runs the same code path as for a downloaded model. At the default
+initialisation (std 0.02) such a model says nearly the same thing whatever it is shown; ``weight_std`` redraws
+the weight matrices wider so that answers depend on the image, the text and the positions (what an equality
+test between two computations of the same answers needs to be able to fail). The image size parameters give
+the number of image tokens a real model would use (256: PaliGemma-224, Qwen2.5-VL at 448×448).
 """
 
 from __future__ import annotations
@@ -38,38 +42,51 @@ def _bpe(special: list[str], unk: str | None) -> Tokenizer:
     return tokenizer
 
 
-def save_tiny_paligemma(folder: Path, seed: int = 0) -> Path:
+def _redraw(model, weight_std: float | None, seed: int):
+    if weight_std is not None:
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for param in model.parameters():
+                if param.ndim >= 2:
+                    param.copy_(torch.randn(param.shape, generator=generator) * weight_std)
+    return model
+
+
+def save_tiny_paligemma(folder: Path, seed: int = 0, *, weight_std: float | None = None, image_size: int = 32,
+                        patch_size: int = 16) -> Path:
     from transformers import (GemmaTokenizer, PaliGemmaConfig, PaliGemmaForConditionalGeneration,
                               PaliGemmaProcessor, SiglipImageProcessor)
 
     tokenizer = GemmaTokenizer(tokenizer_object=_bpe(["<pad>", "<eos>", "<bos>", "<unk>"], "<unk>"),
                                bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
     processor = PaliGemmaProcessor(
-        image_processor=SiglipImageProcessor(size={"height": 32, "width": 32}, image_seq_length=4),
+        image_processor=SiglipImageProcessor(size={"height": image_size, "width": image_size},
+                                             image_seq_length=(image_size // patch_size) ** 2),
         tokenizer=tokenizer,  # the processor adds <image> and the <loc>/<seg> tokens
     )
     config = PaliGemmaConfig(
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=32, patch_size=16, projection_dim=32),
+                           image_size=image_size, patch_size=patch_size, projection_dim=32),
         text_config=dict(model_type="gemma", hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=1, head_dim=16, vocab_size=len(tokenizer)),
         image_token_id=processor.image_token_id, projection_dim=32,
     )
     config.pad_token_id = tokenizer.pad_token_id
     torch.manual_seed(seed)
-    PaliGemmaForConditionalGeneration(config).save_pretrained(folder)
+    _redraw(PaliGemmaForConditionalGeneration(config), weight_std, seed).save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
 
 
-def save_tiny_qwen25_vl(folder: Path, seed: int = 0) -> Path:
+def save_tiny_qwen25_vl(folder: Path, seed: int = 0, *, weight_std: float | None = None,
+                        max_pixels: int = 56 * 56, min_pixels: int = 28 * 28) -> Path:
     from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
                               Qwen2Tokenizer, Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
 
     tokenizer = Qwen2Tokenizer(tokenizer_object=_bpe(QWEN_SPECIAL, None), eos_token="<|im_end|>",
                                pad_token="<|endoftext|>", unk_token=None)
     processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=28 * 28, max_pixels=56 * 56),
+        image_processor=Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels),
         tokenizer=tokenizer, video_processor=Qwen2VLVideoProcessor(), chat_template=QWEN_TEMPLATE,
     )
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN_SPECIAL}
@@ -84,6 +101,6 @@ def save_tiny_qwen25_vl(folder: Path, seed: int = 0) -> Path:
         vision_start_token_id=ids["<|vision_start|>"],
     )
     torch.manual_seed(seed)
-    Qwen2_5_VLForConditionalGeneration(config).save_pretrained(folder)
+    _redraw(Qwen2_5_VLForConditionalGeneration(config), weight_std, seed).save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder

@@ -84,17 +84,18 @@ def check_detection_models(names, models: dict) -> list[str]:
 
 
 def detect_benchmark(spec, benchmark_root: str | Path, *, cache_dir: str | Path, batch_size: int,
-                     model=None, device: str = "cpu") -> pd.DataFrame:
+                     model=None, device: str = "cpu", full_image_check: bool = False) -> pd.DataFrame:
     """Every detection row of the benchmark answered by ``spec``: predicted boxes beside the ground truth."""
     protocol = detection_protocol(spec)
     if protocol is None:
         raise ValueError(f"model {spec.name!r}: family {spec.family!r} has no detection prompt")
     spec = dataclasses.replace(spec, scoring="generate")  # boxes need free text, never a letter choice
+    bench = Benchmark(Path(benchmark_root))
+    bench.verify_images(full=full_image_check)  # the response cache trusts the md5 recorded at build time
     if model is None:
         from mubench.models import load_model
 
         model = load_model(spec, device=device)
-    bench = Benchmark(Path(benchmark_root))
     rows = bench.detection.reset_index(drop=True)
     all_files, md5 = bench.image_index()
     files = {i: all_files[i] for i in dict.fromkeys(rows["image_id"])}

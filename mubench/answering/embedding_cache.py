@@ -1,18 +1,35 @@
 """Per-sample embedding cache: finished batches survive an interrupted job and are never recomputed.
 
 One ``.npz`` per finished batch, written atomically and keyed by content (image md5, text hash), so a rerun —
-or another subset's job of the same model — loads what exists and encodes only what is missing.
+or another subset's job of the same model — loads what exists and encodes only what is missing. A chunk that
+cannot be read (truncated, corrupted on disk) is moved aside as ``<name>.unreadable``, logged and counted in
+``set_aside``; its entries are simply missing, so they are encoded again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import zipfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from mubench.io import atomic_write
+from mubench.io import atomic_write, set_aside
+
+log = logging.getLogger(__name__)
+
+# What numpy raises for a damaged .npz: a truncated zip, a missing member, a short or garbled array.
+UNREADABLE_CHUNK = (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError)
+
+
+def _read_chunk(chunk: Path) -> tuple[list[str], np.ndarray]:
+    with np.load(chunk) as data:
+        keys, vectors = data["keys"].tolist(), data["vectors"]
+    if len(keys) != len(vectors):
+        raise ValueError(f"{len(keys)} keys for {len(vectors)} vectors")
+    return keys, vectors
 
 
 class EmbeddingCache:
@@ -20,12 +37,19 @@ class EmbeddingCache:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._vectors: dict[str, np.ndarray] = {}
+        self.set_aside: list[Path] = []
         for chunk in sorted(self.folder.glob("*.npz")):
             try:
-                with np.load(chunk) as data:
-                    self._vectors.update(zip(data["keys"].tolist(), data["vectors"]))
-            except (OSError, ValueError, KeyError) as err:
-                raise RuntimeError(f"embedding cache chunk {chunk} is unreadable ({err}); delete it to recompute") from err
+                keys, vectors = _read_chunk(chunk)
+            except UNREADABLE_CHUNK as err:
+                aside = set_aside(chunk, err)
+                self.set_aside.append(aside)
+                log.warning("embedding cache chunk %s is unreadable (%s: %s): moved to %s; its entries are "
+                            "recomputed", chunk, type(err).__name__, err, aside.name)
+                continue
+            self._vectors.update(zip(keys, vectors))
+        if self.set_aside:
+            log.warning("%s: %d unreadable chunk(s) set aside", self.folder, len(self.set_aside))
 
     def __len__(self) -> int:
         return len(self._vectors)

@@ -6,6 +6,12 @@ the exact prompt, so a rerun (or a killed job) never asks the model twice and a 
 reuses an old answer. The prediction rows carry the raw response and the reading of each of the protocol's rules
 (other protocols' rule columns stay null); ``correct`` follows the model's configured ``matching`` rule where the
 protocol has it, else the protocol's own rule.
+
+Questions are asked image by image: all open questions of an image (of the same images, for multi-image
+questions) go into the same batch, so a model that reuses the image's prefix sees them together; images in the
+order of their longest prompt (batches of similar length pad little); and the next batch is loaded in a
+background thread while the model answers the current one. ``questions`` may hold several subsets: each keeps
+its own cache folder, and asking them in one call lets an image's coarse and fine questions share one prefix.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ import pandas as pd
 from PIL import Image
 
 from mubench.benchmark.tables import load_image, question_images
-from mubench.io import atomic_write
+from mubench.io import atomic_write, set_aside
+from mubench.answering.prefetch import prefetched
 from mubench.answering.prompting import DEFAULT_PROTOCOL, PROTOCOLS, RULES, Protocol, match_all
 
 log = logging.getLogger(__name__)
@@ -44,18 +51,35 @@ class GenerationError(RuntimeError):
     """Some questions got no response; the answered ones are cached, so a rerun only retries the rest."""
 
 
+def _read_answers(chunk: Path) -> dict[str, dict]:
+    answers = json.loads(chunk.read_text(encoding="utf-8"))
+    if not isinstance(answers, dict) or not all(
+            isinstance(a, dict) and isinstance(a.get("response"), str) and "scores" in a for a in answers.values()):
+        raise ValueError("not a {key: {response, scores}} mapping")
+    return answers
+
+
 class ResponseCache:
-    """JSON chunks of {key: {"response", "scores"}}; each finished batch is written atomically."""
+    """JSON chunks of {key: {"response", "scores"}}; each finished batch is written atomically.
+
+    A chunk that cannot be read is moved aside as ``<name>.unreadable`` (kept: it may hold paid-for answers),
+    logged and counted in ``set_aside``; its questions are asked again."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.answers: dict[str, dict] = {}
+        self.set_aside: list[Path] = []
         for chunk in sorted(self.folder.glob("*.json")):
             try:
-                self.answers.update(json.loads(chunk.read_text()))
-            except (OSError, ValueError) as err:
-                raise RuntimeError(f"response cache chunk {chunk} is unreadable ({err}); delete it to re-ask") from err
+                self.answers.update(_read_answers(chunk))
+            except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+                aside = set_aside(chunk, err)
+                self.set_aside.append(aside)
+                log.warning("response cache chunk %s is unreadable (%s: %s): moved to %s; its questions are "
+                            "asked again", chunk, type(err).__name__, err, aside.name)
+        if self.set_aside:
+            log.warning("%s: %d unreadable chunk(s) set aside", self.folder, len(self.set_aside))
 
     def add(self, answers: dict[str, dict]) -> Path:
         body = json.dumps(answers, sort_keys=True)
@@ -104,28 +128,64 @@ def generative_answers(
     image_ids = [question_images(q) for q in questions.itertuples()]
     keys = [answer_key(spec.fingerprint, spec.scoring, [image_md5[i] for i in ids], p, protocol.prompt_version)
             for ids, p in zip(image_ids, prompts)]
-    first_row = {key: row for row, key in reversed(list(enumerate(keys)))}
-    cache = ResponseCache(Path(cache_dir) / "responses" / str(questions["subset"].iloc[0]))
-    todo = [first_row[key] for key in dict.fromkeys(keys) if key not in cache.answers]
+    subsets = questions["subset"].astype(str).tolist()
+    caches = {s: ResponseCache(Path(cache_dir) / "responses" / s) for s in dict.fromkeys(subsets)}
+    slots = list(zip(subsets, keys))  # a subset's cache folder and the answer's key in it
+    first_row = {slot: row for row, slot in reversed(list(enumerate(slots)))}
+    cached = lambda row: keys[row] in caches[subsets[row]].answers  # noqa: E731
+    todo = [first_row[slot] for slot in dict.fromkeys(slots) if not cached(first_row[slot])]
     log.info("%d questions, %d distinct prompts, %d cached, %d to ask",
              len(keys), len(first_row), len(first_row) - len(todo), len(todo))
-    for start in range(0, len(todo), batch_size):
-        rows = todo[start:start + batch_size]
-        images = [[load_image(image_files[i]) for i in image_ids[r]] for r in rows]
+    batches = image_batches(todo, [tuple(image_md5[i] for i in image_ids[r]) for r in todo],
+                            [len(prompts[r]) for r in todo], batch_size)
+    split = hasattr(model, "prepare") and hasattr(model, "answer")
+
+    def load(rows: list[int]):
+        """Decode each image of the batch once (and run the model's host-side preparation when it has one)."""
+        decoded = {i: load_image(image_files[i]) for i in dict.fromkeys(i for r in rows for i in image_ids[r])}
+        images, batch_prompts = [[decoded[i] for i in image_ids[r]] for r in rows], [prompts[r] for r in rows]
+        return model.prepare(images, batch_prompts) if split else (images, batch_prompts)
+
+    asked = 0
+    for rows, loaded in prefetched(batches, load):
         n_options = [len(questions.at[r, "options"]) for r in rows]
-        for pos, response, scores in model.generate(images, [prompts[r] for r in rows], n_options):
-            cache.add({keys[rows[pos]]: {"response": response, "scores": scores}})
-        log.info("asked %d/%d", min(start + batch_size, len(todo)), len(todo))
+        answers = model.answer(loaded, n_options) if split else model.generate(*loaded, n_options)
+        for pos, response, scores in answers:
+            caches[subsets[rows[pos]]].add({keys[rows[pos]]: {"response": response, "scores": scores}})
+        asked += len(rows)
+        log.info("asked %d/%d", asked, len(todo))
         if on_batch is not None:
             on_batch()
-    cache.compact()
-    unanswered = sorted({questions.at[first_row[k], "question_id"] for k in keys if k not in cache.answers})
+    if hasattr(model, "stats"):
+        log.info("model %s so far: %s", spec.name, model.stats.summary())
+    for cache in caches.values():
+        cache.compact()
+    unanswered = sorted({questions.at[first_row[slot], "question_id"] for row, slot in enumerate(slots)
+                         if not cached(row)})
     if unanswered:
         raise GenerationError(
             f"model {spec.name!r}: {len(unanswered)} questions got no response (e.g. {unanswered[:3]}; see the log "
             "for the errors). Every answered question is cached: rerun the job to ask only the missing ones."
         )
-    return _answer_table(spec, questions, [cache.answers[k] for k in keys], protocol)
+    return _answer_table(spec, questions, [caches[subsets[row]].answers[k] for row, k in enumerate(keys)], protocol)
+
+
+def image_batches(rows: Sequence[int], image_keys: Sequence, prompt_lengths: Sequence[int],
+                  batch_size: int) -> list[list[int]]:
+    """Rows grouped by image (first appearance order), images sorted by their longest prompt (stable), packed
+    into batches of at most ``batch_size`` rows without splitting an image unless it alone has more."""
+    by_image: dict = {}
+    for row, key, length in zip(rows, image_keys, prompt_lengths):
+        by_image.setdefault(key, []).append((row, length))
+    groups = sorted(by_image.values(), key=lambda members: max(length for _, length in members))
+    batches: list[list[int]] = []
+    for members in groups:
+        group = [row for row, _ in members]
+        if batches and len(batches[-1]) + len(group) <= batch_size:
+            batches[-1].extend(group)
+            continue
+        batches += [group[i:i + batch_size] for i in range(0, len(group), batch_size)]
+    return batches
 
 
 def _answer_table(spec, questions: pd.DataFrame, answers: list[dict], protocol: Protocol) -> pd.DataFrame:

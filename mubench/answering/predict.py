@@ -229,15 +229,14 @@ def predict_subset(
     device: str = "auto",
     model=None,
     on_batch: Callable[[], None] | None = None,
+    full_image_check: bool = False,
 ) -> pd.DataFrame:
     """All questions of ``subset`` answered by the model ``spec`` (a ModelSpec), with provenance columns.
 
     ``model`` is the loaded adapter; when None it is built from the registry (tests and benchmarks pass one).
     Contrastive models skip questions without a caption set (see ``subset_questions``).
     """
-    from mubench.benchmark.tables import Benchmark
-
-    bench = Benchmark(Path(benchmark_root))
+    bench = verified_benchmark(spec, benchmark_root, full_image_check)
     if model is None:
         model = load_for(spec, device)
     return _answer_subset(spec, bench, subset, model, cache_dir, batch_size, on_batch)
@@ -245,18 +244,38 @@ def predict_subset(
 
 def predict_subsets(
     spec, benchmark_root: str | Path, subsets: Sequence[str], *, cache_dir: str | Path, batch_size: int,
-    device: str = "auto", model=None,
+    device: str = "auto", model=None, full_image_check: bool = False,
 ) -> tuple[dict[str, pd.DataFrame], dict]:
     """Every subset answered by one loaded model (weights are loaded once per job), plus the model's facts.
 
     Returns subset → prediction table, and ``model_info`` (parameter count measured on the loaded model)."""
+    bench = verified_benchmark(spec, benchmark_root, full_image_check)
+    if model is None:
+        model = load_for(spec, device)
+    if spec.kind == "generative" and len(subsets) > 1:
+        _ask_together(spec, bench, subsets, model, cache_dir, batch_size)
+    tables = {subset: _answer_subset(spec, bench, subset, model, cache_dir, batch_size, None) for subset in subsets}
+    return tables, model_info(spec, model)
+
+
+def _ask_together(spec, bench, subsets: Sequence[str], model, cache_dir, batch_size: int) -> None:
+    """Ask every subset's questions in one pass, so an image's coarse and fine questions share one prefilled
+    prefix (models/prefix_reuse.py); the per-subset passes then find every answer in the response cache."""
+    questions = bench.questions
+    questions = answerable(spec, questions[questions["subset"].isin(subsets)].reset_index(drop=True))
+    generative_answers(spec, questions, *bench.image_index(), model, cache_dir, batch_size,
+                       protocol=protocol_of(bench.manifest))
+
+
+def verified_benchmark(spec, benchmark_root: str | Path, full_image_check: bool):
+    """The prepared benchmark, its image files checked first (``full_image_check``: md5 of every file) for a
+    model that reads images: the caches trust the md5 recorded at build time."""
     from mubench.benchmark.tables import Benchmark
 
     bench = Benchmark(Path(benchmark_root))
-    if model is None:
-        model = load_for(spec, device)
-    tables = {subset: _answer_subset(spec, bench, subset, model, cache_dir, batch_size, None) for subset in subsets}
-    return tables, model_info(spec, model)
+    if spec.kind != "random":  # the random baseline never reads an image
+        bench.verify_images(full=full_image_check)
+    return bench
 
 
 def load_for(spec, device: str):

@@ -29,7 +29,7 @@ from skimage.measure import regionprops
 import mubench
 from mubench.benchmark.coarse import coarse_questions
 from mubench.benchmark.demo_render import ECCENTRICITY_RENDER, EM_CLASSES, render_cell, render_em
-from mubench.benchmark.tables import write_table
+from mubench.benchmark.tables import record_image_files, write_table
 from mubench.io import atomic_write, sha256_file, write_json
 from mubench.resources import templates
 
@@ -399,6 +399,7 @@ def build_demo(out_dir: str | Path, *, seed: int, patch_size: int = 96, crops_pe
                 for name, array in sources.items()},
         crops={image_id: image.provenance for image_id, image in named},
     )
+    record_image_files(out_dir)
     write_json(out_dir / "manifest.json", manifest)
     log(f"demo benchmark: {len(images)} images, {len(questions)} questions, {len(detection_rows)} detection rows "
         f"→ {out_dir}")

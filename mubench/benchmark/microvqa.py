@@ -30,7 +30,7 @@ from mubench.benchmark.microvqa_release import (
     locate_release,
     release_columns,
 )
-from mubench.benchmark.tables import COGNITION_TASKS, SCHEMAS, write_table
+from mubench.benchmark.tables import COGNITION_TASKS, SCHEMAS, record_image_files, write_table
 from mubench.benchmark.ubench_convert import count_by, png_bytes
 from mubench.io import atomic_write, sha256_file, write_json
 
@@ -277,6 +277,7 @@ def build_microvqa_source(source: str, out_dir: str | Path, *, seed: int, path: 
                     questions_per_dataset=count_by(questions, "subset", "dataset")),
         sha256={f"{name}.parquet": sha256_file(out_dir / f"{name}.parquet") for name in tables},
     )
+    record_image_files(out_dir)
     write_json(out_dir / "manifest.json", manifest)
     if not sha256:
         listed = ", ".join(f"{name} {found['sha256']}" for name, found in hashes.items())

@@ -6,7 +6,9 @@ only has to produce them. The schemas are explicit so a source that drifts fails
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from mubench.io import atomic_write
+
+log = logging.getLogger(__name__)
 
 SUBSETS = ("coarse", "fine", "cognition")
 COARSE_TYPES = ("modality", "submodality", "domain", "subdomain", "stain")
@@ -83,6 +87,14 @@ SCHEMAS = {"images": IMAGES_SCHEMA, "questions": QUESTIONS_SCHEMA, "detection": 
 
 class BenchmarkTableError(ValueError):
     """A prepared benchmark table violates the schema or its invariants."""
+
+
+class BenchmarkImageError(BenchmarkTableError):
+    """An image file of a prepared benchmark is missing or differs from what the build wrote."""
+
+
+# Size and mtime of every image file as the build wrote it: the reference of the quick check (verify_images).
+IMAGE_RECORD = "image_files.json"
 
 
 def check_questions(df: pd.DataFrame) -> None:
@@ -187,10 +199,65 @@ class Benchmark:
     def manifest(self) -> dict:
         return json.loads((self.root / "manifest.json").read_text())
 
+    def _image_record(self) -> dict[str, list[int]]:
+        """path → [bytes, mtime_ns] as built; {} when absent or unreadable (every file is then hashed)."""
+        try:
+            record = json.loads((self.root / IMAGE_RECORD).read_text())
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def verify_images(self, *, full: bool = False) -> None:
+        """Refuse a benchmark whose image files are missing or changed since the build, naming the files.
+
+        Caches are keyed by the md5 in images.parquet, so a damaged file would otherwise go unnoticed while the
+        cache is warm. Quick (default): size and mtime against the build's record; a file whose mtime moved
+        (copied, touched) is checked by md5. ``full``: md5 of every file. A benchmark built without the record
+        is checked by md5 in full."""
+        images = self.images
+        record = self._image_record()
+        if not record and not full:
+            log.warning("%s has no readable %s (built by an older mubench?): checking the md5 of every image; "
+                        "rebuild the benchmark to make this check quick", self.root, IMAGE_RECORD)
+        problems, hashed = [], 0
+        for path, md5 in zip(images["path"], images["md5"]):
+            file = self.root / path
+            try:
+                stat = file.stat()
+            except FileNotFoundError:
+                problems.append(f"{file} is missing")
+                continue
+            size, mtime_ns = record.get(path, (None, None))
+            if size is not None and stat.st_size != size:
+                problems.append(f"{file} has {stat.st_size} bytes, the build wrote {size} (truncated or replaced)")
+            elif full or stat.st_mtime_ns != mtime_ns:
+                hashed += 1
+                with open(file, "rb") as fh:
+                    actual = hashlib.file_digest(fh, "md5").hexdigest()
+                if actual != md5:
+                    problems.append(f"{file} has md5 {actual}, images.parquet records {md5} (changed since the build)")
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise BenchmarkImageError(
+                f"{len(problems)} of {len(images)} benchmark images are not what the build wrote: "
+                + "; ".join(problems[:3]) + more + ". Restore them or rebuild the benchmark "
+                "(snakemake --forcerun build_benchmark); caches keyed by the recorded md5 are then reused.")
+        log.info("%s: %d images verified (%d by md5, the rest by size and mtime)", self.root, len(images), hashed)
+
 
 def question_images(question) -> list[str]:
     """Every image of a question row, in order: ``image_id`` then ``extra_image_ids``."""
     return [question.image_id, *question.extra_image_ids]
+
+
+def record_image_files(root: str | Path) -> None:
+    """Write the size and mtime of every image of ``root``/images.parquet: the builders call this last."""
+    root = Path(root)
+    lines = []
+    for path in read_table(root / "images.parquet", "images")["path"]:
+        stat = (root / path).stat()
+        lines.append(f"{json.dumps(path)}: [{stat.st_size}, {stat.st_mtime_ns}]")
+    atomic_write(root / IMAGE_RECORD, lambda tmp: Path(tmp).write_text("{\n" + ",\n".join(lines) + "\n}\n"))
 
 
 def load_image(path: str | Path) -> Image.Image:

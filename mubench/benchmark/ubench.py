@@ -20,7 +20,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 import mubench
-from mubench.benchmark.tables import SCHEMAS, write_table
+from mubench.benchmark.tables import SCHEMAS, record_image_files, write_table
 from mubench.benchmark.ubench_acquire import (
     REPO_ID,
     REVISION,
@@ -230,6 +230,7 @@ def build_ubench(out_dir: str | Path, *, seed: int, path: str | None = None, rep
         ),
         sha256={f"{name}.parquet": sha256_file(out_dir / f"{name}.parquet") for name in tables},
     )
+    record_image_files(out_dir)
     write_json(out_dir / "manifest.json", manifest)
     log(f"uBench: {manifest['rows']['total']} release rows → {len(image_rows)} images, {len(questions)} questions, "
         f"{len(detection)} detection rows → {out_dir}")

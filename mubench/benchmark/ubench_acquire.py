@@ -90,10 +90,16 @@ def locate_shards(path: str | os.PathLike | None, shard_names, *, repo_id: str =
 
 
 def _load_record(record_path: Path) -> dict:
+    """The recorded checksums; an unreadable record only costs re-hashing, so it is logged and ignored."""
     if not record_path.is_file():
         return {}
-    with open(record_path) as fh:
-        return json.load(fh)
+    try:
+        with open(record_path) as fh:
+            record = json.load(fh)
+    except (OSError, ValueError) as err:
+        log.warning("checksum record %s is unreadable (%s): every shard is hashed again", record_path, err)
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def hash_files(files: dict[str, Path], record_path: str | os.PathLike) -> dict[str, dict]:

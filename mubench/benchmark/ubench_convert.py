@@ -10,6 +10,7 @@ map (→ list of (key, value) pairs); a list of objects or a struct of parallel 
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from PIL import Image
 
 from mubench.benchmark.tables import COARSE_TYPES
+
+log = logging.getLogger(__name__)
 
 FINE_TYPE = "classification"
 RELEASE_QUESTION_TYPES = COARSE_TYPES + (FINE_TYPE,)
@@ -73,14 +76,24 @@ def as_mapping(value) -> dict:
     return {} if value is None else dict(value)  # dict() takes both a dict and a list of pairs
 
 
+class UnevenListsError(ValueError):
+    """A struct of parallel lists whose lists differ in length: which entries belong together is unknown."""
+
+
 def as_records(value) -> list[dict]:
-    """A list of objects, or a struct of parallel lists (``datasets`` Sequence(dict)), as a list of dicts."""
+    """A list of objects, or a struct of parallel lists (``datasets`` Sequence(dict)), as a list of dicts.
+
+    Raises UnevenListsError, naming each list's length, when parallel lists differ in length."""
     if value is None:
         return []
     if isinstance(value, Mapping):
         columns = {k: list(v or []) for k, v in value.items()}
-        n = max((len(v) for v in columns.values()), default=0)
-        return [{k: (v[i] if i < len(v) else None) for k, v in columns.items()} for i in range(n)]
+        lengths = {k: len(v) for k, v in columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise UnevenListsError("parallel lists of unequal length: "
+                                   + ", ".join(f"{k} {n}" for k, n in lengths.items()))
+        n = next(iter(lengths.values()), 0)
+        return [{k: v[i] for k, v in columns.items()} for i in range(n)]
     return [dict(item) for item in value if item is not None]
 
 
@@ -195,11 +208,21 @@ def _class_name(raw: str | None, dataset: str, tally: Tally) -> str:
     return _CLASS_SYNONYMS.get(name, name)
 
 
+def _outlines(image_id: str, dataset: str, column: str, value, tally: Tally) -> list[dict]:
+    try:
+        return as_records(value)
+    except UnevenListsError as err:
+        tally.add("detection_outlines_uneven", f"{dataset}/{column}: {err}")
+        log.warning("image %s (%s): %s holds %s; its outlines are not used", image_id, dataset, column, err)
+        return []
+
+
 def detection_rows(image_id: str, dataset: str, bbox, polygon, tally: Tally) -> list[dict]:
-    """One row per (image, Table 18 class): boxes from ``bbox``, or from ``polygon`` when ``bbox`` is empty."""
-    outlines, origin = as_records(bbox), "bbox"
+    """One row per (image, Table 18 class): boxes from ``bbox``, or from ``polygon`` when ``bbox`` is empty or
+    unusable (uneven parallel lists: counted and logged, never paired by guess)."""
+    outlines, origin = _outlines(image_id, dataset, "bbox", bbox, tally), "bbox"
     if not outlines:
-        outlines, origin = as_records(polygon), "polygon"
+        outlines, origin = _outlines(image_id, dataset, "polygon", polygon, tally), "polygon"
     boxes: dict[str, list[list[float]]] = defaultdict(list)
     for outline in outlines:
         name = _class_name(outline.get("className"), dataset, tally)

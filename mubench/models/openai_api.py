@@ -1,9 +1,10 @@
 """Any OpenAI-compatible chat-completions endpoint (GPT-4o in the paper) with the paper's request settings.
 
 The key is read from OPENAI_API_KEY only and goes nowhere but the Authorization header: never into logs, errors
-or outputs. Requests run concurrently up to ``concurrency``; 429, 5xx, timeouts, connection errors and malformed
-replies are retried with exponential backoff (honouring Retry-After), each counted in the log. A request that
-still fails after ``max_retries`` yields no answer; the engine then stops the job after caching every success.
+or outputs (a reply body quoted in a message is redacted first, as an endpoint may echo the request's headers).
+Requests run concurrently up to ``concurrency``; 429, 5xx, timeouts, connection errors and malformed replies are
+retried with exponential backoff (honouring Retry-After), each counted in the log. A request that still fails
+after ``max_retries`` yields no answer; the engine then stops the job after caching every success.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PIL import Image
 
 from mubench.models.base import ModelLoadError
 from mubench.models.spec import ModelSpec
+from mubench.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +130,12 @@ class OpenAIChatModel:
                                  f"(HTTP {reply.status_code})")
         if reply.status_code != 200:
             raise ModelLoadError(f"model {self.spec.name!r}: {self.url} answered HTTP {reply.status_code}: "
-                                 f"{reply.text[:300]}")
+                                 f"{redact(reply.text)[:300]}")
         try:
             content = reply.json()["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise TransientError("malformed", f"malformed reply {reply.text[:80]!r}", None) from None
-        return content or ""
+            raise TransientError("malformed", f"malformed reply {redact(reply.text)[:80]!r}", None) from None
+        return redact(content or "")  # an endpoint that echoes the request could put the key in the answer
 
 
 def _retry_after(reply: requests.Response) -> float | None:

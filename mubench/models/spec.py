@@ -49,7 +49,7 @@ FAMILY_DEFAULTS = {
 }
 # Settings that change how a job runs or reads answers, not what the model answers (kept out of the fingerprint,
 # so changing them reuses cached responses).
-OPERATIONAL_KEYS = {"matching", "concurrency", "request_timeout_s", "max_retries", "retry_base_s"}
+OPERATIONAL_KEYS = {"matching", "concurrency", "request_timeout_s", "max_retries", "retry_base_s", "prefix_reuse"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class ModelSpec:
     max_new_tokens: int = 100  # openai_api: the request's max_tokens
     matching: str = "code"  # code | paper_text | strict: which rule sets `correct` (all three are stored)
     scoring: str = "generate"  # generate | letter_logits (local models: argmax over the option letters)
+    prefix_reuse: bool = True  # local VLMs: prefill each image's shared prefix once for all its questions
     tokenizer_id: str | None = None  # CogVLM: the tokenizer's hub id or folder (Vicuna)
     tokenizer_revision: str | None = None
     base_url: str = "https://api.openai.com/v1"  # openai_api from here on

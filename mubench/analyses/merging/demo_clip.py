@@ -37,9 +37,11 @@ class TrainingData:
     image_datasets: list[str]
 
 
-def training_data(benchmark_root: str | Path, split: str, datasets: tuple[str, ...] | None) -> TrainingData:
+def training_data(benchmark_root: str | Path, split: str, datasets: tuple[str, ...] | None,
+                  full_image_check: bool = False) -> TrainingData:
     """Images of ``split`` (optionally only ``datasets``) with their correct and candidate captions."""
     bench = Benchmark(Path(benchmark_root))
+    bench.verify_images(full=full_image_check)
     all_images = bench.images
     images = all_images[all_images["split"] == split]
     if datasets is not None:
@@ -110,14 +112,14 @@ def train(model, preprocess, tokenizer, data: TrainingData, settings: TrainSetti
 
 
 def train_demo_clip(architecture: str, benchmark_root: str | Path, settings: TrainSettings, out_dir: str | Path,
-                    init_dir: str | Path | None = None) -> dict:
+                    init_dir: str | Path | None = None, full_image_check: bool = False) -> dict:
     """Train from random init (seeded) or from ``init_dir``'s weights; write a ``local-dir:`` model folder."""
     import open_clip
     from safetensors.torch import save_file
 
     torch.manual_seed(settings.seed)
     model, preprocess, tokenizer = create_model(f"local-dir:{init_dir}" if init_dir else architecture)
-    data = training_data(benchmark_root, settings.split, settings.datasets)
+    data = training_data(benchmark_root, settings.split, settings.datasets, full_image_check)
     log.info("training on %d %s images, %d candidate captions, %d steps", len(data.images), settings.split,
              len(data.captions), settings.steps)
     started = time.perf_counter()
@@ -133,6 +135,6 @@ def train_demo_clip(architecture: str, benchmark_root: str | Path, settings: Tra
     record = {"architecture": architecture, "init": str(init_dir) if init_dir else "random (seeded)",
               "settings": asdict(settings), "n_images": len(data.images), "n_captions": len(data.captions),
               "datasets": sorted(set(data.image_datasets)),
-              "first_loss": losses[0], "last_loss": losses[-1], "seconds": round(seconds, 1)}
+              "first_loss": losses[0], "last_loss": losses[-1]}
     write_json(out_dir / "training.json", record)
     return record

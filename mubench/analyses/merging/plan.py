@@ -55,6 +55,7 @@ class MergePlan:
     merged: dict[str, MergedModel] = field(default_factory=dict)
     pairs: tuple[dict, ...] = ()
     report_alpha: float = 0.5
+    subsets: tuple[str, ...] = ()  # where merged models are evaluated (merging.subsets, default: every subset)
 
     @property
     def specs(self) -> dict[str, ModelSpec]:
@@ -76,11 +77,22 @@ def _with_weights_dir(tuned: ModelSpec, folder: str) -> dict:
     return {"model_id": folder}
 
 
+def merging_subsets(section: dict, subsets: list[str]) -> tuple[str, ...]:
+    """``merging.subsets``, each of which must be one of the config's ``subsets`` (absent: all of them)."""
+    chosen = section.get("subsets", subsets)
+    for i, subset in enumerate(chosen):
+        if subset not in subsets:
+            raise ConfigError(f"merging.subsets[{i}]: {subset!r} is not one of the evaluated subsets {list(subsets)}; "
+                              f"add it to `subsets` or remove it here")
+    return tuple(chosen)
+
+
 def merge_plan(config: dict, models: dict[str, ModelSpec], results_dir: str) -> MergePlan:
     """Specs for the ``merging`` section; ``models`` are the configured ones (names must not collide)."""
     section = config.get("merging")
     if not section:
         return MergePlan()
+    subsets = merging_subsets(section, config["subsets"])
     known = dict(models)
     trained = {}
     training = section.get("train") or {}
@@ -136,4 +148,4 @@ def merge_plan(config: dict, models: dict[str, ModelSpec], results_dir: str) -> 
                 **_with_weights_dir(tuned, folder),
             )
             merged[name] = known[name] = MergedModel(spec, pair["name"], float(alpha), base.name, tuned.name)
-    return MergePlan(trained, merged, tuple(section.get("pairs", [])), report_alpha)
+    return MergePlan(trained, merged, tuple(section.get("pairs", [])), report_alpha, subsets)
