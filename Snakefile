@@ -11,7 +11,8 @@ localrules:
     all,
     preflight,
     table1,
-    matching_sensitivity,
+    significance,
+    sensitivity,
     table13,
     table14,
     merging_figures,
@@ -30,7 +31,6 @@ include: "rules/benchmark.smk"
 include: "rules/inference.smk"
 include: "rules/scoring.smk"
 include: "rules/figures.smk"
-include: "rules/generative.smk"
 include: "rules/probe.smk"
 include: "rules/phash.smk"
 include: "rules/merging.smk"
@@ -43,7 +43,7 @@ include: "rules/preflight.smk"
 rule all:
     input:
         TABLE1_OUTPUTS,
-        SENSITIVITY_OUTPUTS,
+        STATS_OUTPUTS,
         PROBE_OUTPUTS,
         PHASH_OUTPUTS,
         MERGING_OUTPUTS,

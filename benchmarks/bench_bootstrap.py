@@ -1,7 +1,10 @@
-"""Time mubench.scoring.accuracy's binomial bootstrap against scipy.stats.bootstrap on the same groups.
+"""Time mubench.scoring.accuracy's bootstrap CIs against scipy.stats.bootstrap on the same groups.
 
-The result set is synthetic but full-size (μ-Bench: ~96,000 question rows per model: five coarse
-types per image, one fine question per image, ~100 cognition questions). Run from the repo root:
+accuracy_table computes both intervals of every group: the binomial row bootstrap (compared with SciPy) and the
+image-clustered one (images resampled with all their questions). The paired comparisons of every two models
+(mubench.scoring.paired) are timed too. The result set is synthetic but full-size (μ-Bench: ~96,000 question rows
+per model: five coarse types per image, one fine question per image, ~100 cognition questions). Run from the repo
+root:
     python benchmarks/bench_bootstrap.py [--models 12] [--rows 96000] [--scipy-groups 60]
 """
 
@@ -18,6 +21,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table  # noqa: E402
+from mubench.scoring.paired import paired_comparisons  # noqa: E402
 
 FINE_DATASETS = (
     "acevedo_et_al_2020", "burgess_et_al_2024_contour", "burgess_et_al_2024_eccentricity",
@@ -112,8 +116,13 @@ def measure(models: int, rows: int, scipy_groups: int, n_resamples: int, seed: i
             "scaled by resampled rows (SciPy's cost is linear in rows);",
             f"scaling per group instead would give {per_group:,.0f} s",
         ]
+    labels = [(name, name) for name in sorted(predictions["model"].unique())]
+    start = time.perf_counter()
+    pairs = paired_comparisons(predictions.astype({"question_id": str}), labels,
+                               subsets=["coarse", "fine", "cognition"], bootstrap=settings)
+    paired = time.perf_counter() - start
     return dict(rows=len(predictions), models=models, table_rows=len(table), groups=len(groups), ours_s=ours,
-                scipy_s=scipy_total, scipy_groups_timed=len(chosen), how=how)
+                scipy_s=scipy_total, scipy_groups_timed=len(chosen), how=how, paired_s=paired, pairs=len(pairs))
 
 
 def main() -> None:
@@ -133,7 +142,8 @@ def main() -> None:
         f"\nbootstrap CI benchmark  (method=basic, {args.n_resamples:,} resamples)\n"
         f"  prediction rows : {result['rows']:,}  ({args.models} models x {result['rows'] // args.models:,})\n"
         f"  CI groups       : {result['table_rows']:,} table rows, {result['groups']:,} SciPy can run\n"
-        f"  mubench.scoring.accuracy : {ours:8.2f} s   all CIs, from prediction rows\n"
+        f"  mubench.scoring.accuracy : {ours:8.2f} s   all CIs (rows and images), from prediction rows\n"
+        f"  paired comparisons : {result['paired_s']:8.2f} s   {result['pairs']} (pair, subset) rows\n"
         f"  scipy bootstrap : {result['scipy_s']:8.1f} s{indent}{indent.join(result['how'])}\n"
         f"  speed-up        : {speedup:8.0f} x\n"
         f"  targets         : ours < 5 s [{'ok' if ours < 5 else 'MISSED'}],"

@@ -39,6 +39,7 @@ rule table1:
         scores=all_scores,
         manifest=f"{BENCH_DIR}/manifest.json",
         reference=REFERENCE_DIR.parent / reference_file(config["benchmark"]["source"]),  # μ-Bench's Table 1 or MicroVQA's
+        significance="paper_figures/significance.csv",  # marks models tied with the best of their subset
     output:
         csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category=MAIN, subcategory="Table 1"),
         md="paper_figures/table1.md",
@@ -51,6 +52,7 @@ rule table1:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
         bootstrap=config["bootstrap"],
+        alpha=REPORT["significance_level"],
     container:
         BASE_CONTAINER
     log:

@@ -1,5 +1,6 @@
 rule predict:
-    """One job per model: its weights loaded once, every subset answered, a per-sample cache for resume."""
+    """One job per model: its weights loaded once, every subset answered (and again under each alternative caption
+    set), a per-sample cache for resume."""
     input:
         images=f"{BENCH_DIR}/images.parquet",
         questions=f"{BENCH_DIR}/questions.parquet",
@@ -8,6 +9,10 @@ rule predict:
         weights=model_weights,
     output:
         predictions=expand("results/{{benchmark}}/predictions/{{model}}/{subset}.parquet", subset=SUBSETS),
+        # the same questions under their alternative caption sets (caption sensitivity; empty for generative models)
+        variants=expand(
+            "results/{{benchmark}}/predictions/{{model}}/caption_variants/{subset}.parquet", subset=SUBSETS
+        ),
         model_info="results/{benchmark}/predictions/{model}/model.json",
     params:
         spec=model_spec,

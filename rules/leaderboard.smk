@@ -22,7 +22,7 @@ rule leaderboard:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
         bootstrap=config["bootstrap"],
-        settings=config.get("leaderboard") or {},
+        settings={**(config.get("leaderboard") or {}), "alpha": REPORT["significance_level"]},  # as Table 1's marks
     container:
         BASE_CONTAINER
     log:

@@ -13,12 +13,21 @@ from mubench.figures.published import (
     skip_notes,
 )
 from mubench.figures.export import describe_benchmark, latex
-from mubench.figures.table1 import breakdown_table, build_table1, read_reference, render_markdown, table1_title
+from mubench.figures.table1 import (
+    TIED_MARK,
+    breakdown_table,
+    build_table1,
+    mark_tied,
+    read_reference,
+    render_markdown,
+    table1_title,
+)
 from mubench.io import atomic_write
 from mubench.logs import log_to
+from mubench.scoring.paired import tied_with_best
 
 
-def run(score_paths, manifest_path, reference_path, models, subsets, bootstrap, out):
+def run(score_paths, manifest_path, reference_path, significance_path, models, subsets, bootstrap, alpha, out):
     scores = pd.concat([pd.read_parquet(p) for p in score_paths], ignore_index=True)
     manifest = json.loads(open(manifest_path).read())
     reference = for_benchmark(read_reference(reference_path), manifest["source"])
@@ -26,8 +35,12 @@ def run(score_paths, manifest_path, reference_path, models, subsets, bootstrap, 
     notes = [
         f"benchmark: {describe_benchmark(manifest)}; total = pooled (micro) "
         "accuracy over all questions of the subset",
-        f"CI: {bootstrap['method']} bootstrap, {bootstrap['confidence']:.0%}, {bootstrap['n_resamples']} resamples, "
+        f"CI: {bootstrap['method']} bootstrap, {bootstrap['confidence']:.0%}, {bootstrap['n_resamples']} resamples of "
+        f"{'images with all their questions' if bootstrap.get('resample') == 'images' else 'question rows'}, "
         f"seed {bootstrap['seed']}; ± = upper bound − accuracy, as in the paper",
+        f"{TIED_MARK} = not significantly different from the best model of its subset (first row): exact McNemar test "
+        f"on the questions both answered, Holm-corrected over the subset's model pairs, p ≥ {alpha:g} "
+        "(significance.csv)",
         *published_notes(manifest["source"]),
         *protocol_notes(manifest, models),
         *skip_notes(manifest, models),
@@ -35,13 +48,16 @@ def run(score_paths, manifest_path, reference_path, models, subsets, bootstrap, 
     notes += [f"{spec.label}: {spec.note}" for spec in models if spec.note]
     breakdown = per_task_published(breakdown_table(scores, models), reference, models)
     title = table1_title(manifest["source"])
-    markdown = render_markdown(table, notes, title) + "".join(line + "\n" for line in render_tasks(breakdown))
+    best = {subset: rows["model"].iloc[0] for subset, rows in table.groupby("subset", sort=False)}
+    marked = mark_tied(table, tied_with_best(pd.read_csv(significance_path), best, alpha))
+    markdown = render_markdown(marked, notes, title) + "".join(line + "\n" for line in render_tasks(breakdown))
     atomic_write(out.csv, lambda tmp: table.to_csv(tmp, index=False))
     atomic_write(out.md, lambda tmp: open(tmp, "w").write(markdown))
-    atomic_write(out.tex, lambda tmp: open(tmp, "w").write(latex(table, title, notes)))
+    atomic_write(out.tex, lambda tmp: open(tmp, "w").write(latex(marked, title, notes)))
     atomic_write(out.breakdown, lambda tmp: breakdown.to_csv(tmp, index=False))
 
 
 with log_to(snakemake.log[0]):
-    run(snakemake.input.scores, snakemake.input.manifest, snakemake.input.reference, snakemake.params.models,
-        snakemake.params.subsets, dict(snakemake.params.bootstrap), snakemake.output)
+    run(snakemake.input.scores, snakemake.input.manifest, snakemake.input.reference, snakemake.input.significance,
+        snakemake.params.models, snakemake.params.subsets, dict(snakemake.params.bootstrap),
+        snakemake.params.alpha, snakemake.output)

@@ -16,7 +16,7 @@ from mubench.logs import log_to
 from mubench.analyses.phash import similarity_table
 from mubench.scoring.accuracy import BootstrapSettings
 
-PREDICTION_KEYS = ["model", "subset", "question_type", "dataset", "correct"]  # all Table 1 needs
+PREDICTION_KEYS = ["model", "subset", "question_type", "dataset", "image_id", "correct"]  # all Table 1 needs
 
 
 def run(hashes_path, prediction_paths, reference_path, models, settings, bootstrap, out):

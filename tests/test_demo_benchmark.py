@@ -79,6 +79,8 @@ def test_every_image_has_all_coarse_questions_with_none_last(bench):
     for row in coarse.itertuples():
         assert row.options[-1] == NONE_OF_THE_ABOVE and list(row.options).count(NONE_OF_THE_ABOVE) == 1
         assert len(row.captions) == len(row.options) and row.caption_key == row.question_type
+        # the alternative caption set for the sensitivity analysis: the option text alone
+        assert {k: list(v) for k, v in row.caption_variants.items()} == {f"{row.question_type}_1": list(row.options)}
 
 
 def test_coarse_options_come_from_the_parent_and_answer_is_truth(bench):
@@ -111,6 +113,7 @@ def test_fine_answers_are_the_image_labels(bench):
     for row in fine.itertuples():
         assert row.options[row.answer_idx] == labels[row.image_id]
         assert NONE_OF_THE_ABOVE not in row.options
+        assert {k: list(v) for k, v in row.caption_variants.items()} == {"classification_0": list(row.options)}
 
 
 def centroids_and_boxes(mask):

@@ -47,9 +47,9 @@ FAKE_KEY = "sk-fault-injection-4f9c2b7e1a0d"
 FAKE_HF_TOKEN = "hf_faultinjection9d8c7b6a5e4f"
 SECRETS = (FAKE_KEY, FAKE_HF_TOKEN)
 SEARCHED = ("logs", "results", "paper_figures", ".snakemake")  # where a leaked secret could land
-TABLES = ("table1.csv", "table1.md", "table1.tex", "table1_breakdown.csv", "matching_sensitivity.csv")
+TABLES = ("table1.csv", "table1.md", "table1.tex", "table1_breakdown.csv", "sensitivity.csv")
 # What the runs build: the tables these faults touch, not every figure of the report.
-TARGETS = ("paper_figures/table1.csv", "paper_figures/matching_sensitivity.csv")
+TARGETS = ("paper_figures/table1.csv", "paper_figures/sensitivity.csv")
 MERGING_TARGETS = TARGETS + ("paper_figures/table19.csv",)
 API_MODEL = "Echo-API"
 OPEN_CLIP = "OpenCLIP-tiny-untrained"
@@ -398,8 +398,9 @@ def test_unparseable_empty_long_and_unicode_answers_are_kept_and_counted(baselin
     unparseable = [r == "" or r.startswith(("Ответ", "I cannot")) for r in expected]
     assert (table["parsed_code"] < 0).tolist() == unparseable
     assert table.loc[table["parsed_code"] >= 0, "parsed_code"].eq(0).all()  # "A) …" and the long answer
-    sensitivity = pd.read_csv(baseline / "paper_figures" / "matching_sensitivity.csv")
-    code = sensitivity[(sensitivity["model"] == API_MODEL) & (sensitivity["rule"] == "code")].iloc[0]
+    sensitivity = pd.read_csv(baseline / "paper_figures" / "sensitivity.csv")
+    code = sensitivity[(sensitivity["model"] == API_MODEL) & (sensitivity["factor"] == "matching_rule")
+                       & (sensitivity["variant"] == "code")].iloc[0]
     assert code["n_unparseable"] == sum(unparseable) and code["n"] == len(table)
 
 

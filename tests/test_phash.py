@@ -148,7 +148,7 @@ def _predictions(correct_by_model: dict[str, dict[str, list[int]]]) -> pd.DataFr
     for model, by_dataset in correct_by_model.items():
         for dataset, outcomes in by_dataset.items():
             rows += [dict(model=model, subset="fine", question_type="classification", dataset=dataset,
-                          correct=bool(c)) for c in outcomes]
+                          image_id=f"{dataset}{i}", correct=bool(c)) for i, c in enumerate(outcomes)]
     return pd.DataFrame(rows)
 
 

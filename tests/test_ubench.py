@@ -181,6 +181,52 @@ def test_official_conversion_row_by_row(tmp_path, release):
                                                "fine/classification": 6}
 
 
+def test_question_without_any_caption_set_is_kept_for_generative_models_only(tmp_path):
+    """All caption sets null: generative models still get the question; contrastive models skip it (counted)."""
+    from mubench.answering.predict import subset_questions
+    from mubench.models import ModelSpec
+
+    rows = [release_row("wong_1", "wong_et_al_2022", "IHC", image=encoded(11, "PNG"), caption_keys=()),
+            release_row("kather_2", "kather_et_al_2016", "H&E", image=encoded(12, "PNG"))]
+    bench, manifest = build(tmp_path, write_release(tmp_path, rows, SCHEMA))
+    questions = bench.questions.set_index("question_id")
+    assert len(questions) == 12
+    wong = questions[questions.image_id == "wong_1"]
+    assert len(wong) == 6 and (wong.captions.map(len) == 0).all() and (wong.caption_key == "").all()
+    assert manifest["decisions"]["questions_without_caption_set"] == {
+        f"wong_et_al_2022/{t}": 1 for t in QUESTION_KEYS}
+    assert "questions_dropped" not in manifest["decisions"]
+    assert manifest["counts"]["coarse_rows_of_caption_scored_models"] == {"default": 5, "pooled": 6}  # modality_1
+
+    contrastive = ModelSpec.from_config(dict(name="clip", family="open_clip", architecture="ViT-B-32"))
+    generative = ModelSpec.from_config(dict(name="vlm", family="hf_vlm", model_id="/nowhere"))
+    for subset, n in (("coarse", 5), ("fine", 1)):
+        assert set(subset_questions(bench, generative, subset).image_id) == {"wong_1", "kather_2"}
+        asked = subset_questions(bench, contrastive, subset)
+        assert set(asked.image_id) == {"kather_2"} and len(asked) == n
+
+
+def test_held_outlines_named_after_the_chromatin_marker_are_nuclei(tmp_path):
+    rows = [release_row("held_h2b_2", None, "H2B-mCherry", image=encoded(13, "PNG"),
+                        polygon=[("H2B-mCherry", [[1, 2], [5, 1], [4, 7]]), ("h2b mCherry", [[9, 9], [12, 14]]),
+                                 ("H2B_mCherry", [[0, 0], [3, 3]]), ("GalT-EGFP", [[2, 2], [6, 6]])]),
+            release_row("burgess_2", "burgess_et_al_2024_contour", "synthetic", image=encoded(14, "PNG"),
+                        bbox=[("H2B-mCherry", [[0, 0], [4, 4]])])]
+    bench, manifest = build(tmp_path, write_release(tmp_path, rows, SCHEMA))
+    detection = {(r.image_id, r.class_name): r for r in bench.detection.itertuples()}
+    assert sorted(detection) == [("held_h2b_2", "nucleus")]
+    assert len(detection["held_h2b_2", "nucleus"].boxes) == 3 and detection["held_h2b_2", "nucleus"].difficulty \
+        == "easy"
+    decisions = manifest["decisions"]
+    assert decisions["detection_class_from_marker"] == {"held_et_al_2010_h2b/H2B-mCherry -> nucleus": 1,
+                                                         "held_et_al_2010_h2b/H2B_mCherry -> nucleus": 1,
+                                                         "held_et_al_2010_h2b/h2b mCherry -> nucleus": 1}
+    # the marker names nuclei only in Held's datasets; the Golgi marker is no Table 18 class: both counted
+    assert decisions["detection_objects_dropped"] == {
+        "held_et_al_2010_h2b/galt-egfp: not a Table 18 task": 1,
+        "burgess_et_al_2024_contour/h2b-mcherry: not a Table 18 task": 1}
+
+
 def test_all_tasks_and_excluded_datasets(tmp_path, release):
     bench, manifest = build(tmp_path, release, tasks="all", exclude_datasets=["eulenberg_et_al_2017_darkfield"])
     questions = bench.questions

@@ -24,9 +24,11 @@ PAPER_TABLES = ["table1", "table3_perception_summary", "table4_tasks", "table6_d
 PAPER_FIGURES = ["fig3_composition", "fig4_perception_axes", "fig5_merging", "fig6_samples", "fig8_linear_probe",
                  "fig11_radar", "fig12_coarse_by_type", "fig13_fine_biology", "fig14_fine_pathology",
                  "merging_alpha_curve"]
+STATISTICS = ["significance.csv", "significance_breakdown.csv", "significance_matrix.png", "significance_matrix.pdf",
+              "sensitivity.csv", "sensitivity.png", "sensitivity.pdf"]
 TABLES = ([f"{stem}.{ext}" for stem in PAPER_TABLES for ext in ("csv", "md", "tex")]
           + [f"{stem}.{ext}" for stem in PAPER_FIGURES for ext in ("png", "pdf")]
-          + ["table1_breakdown.csv", "reproduction.md", "data/fig8.csv"])
+          + ["table1_breakdown.csv", "reproduction.md", "data/fig8.csv"] + STATISTICS)
 
 pytestmark = pytest.mark.workflow
 
@@ -107,7 +109,8 @@ def test_html_report_builds_offline(demo_run):
     snakemake(demo_run, "--report", "paper_figures/report.html")
     html = (demo_run / "paper_figures" / "report.html").read_text(errors="replace")
     shown = [f"{stem}.csv" for stem in PAPER_TABLES] + [f"{stem}.png" for stem in PAPER_FIGURES] + [
-        "table1_breakdown.csv", "reproduction.md"]
+        "table1_breakdown.csv", "reproduction.md", "significance.csv", "significance_matrix.png", "sensitivity.csv",
+        "sensitivity.png"]
     missing = [name for name in shown if name not in html]
     assert not missing, f"not in the report: {missing}"
     assert "Weight merging (appendix G)" in html and "Benchmark composition (appendix C)" in html
@@ -243,3 +246,59 @@ def test_outputs_are_readable_by_the_lab_under_the_usual_umask(demo_run):
                demo_run / "results/demo/benchmark/questions.parquet",
                next((demo_run / "results/demo/cache/OpenCLIP-tiny-untrained").rglob("*.npz"))]
     assert {path.name: path.stat().st_mode & 0o777 for path in written} == {path.name: expected for path in written}
+
+
+def test_significance_table_compares_the_two_models_on_every_subset(demo_run):
+    from mubench.scoring.paired import SIGNIFICANCE_COLUMNS
+
+    table = pd.read_csv(demo_run / "paper_figures" / "significance.csv")
+    assert list(table.columns) == SIGNIFICANCE_COLUMNS
+    assert list(table.subset) == ["coarse", "fine", "cognition"]
+    assert set(map(frozenset, zip(table.model_a, table.model_b))) == {frozenset({"Random",
+                                                                                 "OpenCLIP tiny (untrained)"})}
+    questions = Benchmark(demo_run / "results" / "demo" / "benchmark").questions
+    assert table.set_index("subset")["n"].to_dict() == questions["subset"].value_counts().to_dict()
+    assert (table.acc_a >= table.acc_b).all() and (table["diff"] - (table.acc_a - table.acc_b)).abs().max() < 0.011
+    assert ((table.diff_ci_low <= table["diff"]) & (table["diff"] <= table.diff_ci_high)).all()
+    assert (table.p_holm == table.p_mcnemar).all()  # one pair per subset: Holm changes nothing
+    breakdown = pd.read_csv(demo_run / "paper_figures" / "significance_breakdown.csv")
+    assert set(breakdown.dataset) == set(questions.dataset)
+    for name in ("significance_matrix.png", "significance_matrix.pdf"):
+        assert (demo_run / "paper_figures" / name).stat().st_size > 1000
+
+    markdown = (demo_run / "paper_figures" / "table1.md").read_text()
+    assert "† = not significantly different from the best model of its subset" in markdown
+    assert "†" in (demo_run / "paper_figures" / "table1.tex").read_text()  # the note, and any mark
+    table1 = pd.read_csv(demo_run / "paper_figures" / "table1.csv")
+    for row in table.itertuples():  # the runner-up is marked exactly when its pair is not significant
+        runner_up = table1[table1.subset == row.subset].iloc[1].model
+        assert (f"| {runner_up} † |" in markdown) == (row.p_holm >= 0.05), row.subset
+
+
+def test_sensitivity_table_scores_the_demo_caption_sets(demo_run):
+    from mubench.scoring.sensitivity import SENSITIVITY_COLUMNS
+
+    table = pd.read_csv(demo_run / "paper_figures" / "sensitivity.csv")
+    assert list(table.columns) == SENSITIVITY_COLUMNS
+    assert set(table.factor) == {"caption_set"}  # no generative model in the demo
+    got = {(r.model, r.subset, r.variant): r for r in table.itertuples()}
+    questions = Benchmark(demo_run / "results" / "demo" / "benchmark").questions
+    for model in ("Random", "OpenCLIP tiny (untrained)"):
+        coarse, fine = got[model, "coarse", "<type>_1"], got[model, "fine", "<type>_0"]
+        assert coarse.n == (questions.subset == "coarse").sum() and fine.n == (questions.subset == "fine").sum()
+        assert got[model, "coarse", "default"].is_default and not coarse.is_default
+        assert abs(coarse.difference - (coarse.accuracy - coarse.default_accuracy)) < 0.011
+    assert (table.spread >= table.difference.abs() - 0.011).all()
+    assert not any(subset == "cognition" for _, subset, _ in got)  # cognition has no caption sets
+
+
+def test_breakdown_reports_row_and_image_interval_widths(demo_run):
+    breakdown = pd.read_csv(demo_run / "paper_figures" / "table1_breakdown.csv")
+    totals = breakdown[(breakdown.level == "total") & (breakdown.scope == "all")].set_index(["subset", "model"])
+    assert (totals.ci_low == totals.rows_ci_low).all()  # config.yaml: resample: rows
+    assert (totals.loc["fine", "images_to_rows_width"] == 1.0).all()  # one fine question per image
+    # Random answers each question independently: resampling images changes nothing but Monte-Carlo noise
+    assert 0.9 < totals.loc[("coarse", "Random"), "images_to_rows_width"] < 1.1
+    # the untrained CLIP's correctness is set by the question type (e.g. always right on domain, never on stain), so
+    # every image scores 1-2 of 5 and image totals vary far less than independent rows would: a narrower interval
+    assert totals.loc[("coarse", "OpenCLIP tiny (untrained)"), "images_to_rows_width"] < 0.8

@@ -169,6 +169,56 @@ def answerable(spec, questions: pd.DataFrame) -> pd.DataFrame:
     return questions[~several].reset_index(drop=True)
 
 
+def has_captions(questions: pd.DataFrame) -> pd.Series:
+    """Questions a contrastive model can score: cognition (question + option) or a non-empty caption set."""
+    return (questions["subset"] == "cognition") | (questions["captions"].map(len) > 0)
+
+
+def subset_questions(bench, spec, subset: str) -> pd.DataFrame:
+    """The questions of ``subset`` that ``spec`` answers, with their image's attributes (IMAGE_ATTRIBUTES).
+
+    Questions with several images are skipped by one-image models (``answerable``); contrastive models also skip
+    questions without a caption set (logged); generative models and Random answer the rest.
+    """
+    questions = bench.questions
+    questions = answerable(spec, questions[questions["subset"] == subset].reset_index(drop=True))
+    attributes = bench.images.set_index("image_id")[list(IMAGE_ATTRIBUTES)]
+    missing = sorted(set(questions["image_id"]) - set(attributes.index))
+    if missing:
+        raise KeyError(f"{len(missing)} {subset} questions refer to images absent from images.parquet, "
+                       f"e.g. {missing[:3]}")
+    questions = questions.join(attributes, on="image_id")
+    if spec.kind == "contrastive":
+        scorable = has_captions(questions)
+        if not scorable.all():
+            log.info("model %s, subset %s: %d questions have no caption set; contrastive models skip them",
+                     spec.name, subset, int((~scorable).sum()))
+        questions = questions[scorable].reset_index(drop=True)
+    return questions
+
+
+def model_provenance(spec, manifest: dict) -> Provenance:
+    """The provenance columns of every prediction row ``spec`` writes on the benchmark of ``manifest``."""
+    import json
+
+    from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
+
+    protocol = protocol_of(manifest)
+    generative = spec.kind == "generative"
+    return Provenance(
+        model_id=spec.source_id,
+        model_revision=spec.weights_revision,
+        model_fingerprint=spec.fingerprint,
+        benchmark_source=manifest["source"],
+        benchmark_revision=json.dumps(manifest.get("revision", ""), sort_keys=True),
+        prompt_version=f"{protocol.prompt_version}:{spec.scoring}" if generative else CAPTION_PROMPT_VERSION,
+        parser_version=(f"{protocol.parser_version}:{protocol.rule(spec.matching)}" if generative
+                        else CAPTION_PARSER_VERSION),
+        seed=spec.seed,
+        mubench_version=mubench_version(),
+    )
+
+
 def predict_subset(
     spec,
     benchmark_root: str | Path,
@@ -184,6 +234,7 @@ def predict_subset(
     """All questions of ``subset`` answered by the model ``spec`` (a ModelSpec), with provenance columns.
 
     ``model`` is the loaded adapter; when None it is built from the registry (tests and benchmarks pass one).
+    Contrastive models skip questions without a caption set (see ``subset_questions``).
     """
     bench = verified_benchmark(spec, benchmark_root, full_image_check)
     if model is None:
@@ -254,33 +305,7 @@ def model_info(spec, model) -> dict:
 
 
 def _answer_subset(spec, bench, subset: str, model, cache_dir, batch_size: int, on_batch) -> pd.DataFrame:
-    import json
-
-    from mubench.provenance import CAPTION_PARSER_VERSION, CAPTION_PROMPT_VERSION, mubench_version
-
-    manifest = bench.manifest
-    protocol = protocol_of(manifest)
-    questions = bench.questions
-    questions = answerable(spec, questions[questions["subset"] == subset].reset_index(drop=True))
-    attributes = bench.images.set_index("image_id")[list(IMAGE_ATTRIBUTES)]
-    missing = sorted(set(questions["image_id"]) - set(attributes.index))
-    if missing:
-        raise KeyError(f"{len(missing)} {subset} questions refer to images absent from images.parquet, "
-                       f"e.g. {missing[:3]}")
-    questions = questions.join(attributes, on="image_id")
+    questions = subset_questions(bench, spec, subset)
     log.info("model %s, subset %s: %d questions", spec.name, subset, len(questions))
     scores = ANSWERERS[spec.kind](spec, bench, questions, model, cache_dir, batch_size, on_batch)
-    generative = spec.kind == "generative"
-    provenance = Provenance(
-        model_id=spec.source_id,
-        model_revision=spec.weights_revision,
-        model_fingerprint=spec.fingerprint,
-        benchmark_source=manifest["source"],
-        benchmark_revision=json.dumps(manifest.get("revision", ""), sort_keys=True),
-        prompt_version=f"{protocol.prompt_version}:{spec.scoring}" if generative else CAPTION_PROMPT_VERSION,
-        parser_version=(f"{protocol.parser_version}:{protocol.rule(spec.matching)}" if generative
-                        else CAPTION_PARSER_VERSION),
-        seed=spec.seed,
-        mubench_version=mubench_version(),
-    )
-    return prediction_table(questions, scores, spec.name, provenance)
+    return prediction_table(questions, scores, spec.name, model_provenance(spec, bench.manifest))

@@ -3,6 +3,11 @@
 The paper draws distractors among the true value's siblings in its taxonomy (so every option is a plausible
 answer for the image's parent category) and always ends with "none of the above". Keeping that here means every
 source that has to generate coarse questions produces them identically.
+
+Contrastive models are scored with the paper's caption template (caption set ``<type>``). A second caption set,
+``<type>_1`` = the option text alone (the label-only prompt of CLIP zero-shot classification), goes to
+``caption_variants`` so the caption-sensitivity analysis has a wording to compare with; uBench ships its own
+``<type>_1`` sets instead.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ def coarse_question(question_type: str, labels: Mapping[str, str], rng: np.rando
         "answer_idx": options.index(truth),
         "captions": [template["caption"].format(**{question_type: option}) for option in options],
         "caption_key": question_type,
-        "caption_variants": {},
+        "caption_variants": {f"{question_type}_1": list(options)},
     }
 
 

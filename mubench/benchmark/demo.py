@@ -313,7 +313,7 @@ def _fine_row(image_id: str, image: DemoImage, task: FineTask) -> dict:
                 question_type="classification", dataset=image.dataset, question=task.question,
                 options=list(task.classes), answer_idx=task.classes.index(image.label),
                 captions=[caption(name) for name in task.classes], caption_key="classification_1",
-                caption_variants={})
+                caption_variants={"classification_0": list(task.classes)})  # class name alone (label-only prompt)
 
 
 def _splits(rng, images: pd.DataFrame) -> pd.Series:

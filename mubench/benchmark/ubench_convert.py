@@ -49,6 +49,9 @@ DETECTION_DIFFICULTY = {
     ("sirinukunwattana_et_al_2016", "gland"): "hard",
 }
 _CLASS_SYNONYMS = {"nuclei": "nucleus", "cells": "cell", "glands": "gland", "mitochondrion": "mitochondria"}
+# Held et al. nucleus outlines may be named after the chromatin marker that labels the nucleus (H2B-mCherry), in
+# any case and with a dash, space or underscore, with or without the fluorophore.
+HELD_NUCLEUS_MARKERS = frozenset({"h2b-mcherry", "h2b"})
 
 # Default caption set per question type: the type's own key, and classification_1 for fine questions (the caption
 # set the authors' totals used); other sets of the same type become caption_variants.
@@ -163,19 +166,20 @@ def question_rows(image_id: str, dataset: str, questions, captions, tally: Tally
         if answer is not None and options[answer_idx] != answer:
             tally.add("answer_idx_disagrees_with_answer", f"{dataset}/{question_type}")
         sets = _caption_sets(question_type, captions, len(options), answer_idx, dataset, tally)
-        if not sets:
-            tally.add("questions_dropped", f"{dataset}/{question_type}: no caption set")
-            continue
         key = DEFAULT_CAPTION_KEY[question_type]
-        if key not in sets:
+        if not sets:  # still asked to generative models; contrastive models skip it (mubench.answering.predict)
+            key = ""
+            tally.add("questions_without_caption_set", f"{dataset}/{question_type}")
+        elif key not in sets:
             key = next(iter(sets))
             tally.add("caption_default_missing", f"{dataset}/{question_type} -> {key}")
-        tally.add("caption_key", key)
+        if key:
+            tally.add("caption_key", key)
         rows.append(dict(
             question_id=f"{image_id}:{question_type}", image_id=image_id,
             subset="fine" if question_type == FINE_TYPE else "coarse", question_type=question_type,
             dataset=dataset, question=entry["question"], options=options, answer_idx=int(answer_idx),
-            captions=sets.pop(key), caption_key=key, caption_variants=sets))
+            captions=sets.pop(key, []), caption_key=key, caption_variants=sets))
     return rows
 
 
@@ -196,8 +200,11 @@ def outline_box(points) -> list[float] | None:
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
-def _class_name(raw: str | None) -> str:
+def _class_name(raw: str | None, dataset: str, tally: Tally) -> str:
     name = (raw or "").strip().lower()
+    if dataset in _HELD and re.sub(r"[\s_]+", "-", _dash_key(raw)) in HELD_NUCLEUS_MARKERS:
+        tally.add("detection_class_from_marker", f"{dataset}/{raw} -> nucleus")
+        return "nucleus"
     return _CLASS_SYNONYMS.get(name, name)
 
 
@@ -218,7 +225,7 @@ def detection_rows(image_id: str, dataset: str, bbox, polygon, tally: Tally) -> 
         outlines, origin = _outlines(image_id, dataset, "polygon", polygon, tally), "polygon"
     boxes: dict[str, list[list[float]]] = defaultdict(list)
     for outline in outlines:
-        name = _class_name(outline.get("className"))
+        name = _class_name(outline.get("className"), dataset, tally)
         if (dataset, name) not in DETECTION_DIFFICULTY:
             tally.add("detection_objects_dropped", f"{dataset}/{name}: not a Table 18 task")
             continue
@@ -234,6 +241,14 @@ def detection_rows(image_id: str, dataset: str, bbox, polygon, tally: Tally) -> 
 
 def selected_for_questions(dataset: str, tasks: str) -> bool:
     return tasks == "all" or dataset in OFFICIAL_DATASETS
+
+
+def coarse_caption_rows(questions: Iterable[Mapping]) -> dict[str, int]:
+    """Rows in a caption-scored model's coarse total under each ``report.coarse_caption_sets`` choice: one per
+    question with a caption set (default), plus one per ``<type>_1`` set (pooled, the authors' aggregation)."""
+    coarse = [q for q in questions if q["subset"] == "coarse" and len(q["captions"])]
+    pooled = sum(f"{q['question_type']}_1" in q["caption_variants"] for q in coarse)
+    return dict(default=len(coarse), pooled=len(coarse) + pooled)
 
 
 def count_by(rows: Iterable[Mapping], *keys: str) -> dict[str, int]:

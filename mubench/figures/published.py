@@ -60,7 +60,7 @@ def protocol_notes(manifest: Mapping, models: Sequence) -> list[str]:
         return []
     return ["generative models: MicroVQA's chain-of-thought prompt, options numbered (1)…; the answer is read by "
             "its rule (the first \"answer is\", then one digit); an unparseable answer counts as wrong and is "
-            "counted in matching_sensitivity.csv"]
+            "counted in sensitivity.csv (n_unparseable)"]
 
 
 def skip_notes(manifest: Mapping, models: Sequence) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -61,10 +61,17 @@ def build_table1(
 
 
 def breakdown_table(scores: pd.DataFrame, models: Sequence[ModelSpec]) -> pd.DataFrame:
-    """Every level (type, dataset, macro) and scope, percent — the detail behind Table 1."""
+    """Every level (type, dataset, macro) and scope, percent — the detail behind Table 1.
+
+    Both intervals are kept (question rows resampled, images resampled with all their questions) with
+    ``images_to_rows_width``, how many times wider the image interval is: how much the row CI understates.
+    """
     labels = {spec.name: spec.label for spec in models}
     table = scores.assign(model=scores["model"].map(labels))
-    table[PERCENT_COLUMNS] = (100 * table[PERCENT_COLUMNS]).round(2)
+    rows_width = (table["rows_ci_high"] - table["rows_ci_low"]).where(lambda w: w > 0)
+    table["images_to_rows_width"] = ((table["images_ci_high"] - table["images_ci_low"]) / rows_width).round(2)
+    percent = PERCENT_COLUMNS + ["rows_ci_low", "rows_ci_high", "images_ci_low", "images_ci_high"]
+    table[percent] = (100 * table[percent]).round(2)
     return table.rename(columns={"n": "n_questions"}).reset_index(drop=True)
 
 
@@ -77,10 +84,19 @@ def _cell(value) -> str:
 # What Table 1's title calls each source's questions (the demo is a pipeline check, not μ-Bench).
 BENCHMARK_TITLES = {"ubench": "μ-Bench", "demo": "embedded demo benchmark", "microvqa": "MicroVQA",
                     "microvqapp": "MicroVQA++"}
+TIED_MARK = "†"
 
 
 def table1_title(source: str) -> str:
     return f"Table 1 — {BENCHMARK_TITLES.get(source, source)} accuracy (%)"
+
+
+def mark_tied(table: pd.DataFrame, tied: Mapping[str, set[str]]) -> pd.DataFrame:
+    """Table 1 with TIED_MARK after the models (``tied``: subset → labels) not significantly different from the
+    best of their subset — for the Markdown and LaTeX renderings; the CSV keeps plain names."""
+    marked = [f"{model} {TIED_MARK}" if model in tied.get(subset, ()) else model
+              for subset, model in zip(table["subset"], table["model"])]
+    return table.assign(model=marked)
 
 
 def render_markdown(table: pd.DataFrame, notes: Iterable[str], title: str = table1_title("ubench")) -> str:

@@ -9,7 +9,7 @@ they agree with it within Monte-Carlo error.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -67,7 +67,7 @@ def macro_mean_ci(
     other groups), so the loop is over groups; within a group, components × resamples are drawn
     in one call.
     """
-    _check_settings(method, confidence, n_resamples)
+    check_settings(method, confidence, n_resamples)
     if not len(k_parts) == len(n_parts) == len(seeds):
         raise ValueError("k_parts, n_parts and seeds must have one entry per group")
     alpha = (1.0 - confidence) / 2.0
@@ -85,7 +85,7 @@ def macro_mean_ci(
     return low, high
 
 
-def _check_settings(method: str, confidence: float, n_resamples: int) -> None:
+def check_settings(method: str, confidence: float, n_resamples: int) -> None:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not 0.0 < confidence < 1.0:
@@ -102,8 +102,18 @@ def _group_interval(
     rng = np.random.default_rng(seed)
     draws = rng.binomial(n[:, None], p[:, None], size=(n.size, n_resamples))
     resampled = (draws / n[:, None]).mean(axis=0)
+    return interval(resampled, estimate, method, alpha, lambda: _row_acceleration(p, n))
+
+
+def interval(
+    resampled: np.ndarray, estimate: float, method: str, alpha: float, acceleration: Callable[[], float]
+) -> tuple[float, float]:
+    """(low, high) from the resampled statistics, as scipy.stats.bootstrap computes it.
+
+    ``acceleration`` (BCa only) returns the jackknife acceleration; it is called only for ``bca``.
+    """
     if method == "bca":
-        levels = _bca_levels(resampled, estimate, p, n, alpha)
+        levels = _bca_levels(resampled, estimate, acceleration(), alpha)
     else:
         levels = np.array([alpha, 1.0 - alpha])
     q_low, q_high = _linear_quantiles(resampled, levels)
@@ -112,22 +122,30 @@ def _group_interval(
     return q_low, q_high
 
 
-def _bca_levels(
-    resampled: np.ndarray, estimate: float, p: np.ndarray, n: np.ndarray, alpha: float
-) -> np.ndarray:
-    """BCa quantile levels (Efron & Tibshirani eq. 14.10), SciPy's z0 and jackknife acceleration.
+def _row_acceleration(p: np.ndarray, n: np.ndarray) -> float:
+    """SciPy's per-sample jackknife acceleration of a mean of 0/1 means, in closed form.
 
     Leaving out a 1 gives (k-1)/(n-1) and a 0 gives k/(n-1), so the jackknife sums reduce to
     p(1-p)/n (spread) and p(1-p)(1-2p)/n^2 (skew) per component. Degenerate groups (every
-    component at 0 or 1) have no spread: acceleration 0 and z0 0, so the CI collapses to the
+    component at 0 or 1) have no spread: acceleration 0.
+    """
+    return jackknife_acceleration(float(np.sum(p * (1 - p) / n)), float(np.sum(p * (1 - p) * (1 - 2 * p) / n**2)))
+
+
+def jackknife_acceleration(spread: float, skew: float) -> float:
+    """a = skew / (6 spread^1.5) from SciPy's jackknife sums (sum U^3/n^3 and sum U^2/n^2); 0 without spread."""
+    return skew / (6.0 * spread**1.5) if spread > 0 else 0.0
+
+
+def _bca_levels(resampled: np.ndarray, estimate: float, acceleration: float, alpha: float) -> np.ndarray:
+    """BCa quantile levels (Efron & Tibshirani eq. 14.10) with SciPy's z0.
+
+    A group with no spread has every resample at the estimate: z0 is 0 and the CI collapses to the
     estimate instead of NaN.
     """
     below = np.count_nonzero(resampled < estimate - _TIE_TOLERANCE)
     at_or_below = np.count_nonzero(resampled <= estimate + _TIE_TOLERANCE)
     z0 = ndtri((below + at_or_below) / (2.0 * resampled.size))
-    spread = float(np.sum(p * (1 - p) / n))
-    skew = float(np.sum(p * (1 - p) * (1 - 2 * p) / n**2))
-    acceleration = skew / (6.0 * spread**1.5) if spread > 0 else 0.0
     z = ndtri(np.array([alpha, 1.0 - alpha]))
     return ndtr(z0 + (z0 + z) / (1.0 - acceleration * (z0 + z)))
 

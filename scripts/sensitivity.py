@@ -1,0 +1,24 @@
+"""Snakemake adapter: accuracy of every configured model under each caption set or matching rule, and the figure."""
+
+import pandas as pd
+
+from mubench.figures.statistics import SENSITIVITY_PERCENT, in_percent, save, sensitivity_plot
+from mubench.io import atomic_write
+from mubench.logs import log_to
+from mubench.scoring.sensitivity import sensitivity_table
+
+
+def run(prediction_paths, variant_paths, labels, subsets, out):
+    predictions = pd.concat([pd.read_parquet(p) for p in prediction_paths], ignore_index=True)
+    variants = pd.concat([pd.read_parquet(p) for p in variant_paths], ignore_index=True)
+    table = sensitivity_table(predictions, variants)
+    figure = sensitivity_plot(table, subsets, labels)
+    table = in_percent(table.assign(model=table["model"].map(labels)), SENSITIVITY_PERCENT)  # as Table 1
+    atomic_write(out.csv, lambda tmp: table.to_csv(tmp, index=False))
+    for fmt in ("png", "pdf"):
+        atomic_write(getattr(out, fmt), lambda tmp, fmt=fmt: save(figure, tmp, fmt))
+
+
+with log_to(snakemake.log[0]):
+    run(snakemake.input.predictions, snakemake.input.variants, dict(snakemake.params.labels),
+        list(snakemake.params.subsets), snakemake.output)
