@@ -18,12 +18,14 @@ venv: $(STAMP)
 
 demo: venv
 	$(BIN)/snakemake --cores all
+	$(BIN)/snakemake --cores 1 --report paper_figures/report.html
 	@echo
-	@echo "Done. Tables and figures are in paper_figures/:"
-	@echo "  table1.md / table1.csv / table1_breakdown.csv   accuracy with bootstrap CIs (Table 1)"
-	@echo "  table13_linear_probe.csv, fig8_linear_probe.png  linear-probe baseline"
-	@echo "  table14_phash.csv, table14_robustness*.csv      pHash near-duplicates"
-	@echo "  table19.csv, fig5_merging.png, merging_alpha_curve.png   weight merging"
+	@echo "Done. Everything is in paper_figures/ (paper_figures/README.md maps each file to its rule):"
+	@echo "  report.html        every table and figure with its caption, grouped by the paper's sections"
+	@echo "  leaderboard.html   models x subsets, sortable, with each model's wrong answers; opens offline"
+	@echo "  reproduction.md    how close this run came to the paper's numbers"
+	@echo "  table1.{csv,md,tex}, table1_breakdown.csv, significance.csv, sensitivity.csv   accuracy, CIs, comparisons"
+	@echo "  fig3-fig14, table3-table21   composition, perception axes, probe, pHash, GRIT, merging, models"
 	@echo "Predictions and scores per model are in results/demo/, one log per job in logs/."
 
 test: venv

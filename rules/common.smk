@@ -97,9 +97,3 @@ def cognition_absent_reason():
     if "cognition" not in config["subsets"]:
         return "config `subsets` does not list cognition"
     return "no cognition set: `benchmark.ubench.cognition_path` is null (the expert cognition set is not public)"
-
-
-def significance_if_made(wildcards):
-    """paper_figures/significance.csv when a rule of this workflow writes it (the leaderboard's marks), else []."""
-    table = "paper_figures/significance.csv"
-    return [table] if any(str(path) == table for rule in workflow.rules for path in rule.output) else []

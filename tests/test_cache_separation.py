@@ -51,13 +51,17 @@ def run(workdir, config: dict) -> dict:
     predict_log = "".join(p.read_text() for p in sorted((workdir / "logs" / "predict").rglob("*.log"))
                           if CLIP in p.parts or CLIP in p.name)
     detect_log = "".join(p.read_text() for p in sorted((workdir / "logs" / "detect").rglob(f"{PALI}*.log")))
-    encoded = {kind: (int(unique), int(cached)) for kind, unique, cached, _ in ENCODED.findall(predict_log)}
+    encoded = {}  # kind → one (unique, cached) per encoding pass: the answers, then each caption variant set
+    for kind, unique, cached, _ in ENCODED.findall(predict_log):
+        encoded.setdefault(kind, []).append((int(unique), int(cached)))
     asked = [(int(distinct), int(cached)) for distinct, cached, _ in ASKED.findall(detect_log)]
     assert set(encoded) == {"texts", "images"} and asked, (predict_log[-2000:], detect_log[-2000:])
-    assert all(needed > 0 for needed, _ in [*encoded.values(), *asked])
+    assert all(needed > 0 for needed, _ in [*encoded["texts"], *encoded["images"], *asked])
     return {
-        "cached": {"texts": encoded["texts"][1], "images": encoded["images"][1], "prompts": [c for _, c in asked]},
-        "needed": {"texts": encoded["texts"][0], "images": encoded["images"][0], "prompts": [n for n, _ in asked]},
+        "cached": {**{kind: [c for _, c in passes] for kind, passes in encoded.items()},
+                   "prompts": [c for _, c in asked]},
+        "needed": {**{kind: [n for n, _ in passes] for kind, passes in encoded.items()},
+                   "prompts": [n for n, _ in asked]},
         "predictions": (workdir / PREDICTIONS).read_bytes(),
         "boxes": (workdir / BOXES).read_bytes(),
         "fingerprints": {model: pd.read_parquet(workdir / path)["model_fingerprint"].unique().tolist()
@@ -68,8 +72,10 @@ def run(workdir, config: dict) -> dict:
 
 
 def nothing_cached(result: dict) -> bool:
+    """No key came from an earlier run. Within one job, the caption-variant passes reuse the image embeddings of
+    the answering pass (same images, other captions), so only the first image pass must encode everything."""
     cached = result["cached"]
-    return cached["texts"] == cached["images"] == 0 and not any(cached["prompts"])  # prompts: one per pass
+    return not any(cached["texts"]) and cached["images"][0] == 0 and not any(cached["prompts"])
 
 
 def scores(parquet: bytes) -> list[list[float]]:
