@@ -119,6 +119,9 @@ def check_config(config: dict[str, Any]) -> dict[str, ModelSpec]:
     if config.get("probe") and source in ("microvqa", "microvqapp"):
         raise ConfigError(f"probe: the linear probe learns per-image class labels, which benchmark.source {source} "
                           "has not; leave the probe section out of this config")
+    if (config.get("detection") or {}).get("models") and source in ("microvqa", "microvqapp"):
+        raise ConfigError(f"detection: Table 18 scores boxes against ground-truth boxes, which benchmark.source "
+                          f"{source} has not; set `detection: null` in this config")
     models: dict[str, ModelSpec] = {}
     for i, entry in enumerate(config["models"]):
         name = entry["name"]

@@ -5,7 +5,7 @@
 from mubench.answering.detection import detection_models
 
 DETECTION_MODELS = detection_models((config.get("detection") or {}).get("models", []), MODELS)  # name → spec
-DETECTION_OUTPUTS = ["paper_figures/table18_grit.csv"] if DETECTION_MODELS else []
+DETECTION_OUTPUTS = [f"paper_figures/table18_grit.{ext}" for ext in ("csv", "md", "tex")] if DETECTION_MODELS else []
 
 
 rule detect:
@@ -41,8 +41,11 @@ rule table18:
     input:
         boxes=expand(f"results/{BENCH}/detection/{{model}}/boxes.parquet", model=DETECTION_MODELS),
         reference=REFERENCE_DIR / "paper_table18_detection.csv",
+        manifest=f"{BENCH_DIR}/manifest.json",
     output:
-        report("paper_figures/table18_grit.csv", caption="../report/table18.rst", category=LOCALIZATION_SECTION),
+        csv=report("paper_figures/table18_grit.csv", caption="../report/table18.rst", category=LOCALIZATION_SECTION),
+        md="paper_figures/table18_grit.md",
+        tex="paper_figures/table18_grit.tex",
     params:
         models=list(DETECTION_MODELS.values()),
     container:

@@ -16,6 +16,7 @@ rule leaderboard:
         image_dir=f"{BENCH_DIR}/images",
         reference=REFERENCE_DIR.parent / reference_file(config["benchmark"]["source"]),  # as Table 1
         significance="paper_figures/significance.csv",  # rule significance: ★ and ≈ marks
+        sensitivity="paper_figures/sensitivity.csv",  # rule sensitivity: spread over caption sets / matching rules
     output:
         report("paper_figures/leaderboard.html", caption="../report/leaderboard.rst", category=MAIN),
     params:

@@ -1,8 +1,10 @@
 # Weight merging (appendix G.2, Fig. 5, Table 19): θ = α·θ_base + (1−α)·θ_tuned per pair and α. Each merged model
 # is an ordinary model (common.smk: EVAL_MODELS) whose predict job depends on the folder written here.
 
-# merging.subsets is checked against `subsets` in merge_plan; uBench without a cognition folder has no cognition.
+# merging.subsets is checked against `subsets` in merge_plan; uBench without a cognition folder has no cognition,
+# which Table 19 then says in its notes (and the log) rather than leaving the subset out silently.
 MERGING_SUBSETS = [s for s in MERGING.subsets if s in SUBSETS]
+MERGING_NOT_EVALUATED = {s: cognition_absent_reason() for s in MERGING.subsets if s not in SUBSETS}
 MERGING_OUTPUTS = (
     [f"paper_figures/{name}" for name in ("table19.csv", "table19.md", "table19.tex", "fig5_merging.png",
                                           "fig5_merging.pdf", "data/fig5.csv", "merging_alpha_curve.png",
@@ -83,6 +85,7 @@ rule merging_figures:
         models=lambda wc: list(EVAL_MODELS.values()),
         plan=MERGING,
         subsets=MERGING_SUBSETS,
+        not_evaluated=MERGING_NOT_EVALUATED,  # subset → why this benchmark has none of its questions
         section=config.get("merging") or {},
         bootstrap=config["bootstrap"],
     container:

@@ -9,6 +9,12 @@ ABSENT = {
                                   "(config `merging.pairs`)", MERGING_SECTION, ["table19.csv"]), not MERGING.pairs),
         ("table18_grit", ("Table 18 — GRIT localization", "no detection models configured (config "
                           "`detection.models`)", LOCALIZATION_SECTION, ["table18_grit.csv"]), not DETECTION_MODELS),
+        ("table13_fig8_linear_probe", ("Table 13 / Fig. 8 — linear probe", "the linear probe is off (config "
+                                       "`probe` is null: it needs per-image class labels, which cognition-only "
+                                       "benchmarks such as MicroVQA have not)", ANALYSES_SECTION,
+                                       ["table13_linear_probe.csv"]), not PROBE),
+        ("table14_phash", ("Table 14 — pHash near-duplicates", "pHash is off (config `phash` is null)",
+                           ANALYSES_SECTION, ["table14_phash.csv"]), not PHASH),
         ("tables9_11_cognition", ("Tables 9–11 — cognition composition", cognition_absent_reason(), BENCHMARK_SECTION,
                                   [f"{stem}.csv" for stem in COGNITION_TABLES]), "cognition" not in SUBSETS),
         ("perception", ("Figs. 3, 4, 11–14, Tables 3–11, 20 — perception, composition", "this benchmark has no perception "

@@ -23,7 +23,7 @@ def run(inputs, models, subsets, bootstrap, settings, output):
                               ignore_index=True),
         questions=bench.questions, image_files=image_files, image_md5=image_md5,
         manifest=manifest, reference=for_benchmark(read_reference(inputs.reference), manifest["source"]),
-        significance=pd.read_csv(inputs.significance),
+        significance=pd.read_csv(inputs.significance), sensitivity=pd.read_csv(inputs.sensitivity),
         models=models, subsets=subsets, bootstrap=bootstrap, settings=settings)
     page = render_page(data)
     atomic_write(output, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))

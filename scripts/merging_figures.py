@@ -1,5 +1,7 @@
 """Snakemake adapter: Table 19, Fig. 5 and the α curve from the prediction rows of every model."""
 
+import logging
+
 import pandas as pd
 
 from mubench.figures.export import write_table
@@ -10,8 +12,10 @@ from mubench.io import atomic_write
 from mubench.logs import log_to
 from mubench.scoring.accuracy import BootstrapSettings
 
+log = logging.getLogger(__name__)
 
-def run(prediction_paths, images_path, references, models, plan, subsets, section, bootstrap, out):
+
+def run(prediction_paths, images_path, references, models, plan, subsets, not_evaluated, section, bootstrap, out):
     predictions = pd.concat([pd.read_parquet(p) for p in prediction_paths], ignore_index=True)
     splits = section.get("eval_splits")
     predictions = held_out(predictions, pd.read_parquet(images_path), splits)
@@ -21,8 +25,13 @@ def run(prediction_paths, images_path, references, models, plan, subsets, sectio
     table1_reference, pathology_reference = read_reference(references.table1), read_reference(references.pathology)
     table = table19(predictions, models, plan, subsets, table1_reference, pathology_reference, accuracy, settings)
     table["evaluated_on"] = note
+    missing = [f"merging.subsets lists {subset}, which is not in this table: {reason}"
+               for subset, reason in not_evaluated.items()]
+    for line in missing:
+        log.warning(line)
     write_table(table, out.table19, out.table19_md, out.table19_tex, "Table 19 — accuracy (%) with weight-merged "
-                "models", [note, "pathology/he/non_pathology_accuracy: pooled accuracy on the merging.slices datasets"])
+                "models", [note, "pathology/he/non_pathology_accuracy: pooled accuracy on the merging.slices datasets",
+                           *missing])
     curve = alpha_curve(accuracy, plan)
     atomic_write(out.curve_csv, lambda tmp: curve.to_csv(tmp, index=False))
     points = fig5_points(accuracy, models, plan, subsets, table1_reference, pathology_reference)
@@ -33,5 +42,5 @@ def run(prediction_paths, images_path, references, models, plan, subsets, sectio
 
 with log_to(snakemake.log[0]):
     run(snakemake.input.predictions, snakemake.input.images, snakemake.input, snakemake.params.models,
-        snakemake.params.plan, snakemake.params.subsets, dict(snakemake.params.section),
-        dict(snakemake.params.bootstrap), snakemake.output)
+        snakemake.params.plan, snakemake.params.subsets, dict(snakemake.params.not_evaluated),
+        dict(snakemake.params.section), dict(snakemake.params.bootstrap), snakemake.output)

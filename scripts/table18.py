@@ -1,17 +1,24 @@
 """Snakemake adapter: appendix Table 18 (GRIT localization) from every detection model's boxes."""
 
+import json
+
 import pandas as pd
 
+from mubench.figures.export import describe_benchmark, write_table
 from mubench.figures.table18 import build_table18, read_reference
-from mubench.io import atomic_write
 from mubench.logs import log_to
 
 
-def run(box_paths, reference_path, models, output):
+def run(box_paths, reference_path, manifest_path, models, out):
     detections = pd.concat([pd.read_parquet(p) for p in box_paths], ignore_index=True)
     table = build_table18(detections, models, read_reference(reference_path))
-    atomic_write(output, lambda tmp: table.to_csv(tmp, index=False))
+    benchmark = describe_benchmark(json.loads(open(manifest_path).read()))
+    write_table(table, out.csv, out.md, out.tex, "Table 18 — GRIT localization (%)",
+                [f"benchmark: {benchmark}",
+                 "grit: mean GRIT localization score per (image, class) row; n_unparsed: rows without a parseable box",
+                 "paper_grit: the paper's Table 18 for the same dataset, class and model, where it lists one"])
 
 
 with log_to(snakemake.log[0]):
-    run(snakemake.input.boxes, snakemake.input.reference, snakemake.params.models, snakemake.output[0])
+    run(snakemake.input.boxes, snakemake.input.reference, snakemake.input.manifest, snakemake.params.models,
+        snakemake.output)

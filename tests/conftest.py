@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -118,6 +119,14 @@ def copy_workflow(dest: Path) -> Path:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(src, dst)
     return dest
+
+
+def load_bindings():
+    """containers/bindings.py as a module: its ``planned_jobs`` builds a workflow's DAG through snakemake's API."""
+    spec = importlib.util.spec_from_file_location("bindings", REPO / "containers" / "bindings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def snakemake(workdir: Path, *args: str, cores: int = 2, check: bool = True, env: dict | None = None,

@@ -7,7 +7,6 @@ plan on a login node without it.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -21,7 +20,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, SNAKEMAKE, copy_workflow
+from conftest import REPO, SNAKEMAKE, copy_workflow, load_bindings
 
 MAX_JOBS_PER_MODEL = 3
 MAX_AGGREGATE_JOBS = 6
@@ -101,16 +100,9 @@ def test_paper_config_submits_at_most_three_slurm_jobs_per_model(tmp_path):
     assert stated in docs, f"docs/cluster.md should say {stated!r} (aggregates: {aggregates})"
 
 
-def _bindings():
-    spec = importlib.util.spec_from_file_location("bindings", REPO / "containers" / "bindings.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("configfiles", [[], ["configs/paper.yaml"]], ids=["demo", "paper"])
 def test_preflight_checks_every_image_the_jobs_run_in(configfiles, tmp_path):
-    bindings = _bindings()
+    bindings = load_bindings()
     workdir = copy_workflow(tmp_path)  # the API works in the Snakefile's folder: never the checkout
     files = [workdir / c for c in configfiles]
     used = {Path(image).stem for _, _, image in bindings.job_images(workdir / "Snakefile", files) if image}

@@ -130,8 +130,37 @@ def _assert_bars_match_scores(data: pd.DataFrame, scores: pd.DataFrame, scope: s
     assert (merged["ci_low"] < merged["ci_high"]).mean() > 0.8  # only a group at 0 or 100 % has no spread
 
 
-def test_fig4_draws_each_groups_best_model_with_cis_for_all_and_pathology(scores, tmp_path):
+@pytest.fixture
+def drawn_whiskers(monkeypatch):
+    """The CI whiskers a perception figure really draws: each as (low, high), sorted, from its error bars."""
+    whiskers = []
+
+    def keep(fig, png, pdf):
+        from matplotlib.container import ErrorbarContainer
+
+        for ax in fig.axes:
+            for container in ax.containers:
+                if isinstance(container, ErrorbarContainer):
+                    for collection in container.lines[2]:
+                        for segment in collection.get_segments():
+                            (x0, y0), (x1, y1) = segment
+                            low, high = sorted((x0, x1) if container.has_xerr else (y0, y1))
+                            if np.isfinite([low, high]).all():
+                                whiskers.append((round(low, 4), round(high, 4)))
+        save_figure(fig, png, pdf)
+
+    monkeypatch.setattr(perception, "save_figure", keep)
+    return whiskers
+
+
+def _assert_whiskers_are_the_cis(whiskers, data):
+    drawn = data.dropna(subset=["accuracy"])
+    assert sorted(whiskers) == sorted(zip(drawn["ci_low"].round(4), drawn["ci_high"].round(4))) and whiskers
+
+
+def test_fig4_draws_each_groups_best_model_with_cis_for_all_and_pathology(scores, tmp_path, drawn_whiskers):
     data = perception.plot_fig4(scores, MODELS, tmp_path / "f.png", tmp_path / "f.pdf")
+    _assert_whiskers_are_the_cis(drawn_whiskers, data)
     assert (tmp_path / "f.png").stat().st_size > 5000 and (tmp_path / "f.pdf").read_bytes().startswith(b"%PDF")
     assert set(data["model"]) == {"GPT-4o", "OpenCLIP", "MyVLM", "PLIP", "Random"}
     assert set(data["panel"]) == {"modality", "submodality", "domain", "subdomain", "stain", "fine-grained task"}
@@ -149,8 +178,10 @@ def test_fig4_draws_each_groups_best_model_with_cis_for_all_and_pathology(scores
     (perception.plot_fig13, "domain=biology", "fine", "dataset", ["bio_0", "bio_1"]),
     (perception.plot_fig14, "domain=pathology", "fine", "dataset", ["path_0", "path_1"]),
 ])
-def test_figs_12_to_14_draw_every_model_per_panel_with_cis(scores, tmp_path, plot, scope, subset, level, panels):
+def test_figs_12_to_14_draw_every_model_per_panel_with_cis(scores, tmp_path, drawn_whiskers, plot, scope, subset,
+                                                          level, panels):
     data = plot(scores, MODELS, tmp_path / "f.png", tmp_path / "f.pdf")
+    _assert_whiskers_are_the_cis(drawn_whiskers, data)
     assert (tmp_path / "f.png").stat().st_size > 5000 and (tmp_path / "f.pdf").stat().st_size > 1000
     assert list(dict.fromkeys(data["panel"])) == panels
     assert data.groupby("panel")["model"].nunique().eq(len(MODELS)).all()
@@ -328,3 +359,34 @@ def test_printed_sizes_parse():
     assert [parse_count(t) for t in ("151.2M", "195.M", "17.6B", "208.4K", "", None, "-")] == [
         151_200_000, 195_000_000, 17_600_000_000, 208_400, None, None, None]
     assert human_count(9_600_000_000) == "9.6B" and human_count(None) == ""
+
+
+def test_table19_is_table1_with_pair_alpha_and_slice_accuracies_counted_by_hand():
+    configured = {m.name: m for m in MODELS if m.name in ("CLIP", "OpenCLIP", "PLIP")}
+    plan = merge_plan(MERGE_CONFIG, configured, "results/demo")
+    models = [*configured.values(), *(m.spec for m in plan.merged.values())]
+    images = synthetic_images()
+    # every model answers like CLIP, with its own seed
+    predictions = pd.concat([synthetic_predictions(images, seed=i).query("model == 'CLIP'").assign(model=name)
+                             for i, name in enumerate(spec.name for spec in models)], ignore_index=True)
+    slices = {"pathology": ["path_0", "path_1"], "he": ["path_0"]}
+    settings = BootstrapSettings(n_resamples=99)
+    accuracy = merging.slice_accuracy(predictions, slices, settings)
+    table = merging.table19(predictions, models, plan, ["coarse", "fine"], read_reference(REFERENCE /
+                            "paper_table1.csv"), read_reference(REFERENCE / "paper_table20_pathology.csv"),
+                            accuracy, settings)
+    assert len(table) == 2 * len(models) and set(table["subset"]) == {"coarse", "fine"}
+    row = table[(table["model"] == "M-PLIP (α=0.5)") & (table["subset"] == "coarse")].iloc[0]
+    assert (row["pair"], row["alpha"]) == ("M-PLIP", 0.5)
+    plip = table[(table["model"] == "PLIP") & (table["subset"] == "fine")].iloc[0]
+    assert plip["pair"] == "" and pd.isna(plip["alpha"])
+    mine = predictions[(predictions["model"] == "PLIP") & (predictions["subset"] == "fine")]
+    on_pathology = mine["dataset"].isin(slices["pathology"])
+    assert plip["accuracy"] == round(100 * mine["correct"].mean(), 2)
+    assert plip["pathology_accuracy"] == round(100 * mine.loc[on_pathology, "correct"].mean(), 2)
+    assert plip["non_pathology_accuracy"] == round(100 * mine.loc[~on_pathology, "correct"].mean(), 2)
+    assert plip["he_accuracy"] == round(100 * mine.loc[mine["dataset"] == "path_0", "correct"].mean(), 2)
+    published = read_reference(REFERENCE / "paper_table20_pathology.csv").set_index(["subset", "model"])
+    assert plip["paper_pathology_accuracy"] == published.loc[("fine", "PLIP"), "accuracy"]
+    assert plip["paper_accuracy"] == read_reference(REFERENCE / "paper_table1.csv").set_index(
+        ["subset", "model"]).loc[("fine", "PLIP"), "accuracy"]

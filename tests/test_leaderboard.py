@@ -21,11 +21,14 @@ from mubench.figures.leaderboard import (
     LeaderboardSettings,
     leaderboard_data,
     leaderboard_table,
+    published_only,
     render_page,
     significance_marks,
     wrong_answers,
 )
+from mubench.figures.published import for_benchmark
 from mubench.figures.table1 import read_reference
+from mubench.scoring.sensitivity import SENSITIVITY_COLUMNS
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 
 PAPER = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
@@ -81,12 +84,22 @@ def paper_results(tmp_path_factory):
                 scores=scores, models=models, subsets=PAPER["subsets"])
 
 
+# sensitivity.csv rows (percent; models by label, as rule sensitivity writes them): CLIP's coarse accuracy under two
+# caption sets, GPT-4o's under the three matching rules.
+SENSITIVITY = pd.DataFrame([
+    ("CLIP", "coarse", "caption_set", "default", True, 100, 40, None, 40.0, 40.0, 0.0, 7.5),
+    ("CLIP", "coarse", "caption_set", "<type>_1", False, 100, 47, None, 47.5, 40.0, 7.5, 7.5),
+    *[("GPT-4o", "fine", "matching_rule", rule, rule == "mubench_letter", 50, n, 0, 2 * n, 60.0, 2 * n - 60.0, 4.0)
+      for rule, n in (("mubench_letter", 30), ("exact", 28), ("option_text", 30))],
+], columns=SENSITIVITY_COLUMNS)
+
+
 def paper_data(results, significance=None, **settings) -> dict:
     return leaderboard_data(
         scores=results["scores"], predictions=results["predictions"], questions=results["questions"],
         image_files=results["image_files"], image_md5=results["image_md5"],
         manifest={"source": "ubench", "revision": "3f2c5b5"}, reference=REFERENCE, significance=significance,
-        models=results["models"], subsets=results["subsets"], bootstrap=PAPER["bootstrap"],
+        sensitivity=SENSITIVITY, models=results["models"], subsets=results["subsets"], bootstrap=PAPER["bootstrap"],
         settings=LeaderboardSettings(**{**PAPER["leaderboard"], **settings}))
 
 
@@ -96,6 +109,25 @@ def test_table_has_every_paper_model_beside_its_published_value(paper_results):
     row = table[(table["subset"] == "coarse") & (table["model"] == "QwenVLM")].iloc[0]
     assert (row["label"], row["paper_accuracy"], row["paper_ci"]) == ("Qwen-VL-Chat", 49.85, 0.35)
     assert table.loc[table["model"] == "InternVL3.5-4B", "paper_accuracy"].isna().all()  # not in the paper
+
+
+def test_published_rows_of_models_not_run_here_are_listed_to_rank_against(paper_results):
+    paper = published_only(REFERENCE, paper_results["models"], paper_results["subsets"])
+    assert [row["name"] for row in paper] == ["M-PLIP", "M-QuiltNet"]  # Table 19's merged models: not in Table 1 runs
+    assert set(paper[0]["cells"]) == {"coarse", "fine", "cognition"}
+    microvqa = for_benchmark(read_reference(REPO / "paper_figures" / "published" / "microvqa_leaderboard.csv"),
+                             "microvqa")
+    random_only = [spec for spec in check_config(PAPER).values() if spec.name == "Random"]
+    rows = {row["name"]: row for row in published_only(microvqa, random_only, ["cognition"])}
+    assert "Random" not in rows and len(rows) == len(microvqa) - 1
+    assert rows["o1"]["cells"] == {"cognition": {"paper": 52.8, "paper_ci": pytest.approx(float("nan"), nan_ok=True)}}
+    assert rows["o1"]["kind"] == "Reasoning"
+    data = paper_data(paper_results)
+    assert data["published"][0]["cells"]["coarse"]["paper_ci"] is not None
+    clip = next(m for m in data["models"] if m["name"] == "CLIP")["cells"]
+    assert clip["coarse"]["sensitivity"] == {"factor": "caption_set", "spread": 7.5,
+                                             "variants": [["default", 40.0], ["<type>_1", 47.5]]}
+    assert clip["fine"]["sensitivity"] is None
 
 
 def test_significance_marks_follow_holm_p_against_the_best(paper_results):
@@ -162,7 +194,7 @@ def test_page_has_a_strict_csp_and_no_url_to_fetch(paper_results):
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)[1]
     assert csp.startswith("default-src 'none'; img-src data:; style-src 'sha256-") and "unsafe" not in csp
     without_images = re.sub(r"data:image/jpeg;base64,[A-Za-z0-9+/=]+", "", page)
-    assert not re.search(r"(https?|ftp|wss?):", without_images, re.I)
+    assert not re.search(r"\b(https?|ftp|wss?):", without_images, re.I)
     assert "<img src=x" not in page and "\\u003cimg src=x" in page  # data cannot close its <script> element
 
 
@@ -187,7 +219,12 @@ def browser(chromium):  # noqa: F811
 
 
 def rows(browser) -> list[str]:
-    return browser.evaluate("[...document.querySelectorAll('#board tbody tr')].map((r) => r.dataset.model)")
+    """The models run here, in the board's order (published-only rows are not among them)."""
+    return browser.evaluate("[...document.querySelectorAll('#board tbody tr[data-model]')].map((r) => r.dataset.model)")
+
+
+def published_rows(browser) -> list[str]:
+    return browser.evaluate("[...document.querySelectorAll('#board tbody tr.published')].map((r) => r.dataset.published)")
 
 
 def click(browser, selector: str) -> None:
@@ -205,6 +242,26 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     assert browser.console_errors() == []
     assert rows(browser) == ranked  # first subset, best first
     by_name = {m["name"]: m for m in data["models"]}
+    # Published rows of models not run here, ranked by their published value among ours; a toggle hides them.
+    order = browser.evaluate("[...document.querySelectorAll('#board tbody tr')].map((r) => "
+                             "r.dataset.model || r.dataset.published)")
+    ours = {m["name"]: m["cells"]["coarse"]["accuracy"] for m in data["models"]}
+    theirs = {p["name"]: p["cells"]["coarse"]["paper"] for p in data["published"]}
+    assert published_rows(browser) == ["M-PLIP", "M-QuiltNet"] and data["published"][0]["name"] == "M-PLIP"
+    assert order == sorted(ours | theirs, key=lambda n: (-(ours | theirs)[n], n))
+    cell = browser.evaluate("document.querySelector('tr[data-published=\"M-PLIP\"] td.paper').textContent")
+    assert cell == f"{theirs['M-PLIP']:.2f} ± {data['published'][0]['cells']['coarse']['paper_ci']:.2f}"  # no Δ
+    assert "NaN" not in browser.evaluate("document.body.innerText")
+    plip_paper = browser.evaluate("document.querySelector('tr[data-model=\"PLIP\"] td.paper').textContent")
+    plip = by_name["PLIP"]["cells"]["coarse"]
+    assert plip_paper.startswith(f"{plip['paper']:.2f} ± {plip['paper_ci']:.2f}Δ ")
+    click(browser, "#published-toggle")
+    assert published_rows(browser) == [] and rows(browser) == ranked
+    click(browser, "#published-toggle")
+    spread = browser.evaluate("(() => { const s = document.querySelector('tr[data-model=\"CLIP\"] "
+                              "td[data-subset=coarse] .sens'); return [s.textContent, s.title]; })()")
+    assert spread == ["spread 7.50 over 2 caption sets", "default: 40.00\n<type>_1: 47.50"]
+
 
     def fine(name):
         return by_name[name]["cells"]["fine"]["accuracy"]
@@ -221,11 +278,14 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     assert {m[0]: m[1] for m in marks} == {ranked[0]: "★", ranked[1]: "≈", ranked[2]: "≈"}
     assert "p = 0.400" in dict((m[0], m[2]) for m in marks)[ranked[1]]
 
+
     choose(browser, "#family-filter", "open_clip")
-    assert sorted(rows(browser)) == ["BiomedCLIP", "CoCa", "OpenCLIP", "QuiltNet"]
+    assert sorted(rows(browser)) == ["BiomedCLIP", "CoCa", "OpenCLIP", "QuiltNet"] and published_rows(browser) == []
+    choose(browser, "#family-filter", "published")
+    assert rows(browser) == [] and sorted(published_rows(browser)) == ["M-PLIP", "M-QuiltNet"]
     choose(browser, "#family-filter", "")
     choose(browser, "#group-filter", "pathology_contrastive")  # the paper's grouping of its models
-    assert sorted(rows(browser)) == ["CONCH", "PLIP", "QuiltNet"]
+    assert sorted(rows(browser)) == ["CONCH", "PLIP", "QuiltNet"] and published_rows(browser) == []
     assert browser.evaluate("[...document.querySelectorAll('#group-filter option')].map((o) => o.textContent)") == [
         "all groups", "General autoregressive", "General contrastive", "Biomedical contrastive",
         "Pathology contrastive", "Baseline"]

@@ -9,7 +9,7 @@ import pytest
 import torch
 import transformers
 import yaml
-from conftest import REPO, snakemake
+from conftest import REPO, copy_workflow, load_bindings, snakemake
 
 from mubench.config import ConfigError
 from mubench.analyses.merging.plan import merge_plan, merged_name
@@ -195,6 +195,17 @@ def test_merging_subset_outside_subsets_stops_the_dry_run(tmp_path):
                        str(tmp_path / "config.yaml"), check=False)
     assert result.returncode != 0
     assert "merging.subsets[1]: 'fine' is not one of the evaluated subsets ['coarse']" in result.stdout + result.stderr
+
+
+def test_merging_subset_this_benchmark_lacks_is_named_in_table19(tmp_path):
+    """configs/paper.yaml merges over cognition too; uBench without its cognition folder has none, so Table 19's
+    notes (and the log) say why the subset is missing instead of dropping it without a word."""
+    workdir = copy_workflow(tmp_path)  # the API works in the Snakefile's folder: never the checkout
+    jobs = load_bindings().planned_jobs(workdir / "Snakefile", [workdir / "configs/paper.yaml"], ["merging_figures"])
+    [figures] = [job for job in jobs if job.rule.name == "merging_figures"]
+    assert figures.params.subsets == ["coarse", "fine"]
+    assert figures.params.not_evaluated == {"cognition": "no cognition set: `benchmark.ubench.cognition_path` is "
+                                                         "null (the expert cognition set is not public)"}
 
 
 def test_merged_open_clip_folder_loads_through_the_registry(tmp_path):

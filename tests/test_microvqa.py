@@ -27,7 +27,7 @@ from mubench.io import sha256_file
 from mubench.models import ModelSpec
 from mubench.preflight import microvqa_checks
 
-from conftest import REPO, copy_workflow, snakemake
+from conftest import REPO, copy_workflow, load_bindings, snakemake
 from microvqa_fixtures import (
     MICROVQA_SCHEMA,
     MICROVQAPP_SCHEMA,
@@ -216,6 +216,27 @@ def test_cognition_only_sources_and_no_probe():
     config = dict(benchmark=dict(source="microvqa"), probe=dict(features={}), models=[])
     with pytest.raises(ConfigError, match="probe: the linear probe learns per-image class labels"):
         check_config(config)
+    config = dict(benchmark=dict(source="microvqapp"), detection=dict(models=["Threshold-CC"]), models=[])
+    with pytest.raises(ConfigError, match="detection: Table 18 scores boxes against ground-truth boxes"):
+        check_config(config)
+
+
+@pytest.mark.parametrize("configfile", ["configs/microvqa.yaml", "configs/microvqapp.yaml"])
+def test_shipped_configs_plan_a_note_for_each_artefact_a_reasoning_benchmark_lacks(configfile, tmp_path):
+    """The report says why Tables 3–20 (but 14), Figs. 4–14, the probe, merging and detection are absent, and
+    reproduction.md names each missing table with its reason, instead of files silently missing."""
+    workdir = copy_workflow(tmp_path)  # the API works in the Snakefile's folder: never the checkout
+    jobs = load_bindings().planned_jobs(workdir / "Snakefile", [workdir / configfile])
+    notes = {job.wildcards_dict["absent"]: job.params.reason for job in jobs if job.rule.name == "absent_artefact"}
+    assert set(notes) == {"perception", "table13_fig8_linear_probe", "table18_grit", "table19_fig5_merging"}
+    assert "config `probe` is null" in notes["table13_fig8_linear_probe"]
+    [reproduction] = [job for job in jobs if job.rule.name == "reproduction"]
+    absent = reproduction.params.absent
+    assert absent["table18_grit.csv"] == "not produced: no detection models configured (config `detection.models`)"
+    assert {"table13_linear_probe.csv", "table19.csv", "table20_pathology.csv", "table3_perception_summary.csv"} \
+        <= set(absent)
+    planned = {job.rule.name for job in jobs}
+    assert {"table14", "leaderboard", "significance", "sensitivity"} <= planned and "detect" not in planned
 
 
 @pytest.mark.parametrize("response, parsed", [

@@ -24,6 +24,7 @@ from PIL import Image
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.config import ConfigError, parse_model
 from mubench.answering.generative import GenerationError, ResponseCache, answer_key
+from mubench.answering.prefetch import prefetched
 from mubench.provenance import Provenance, mubench_version
 
 log = logging.getLogger(__name__)
@@ -154,10 +155,10 @@ def _detector_boxes(spec, model, rows, files, md5, *, cache_dir, batch_size) -> 
     """Each image detected once (the detector ignores the class name), in batches; fast enough to need no cache."""
     found = {}
     images = list(files)
-    for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
-        found.update(zip(batch, model.detect([load_image(files[i]) for i in batch])))
-        log.info("detected %d/%d images", min(start + batch_size, len(images)), len(images))
+    batches = [images[start:start + batch_size] for start in range(0, len(images), batch_size)]
+    for batch, decoded in prefetched(batches, lambda batch: [load_image(files[i]) for i in batch]):
+        found.update(zip(batch, model.detect(decoded)))
+        log.info("detected %d/%d images", len(found), len(images))
     detections = [found[i] for i in rows["image_id"]]
     t = spec.thresholding
     return BoxAnswers(
@@ -194,12 +195,13 @@ def _ask(model, cache: ResponseCache, questions: dict[str, tuple[Path, str]], ba
     todo = [key for key in questions if key not in cache.answers]
     log.info("%d distinct detection prompts, %d cached, %d to ask", len(questions), len(questions) - len(todo),
              len(todo))
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start:start + batch_size]
-        images = [[load_image(questions[k][0])] for k in batch]
+    batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
+    asked = 0
+    for batch, images in prefetched(batches, lambda batch: [[load_image(questions[k][0])] for k in batch]):
         for pos, response, _scores in model.generate(images, [questions[k][1] for k in batch], [0] * len(batch)):
             cache.add({batch[pos]: {"response": response, "scores": None}})
-        log.info("asked %d/%d", min(start + batch_size, len(todo)), len(todo))
+        asked += len(batch)
+        log.info("asked %d/%d", asked, len(todo))
     missing = [key for key in todo if key not in cache.answers]
     if missing:
         raise GenerationError(f"{len(missing)} detection prompts got no response (see the log for the errors). "

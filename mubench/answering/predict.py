@@ -17,6 +17,7 @@ from tqdm import tqdm
 from mubench.benchmark.tables import IMAGE_ATTRIBUTES, load_image
 from mubench.answering.embedding_cache import EmbeddingCache
 from mubench.answering.generative import GENERATIVE_COLUMNS, generative_answers
+from mubench.answering.prefetch import prefetched
 from mubench.answering.prompting import protocol_of
 from mubench.io import text_key
 from mubench.models.base import ContrastiveModel
@@ -52,12 +53,16 @@ def encode_cached(
     desc: str,
     on_batch: Callable[[], None] | None = None,
 ) -> np.ndarray:
-    """Encode the keys the cache lacks, one atomically saved batch at a time; return all keys' vectors."""
+    """Encode the keys the cache lacks, one atomically saved batch at a time; return all keys' vectors.
+
+    The next batches are loaded (images decoded) in a background thread while the model encodes this one.
+    """
     todo = cache.missing(keys)
     log.info("%s: %d unique, %d cached, %d to encode", desc, len(set(keys)), len(set(keys)) - len(todo), len(todo))
-    for start in tqdm(range(0, len(todo), batch_size), desc=desc, unit="batch", mininterval=5):
-        batch = todo[start:start + batch_size]
-        cache.add(batch, encode([load(k) for k in batch]))
+    batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
+    loaded = prefetched(batches, lambda batch: [load(k) for k in batch])
+    for batch, items in tqdm(loaded, total=len(batches), desc=desc, unit="batch", mininterval=5):
+        cache.add(batch, encode(items))
         if on_batch is not None:
             on_batch()
     return cache.matrix(keys)

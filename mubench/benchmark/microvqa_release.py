@@ -56,7 +56,8 @@ def choose_split(found: dict[str, dict[str, Path]], split: str | None, where: st
                                f"evaluate")
         split = next(iter(found))
     if split not in found:
-        raise ReleaseError(f"{where}: no {split!r} shards (benchmark.{key}.split); found {sorted(found)}")
+        raise ReleaseError(f"{where}: no {split!r} shards (benchmark.{key}.split); found {sorted(found)}: set "
+                           f"benchmark.{key}.split to one of them (or null to take the only one present)")
     return split, _complete(split, found[split], where)
 
 

@@ -1,9 +1,10 @@
 """The leaderboard page (paper_figures/leaderboard.html): one self-contained HTML file a lab can publish.
 
-Models × subsets with accuracy ± CI beside the paper's values (the Table 1 numbers, ``build_table1``), each
-model's provenance from its prediction rows, "not significantly different from the best" marks from
-``significance.csv`` when the workflow made one, and a browser of the questions each model got wrong with a
-thumbnail of the image. Everything the page shows is in the file (data as JSON, images as small JPEG data URIs);
+Models × subsets with accuracy ± CI beside the paper's values (the Table 1 numbers, ``build_table1``), the
+published rows of models not run here (to rank a new model among them), each model's provenance from its
+prediction rows, "not significantly different from the best" marks from ``significance.csv``, how far the number
+moves with the caption set or answer-matching rule (``sensitivity.csv``), and a browser of the questions each model
+got wrong with a thumbnail of the image. Everything the page shows is in the file (data as JSON, images as small JPEG data URIs);
 a Content-Security-Policy allows nothing but the page's own inline script and style and data: images, so the
 page makes no request. Size is bounded by the settings: a seeded sample of at most ``max_wrong_per_dataset``
 wrong answers per (model, dataset), at most ``max_thumbnails`` distinct thumbnails of ``thumbnail_px`` pixels.
@@ -87,6 +88,29 @@ def significance_marks(table: pd.DataFrame, significance: pd.DataFrame | None, m
     return pd.DataFrame(marks, columns=["subset", "model", "best", "best_model", "p_vs_best", "tied"])
 
 
+def published_only(reference: pd.DataFrame, models, subsets: Sequence[str]) -> list[dict]:
+    """The published rows of models this run does not score (no configured ``paper_name`` matches), so a new model
+    is ranked among everything the paper or leaderboard reports; ``kind`` is the publication's model group."""
+    scored = {spec.paper_name for spec in models}
+    rows = reference[reference["subset"].isin(subsets) & ~reference["model"].isin(scored)]
+    published: dict[str, dict] = {}
+    for row in rows.itertuples():
+        entry = published.setdefault(row.model, {"name": row.model, "kind": getattr(row, "type", None), "cells": {}})
+        entry["cells"][row.subset] = {"paper": row.accuracy, "paper_ci": row.ci}
+    return list(published.values())
+
+
+def sensitivity_cells(sensitivity: pd.DataFrame, models) -> dict[str, dict[str, dict]]:
+    """model → subset → the factor varied, the spread (percentage points) and each variant's accuracy."""
+    name_of = {spec.label: spec.name for spec in models}
+    out: dict[str, dict[str, dict]] = {}
+    for (label, subset, factor), rows in sensitivity.groupby(["model", "subset", "factor"], sort=True):
+        out.setdefault(name_of.get(label, label), {})[subset] = {
+            "factor": factor, "spread": rows["spread"].iloc[0],
+            "variants": [[row.variant, row.accuracy] for row in rows.itertuples()]}
+    return out
+
+
 def model_provenance(predictions: pd.DataFrame) -> dict[str, dict[str, dict[str, str]]]:
     """model → subset → provenance column → value (distinct values joined, which a single job never has)."""
     out: dict[str, dict[str, dict[str, str]]] = {}
@@ -141,6 +165,7 @@ def thumbnail(path: Path, size: int, quality: int) -> str:
 def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequence[str],
               provenance: dict, counts: pd.DataFrame, shown: pd.DataFrame, thumbnails: dict[str, str],
               image_md5: dict[str, str], manifest: dict, significance_available: bool,
+              sensitivity: dict[str, dict[str, dict]], published: list[dict],
               bootstrap: dict, settings: LeaderboardSettings) -> dict:
     """Everything the page renders, as plain JSON-ready values (NaN → None)."""
     marks = marks.set_index(["subset", "model"])
@@ -150,7 +175,8 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
         cells.setdefault(row.model, {})[row.subset] = {
             "accuracy": row.accuracy, "ci_low": row.ci_low, "ci_high": row.ci_high, "halfwidth": row.ci_halfwidth,
             "n": row.n_questions, "paper": row.paper_accuracy, "paper_ci": row.paper_ci,
-            "best": bool(mark["best"]), "tied": mark["tied"], "p": mark["p_vs_best"], "best_model": mark["best_model"]}
+            "best": bool(mark["best"]), "tied": mark["tied"], "p": mark["p_vs_best"], "best_model": mark["best_model"],
+            "sensitivity": sensitivity.get(row.model, {}).get(row.subset)}
     wrong: dict[str, dict[str, dict]] = {}
     for row in counts.itertuples():
         wrong.setdefault(row.model, {})[row.dataset] = {"answered": row.n_answered, "wrong": row.n_wrong, "items": []}
@@ -176,6 +202,7 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
                     "group": spec.group, "note": spec.note, "paper_name": spec.paper_name,
                     "provenance": provenance.get(spec.name, {}), "cells": cells.get(spec.name, {})}
                    for spec in models],
+        "published": published,
         "significance": {"available": significance_available, "alpha": settings.alpha},
         "bootstrap": dict(bootstrap),
         "wrong": wrong,
@@ -229,9 +256,10 @@ def _clean(value):
 
 def leaderboard_data(*, scores: pd.DataFrame, predictions: pd.DataFrame, questions: pd.DataFrame,
                      image_files: dict[str, Path], image_md5: dict[str, str], manifest: dict,
-                     reference: pd.DataFrame, significance: pd.DataFrame | None, models, subsets: Sequence[str],
-                     bootstrap: dict, settings: LeaderboardSettings) -> dict:
-    """What the page shows, from the workflow's tables (Table 1 scores, prediction rows, benchmark tables)."""
+                     reference: pd.DataFrame, significance: pd.DataFrame | None, sensitivity: pd.DataFrame,
+                     models, subsets: Sequence[str], bootstrap: dict, settings: LeaderboardSettings) -> dict:
+    """What the page shows, from the workflow's tables (Table 1 scores, prediction rows, benchmark tables,
+    significance.csv and sensitivity.csv)."""
     table = leaderboard_table(scores, models, subsets, reference)
     marks = significance_marks(table, significance, models, settings.alpha)
     counts, shown = wrong_answers(predictions, questions, settings)
@@ -243,4 +271,5 @@ def leaderboard_data(*, scores: pd.DataFrame, predictions: pd.DataFrame, questio
     return page_data(table=table, marks=marks, models=models, subsets=subsets,
                      provenance=model_provenance(predictions), counts=counts, shown=shown, thumbnails=thumbnails,
                      image_md5=image_md5, manifest=manifest, significance_available=significance is not None,
-                     bootstrap=bootstrap, settings=settings)
+                     sensitivity=sensitivity_cells(sensitivity, models),
+                     published=published_only(reference, models, subsets), bootstrap=bootstrap, settings=settings)
