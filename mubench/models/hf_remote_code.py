@@ -64,6 +64,8 @@ class RemoteCodeModel:
             path, torch_dtype=torch_dtype(spec.dtype), trust_remote_code=True
         ).to(device).eval()
         log.info("loaded remote-code %s (%s) from %s", spec.name, model_type, path)
+        log.info("model %s: no image-prefix reuse (its chat helper answers one conversation at a time): every "
+                 "question encodes its image and prefills in full", spec.name)
 
     def generate(
         self, images: Sequence[Sequence[Image.Image]], prompts: Sequence[str], n_options: Sequence[int]
