@@ -358,7 +358,8 @@ def test_demo_page_works_and_rebuilds_byte_identical(demo_run, browser):
     browser.open(page.as_uri())
     assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
     assert "NOT the μ-Bench data" in browser.evaluate("document.getElementById('notes').textContent")
-    assert "significance.csv is absent" not in browser.evaluate("document.body.textContent")
+    assert browser.evaluate("document.getElementById('significance-note').textContent").startswith(
+        "Paired tests over the same questions, from paper_figures/significance.csv")
     click(browser, 'button.model-link[data-model="OpenCLIP-tiny-untrained"]')
     images = browser.evaluate("[...document.querySelectorAll('#wrong-list img')].map((i) => i.naturalWidth)")
     assert images and all(0 < width <= 96 for width in images)

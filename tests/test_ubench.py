@@ -385,3 +385,12 @@ def test_paper_config_plans_without_the_shards(tmp_path):
     assert "results/ubench/benchmark/images.parquet" in done.stdout
     assert "results/ubench/predictions/BiomedCLIP/fine.parquet" in done.stdout
     assert "/cognition.parquet" not in done.stdout
+    # every paper artefact is planned (Tables 9–11 as a note: the expert cognition set is not public)
+    from test_workflow import PAPER_FIGURES, PAPER_TABLES, STATISTICS
+
+    cognition = {"table9_cognition_summary", "table10_cognition_modalities", "table11_cognition_domains"}
+    expected = ([f"paper_figures/{stem}.tex" for stem in PAPER_TABLES if stem not in cognition]
+                + [f"paper_figures/{stem}.pdf" for stem in PAPER_FIGURES] + [f"paper_figures/{name}" for name in
+                   STATISTICS] + ["paper_figures/leaderboard.html", "paper_figures/reproduction.md",
+                                  "paper_figures/absent/tables9_11_cognition.png"])
+    assert [path for path in expected if path not in done.stdout] == []
