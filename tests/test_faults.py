@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ from mubench.models.openai_api import image_data_url
 from mubench.models.spec import ModelSpec
 
 from conftest import SNAKEMAKE, copy_workflow, make_tiny_benchmark, snakemake
+from fake_http import reply, serve
 from test_ubench import ROWS, SCHEMA, SHARD
 
 FAKE_KEY = "sk-fault-injection-4f9c2b7e1a0d"
@@ -137,21 +138,9 @@ class EchoEndpoint:
                 self._send(200, json.dumps({"choices": [{"message": {"content": answer}}]}))
 
             def _send(self, status, text, headers=None):
-                payload = text.encode()
-                try:
-                    self.send_response(status)
-                    for name, value in (headers or {}).items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out or was killed
+                reply(self, status, text.encode(), headers)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        self.server, self.base_url = serve(Handler)
 
     def new_run(self) -> None:
         with self.lock:

@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pandas as pd
 import pytest
@@ -18,6 +18,8 @@ from mubench.answering.predict import predict_subset
 from mubench.models import ModelLoadError, ModelSpec, load_model
 from mubench.models.openai_api import image_data_url
 from mubench.answering.prompting import build_prompt
+
+from fake_http import reply, serve
 
 KEY = "sk-test-9f8e7d6c5b4a-SECRET"
 # The first attempts of every request, in order; then it succeeds.
@@ -66,19 +68,9 @@ class FakeEndpoint:
                 self._send(200, json.dumps({"choices": [{"message": {"content": reply}}]}).encode())
 
             def _send(self, status, payload, headers=None):
-                try:
-                    self.send_response(status)
-                    for name, value in (headers or {}).items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and went away
+                reply(self, status, payload, headers)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        self.server, self.base_url = serve(Handler)
 
     def close(self):
         self.server.shutdown()
