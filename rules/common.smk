@@ -40,6 +40,13 @@ wildcard_constraints:
     benchmark=BENCH,
 
 
+def model_names(models: dict, accelerator: bool) -> str:
+    """A wildcard pattern for the models that do (or do not) use an accelerator; never matches when there is none.
+    profiles/slurm gives the GPU to the rules of the first kind only."""
+    names = [name for name, spec in models.items() if spec.uses_accelerator == accelerator]
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
 def model_spec(wildcards):
     return EVAL_MODELS[wildcards.model]
 

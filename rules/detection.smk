@@ -18,7 +18,7 @@ rule detect:
     output:
         "results/{benchmark}/detection/{model}/boxes.parquet",
     wildcard_constraints:
-        model="|".join(map(re.escape, DETECTION_MODELS)) or "(?!)",  # detection-only models are not in EVAL_MODELS
+        model=model_names(DETECTION_MODELS, accelerator=True),  # detection-only models are not in EVAL_MODELS
     params:
         spec=lambda wc: DETECTION_MODELS[wc.model],
         batch_size=lambda wc: DETECTION_MODELS[wc.model].batch_size or config["inference"]["batch_size"],
@@ -34,6 +34,12 @@ rule detect:
         "logs/bench/detect/{benchmark}/{model}.tsv"
     script:
         "../scripts/detect.py"
+
+
+# The classical detector needs no GPU: the same job under a name profiles/slurm keeps on the CPU partition.
+use rule detect as detect_cpu with:
+    wildcard_constraints:
+        model=model_names(DETECTION_MODELS, accelerator=False),
 
 
 rule table18:

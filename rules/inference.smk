@@ -14,6 +14,8 @@ rule predict:
             "results/{{benchmark}}/predictions/{{model}}/caption_variants/{subset}.parquet", subset=SUBSETS
         ),
         model_info="results/{benchmark}/predictions/{model}/model.json",
+    wildcard_constraints:
+        model=model_names(EVAL_MODELS, accelerator=True),
     params:
         spec=model_spec,
         subsets=SUBSETS,
@@ -30,3 +32,10 @@ rule predict:
         "logs/bench/predict/{benchmark}/{model}.tsv"
     script:
         "../scripts/predict.py"
+
+
+# The same job for models that never use an accelerator (Random, API models): its own rule name lets profiles/slurm
+# send it to the CPU partition without a GPU.
+use rule predict as predict_cpu with:
+    wildcard_constraints:
+        model=model_names(EVAL_MODELS, accelerator=False),

@@ -28,6 +28,8 @@ rule score:
         ),
     output:
         expand("results/{{benchmark}}/scores/{{model}}/{subset}.parquet", subset=SUBSETS),
+    wildcard_constraints:
+        model=model_names(EVAL_MODELS, accelerator=True),
     params:
         bootstrap=config["bootstrap"],
         coarse_caption_sets=REPORT["coarse_caption_sets"],
@@ -41,6 +43,12 @@ rule score:
         "logs/bench/score/{benchmark}/{model}.tsv"
     script:
         "../scripts/score.py"
+
+
+# Scores of the models without an accelerator: runs in the same SLURM job as their predict_cpu (profiles/slurm).
+use rule score as score_cpu with:
+    wildcard_constraints:
+        model=model_names(EVAL_MODELS, accelerator=False),
 
 
 rule significance:

@@ -142,10 +142,11 @@ def test_default_config_plans_one_job_per_model(tmp_path):
     result = dry_run(DEFAULT, tmp_path)
     assert result.returncode == 0, result.stderr
     n_models = len(DEFAULT["models"])
+    n_cpu = sum(not spec.uses_accelerator for spec in check_config(DEFAULT).values())  # Random: no GPU
     merging = DEFAULT["merging"]
     n_merging = len(merging["train"]["models"]) + len(merging["pairs"]) * len(merging["alphas"])
-    for rule, count in [("build_benchmark", 1), ("predict", n_models + n_merging), ("score", n_models),
-                        ("table1", 1)]:
+    for rule, count in [("build_benchmark", 1), ("predict", n_models - n_cpu + n_merging), ("predict_cpu", n_cpu),
+                        ("score", n_models - n_cpu), ("score_cpu", n_cpu), ("table1", 1)]:
         assert any(line.split()[:2] == [rule, str(count)] for line in result.stdout.splitlines()), result.stdout
 
 

@@ -153,15 +153,15 @@ def test_each_job_is_bound_to_its_familys_image(tmp_path):
     family_of = {name: spec.family for name, spec in configured.items()}
     family_of.update({name: spec.family for name, spec in merge_plan(config, configured, "results/demo").specs.items()})
     rows = job_images(tmp_path)
-    assert {rule for rule, _, _ in rows} >= {"build_benchmark", "predict", "score", "table1"}
+    assert {rule for rule, _, _ in rows} >= {"build_benchmark", "predict", "predict_cpu", "score", "table1"}
     for rule, wildcards, image in rows:
         if rule == "all":
             assert image == "", "the target rule runs nothing and needs no image"
             continue
-        if rule == "predict":
+        if rule in ("predict", "predict_cpu"):
             model = dict(kv.split("=", 1) for kv in wildcards.split(","))["model"]
             assert image == f"containers/{FAMILIES[family_of[model]].container}.sif", f"{model} runs in {image}"
-        elif rule in ("build_benchmark", "score", "table1"):
+        elif rule in ("build_benchmark", "score", "score_cpu", "table1"):
             assert image == "containers/base.sif", f"{rule} {wildcards} runs in {image}"
         name = re.fullmatch(r"containers/(.+)\.sif", image)
         assert name and (CONTAINERS / f"{name[1]}.def").exists(), f"{rule} {wildcards}: no recipe for {image!r}"

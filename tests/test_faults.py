@@ -533,7 +533,7 @@ def test_corrupt_cache_chunks_in_a_workflow_are_recomputed_to_the_same_bytes(dam
     answers = next((damaged / "results" / "demo" / "cache" / API_MODEL).rglob("responses/fine/*.json"))
     answers.write_bytes(answers.read_bytes()[:100])
     targets = [str(predictions(damaged, m).relative_to(damaged)) for m in (OPEN_CLIP, API_MODEL)]
-    run(damaged, *targets, "--forcerun", "predict")
+    run(damaged, *targets, "--forcerun", "predict", "predict_cpu")  # the API model: predict_cpu
     assert "is unreadable" in job_log(damaged, OPEN_CLIP) and "moved to" in job_log(damaged, OPEN_CLIP)
     assert "1 unreadable chunk(s) set aside" in job_log(damaged, API_MODEL)
     for model in (OPEN_CLIP, API_MODEL):

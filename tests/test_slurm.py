@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mubench.config import check_config
+
 from conftest import REPO, copy_workflow
 
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -101,11 +103,13 @@ def test_demo_through_shipped_profile_equals_local_run(slurm_env, private_tmp, d
     output = run_snakemake(cluster, ["--profile", str(site_profile(cluster)), *COMPARED_TABLES], slurm_env)
 
     submitted = submitted_jobs(output)
-    models = [m["name"] for m in yaml.safe_load((cluster / "config.yaml").read_text())["models"]]
-    assert Counter(submitted.values()) == {"group_model_predict_score": len(models), "rule_build_benchmark": 1}, (
+    models = check_config(yaml.safe_load((cluster / "config.yaml").read_text()))
+    on_gpu = sum(spec.uses_accelerator for spec in models.values())  # the demo: OpenCLIP on GPU, Random on CPU
+    assert Counter(submitted.values()) == {"group_model_predict_score": on_gpu, "rule_build_benchmark": 1,
+                                           "group_model_predict_cpu_score_cpu": len(models) - on_gpu}, (
         f"one SLURM job per model (predict + score) plus the benchmark build expected:\n{output[-4000:]}")
     # every model's predict and score ran inside one of those group jobs, each model once
-    grouped = re.findall(r"rule predict:.*?wildcards: benchmark=demo, model=(\S+)", output, re.DOTALL)
+    grouped = re.findall(r"rule predict(?:_cpu)?:.*?wildcards: benchmark=demo, model=(\S+)", output, re.DOTALL)
     assert sorted(grouped) == sorted(models)
 
     rows = subprocess.run(
@@ -117,8 +121,10 @@ def test_demo_through_shipped_profile_equals_local_run(slurm_env, private_tmp, d
     assert set(jobs) == set(submitted)
     for job_id, (state, partition, gres, cpus, memory, account) in jobs.items():
         assert state == "COMPLETED" and account == SITE_ACCOUNT, jobs[job_id]
-        if submitted[job_id].startswith("group_model"):  # the profile's GPU request, honoured as written
+        if submitted[job_id] == "group_model_predict_score":  # the profile's GPU request, honoured as written
             assert (partition, gres, cpus, memory) == ("gpu", "gres:gpu:1", "8", "48000M"), jobs[job_id]
+        elif submitted[job_id] == "group_model_predict_cpu_score_cpu":  # Random: no GPU held while it answers
+            assert (partition, gres, cpus) == ("cpu", "N/A", "4"), jobs[job_id]
         else:
             assert (partition, gres, cpus) == ("cpu", "N/A", "2"), jobs[job_id]
 

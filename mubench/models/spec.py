@@ -136,6 +136,12 @@ class ModelSpec:
         return FAMILIES[self.family].kind
 
     @property
+    def uses_accelerator(self) -> bool:
+        """False for families that never import torch (Random, API models, the classical detector): a GPU would sit
+        idle, so their jobs run under the CPU-only rule names (predict_cpu, score_cpu, detect_cpu)."""
+        return FAMILIES[self.family].uses_torch
+
+    @property
     def takes_several_images(self) -> bool:
         return self.family in SEVERAL_IMAGES
 
