@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,6 +18,19 @@ def reply(handler: BaseHTTPRequestHandler, status: int, payload: bytes, headers:
         handler.wfile.write(payload)
     except (BrokenPipeError, ConnectionResetError):
         pass
+
+
+class EndpointHandler(BaseHTTPRequestHandler):
+    """A handler that logs nothing, reads JSON bodies and replies through ``reply``."""
+
+    def log_message(self, *args):
+        pass
+
+    def read_json(self):
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def send(self, status: int, payload: bytes, headers: dict | None = None) -> None:
+        reply(self, status, payload, headers)
 
 
 def serve(handler_class: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:

@@ -21,7 +21,6 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,7 @@ from mubench.models.openai_api import image_data_url
 from mubench.models.spec import ModelSpec
 
 from conftest import SNAKEMAKE, copy_workflow, make_tiny_benchmark, snakemake
-from fake_http import reply, serve
+from fake_http import EndpointHandler, serve
 from test_ubench import ROWS, SCHEMA, SHARD
 
 FAKE_KEY = "sk-fault-injection-4f9c2b7e1a0d"
@@ -100,12 +99,9 @@ class EchoEndpoint:
         self.waiting = 0
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(EndpointHandler):
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = self.read_json()
                 auth = self.headers.get("Authorization", "")
                 echo = json.dumps({"error": {"message": "rejected", "request_headers": {"Authorization": auth}}})
                 with endpoint.lock:
@@ -138,7 +134,7 @@ class EchoEndpoint:
                 self._send(200, json.dumps({"choices": [{"message": {"content": answer}}]}))
 
             def _send(self, status, text, headers=None):
-                reply(self, status, text.encode(), headers)
+                self.send(status, text.encode(), headers)
 
         self.server, self.base_url = serve(Handler)
 

@@ -7,7 +7,6 @@ import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 
 import pandas as pd
 import pytest
@@ -19,7 +18,7 @@ from mubench.models import ModelLoadError, ModelSpec, load_model
 from mubench.models.openai_api import image_data_url
 from mubench.answering.prompting import build_prompt
 
-from fake_http import reply, serve
+from fake_http import EndpointHandler, serve
 
 KEY = "sk-test-9f8e7d6c5b4a-SECRET"
 # The first attempts of every request, in order; then it succeeds.
@@ -36,39 +35,33 @@ class FakeEndpoint:
         self.lock = threading.Lock()
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(EndpointHandler):
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = self.read_json()
                 if self.headers.get("Authorization") != f"Bearer {KEY}" or self.path != "/v1/chat/completions":
-                    return self._send(401, b'{"error": "bad key or path"}')
+                    return self.send(401, b'{"error": "bad key or path"}')
                 text, image = body["messages"][0]["content"]
                 assert image["image_url"]["detail"] == "high" and body["seed"] == 0 and body["temperature"] == 1.0
                 reply = text["text"].splitlines()[-1] + "|" + hashlib.md5(image["image_url"]["url"].encode()).hexdigest()
                 if reply.split("|")[1] in endpoint.refused_images:  # e.g. a content-policy rejection: no retry helps
-                    return self._send(400, b'{"error": "image rejected"}')
+                    return self.send(400, b'{"error": "image rejected"}')
                 with endpoint.lock:
                     attempt = endpoint.attempts.get(reply, 0)
                     endpoint.attempts[reply] = attempt + 1
                 fault = "500" if reply.split("|")[0] in endpoint.always_failing else (
                     endpoint.faults[attempt] if attempt < len(endpoint.faults) else None)
                 if fault == "429":
-                    return self._send(429, b'{"error": "rate"}', {"Retry-After": "0"})
+                    return self.send(429, b'{"error": "rate"}', {"Retry-After": "0"})
                 if fault == "500":
-                    return self._send(500, b"oops")
+                    return self.send(500, b"oops")
                 if fault == "malformed":
-                    return self._send(200, b'{"choices": [{"message": ')
+                    return self.send(200, b'{"choices": [{"message": ')
                 if fault == "slow":  # the client has given up by the time this arrives: not an answer
                     time.sleep(0.6)
-                    return self._send(200, json.dumps({"choices": [{"message": {"content": reply}}]}).encode())
+                    return self.send(200, json.dumps({"choices": [{"message": {"content": reply}}]}).encode())
                 with endpoint.lock:
                     endpoint.answered.append(reply)
-                self._send(200, json.dumps({"choices": [{"message": {"content": reply}}]}).encode())
-
-            def _send(self, status, payload, headers=None):
-                reply(self, status, payload, headers)
+                self.send(200, json.dumps({"choices": [{"message": {"content": reply}}]}).encode())
 
         self.server, self.base_url = serve(Handler)
 
