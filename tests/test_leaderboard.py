@@ -123,6 +123,7 @@ def test_published_rows_of_models_not_run_here_are_listed_to_rank_against(paper_
     assert rows["o1"]["cells"] == {"cognition": {"paper": 52.8, "paper_ci": pytest.approx(float("nan"), nan_ok=True)}}
     assert rows["o1"]["kind"] == "Reasoning"
     data = paper_data(paper_results)
+    assert data["published_shown"] is True  # the synthetic results stand for a uBench run
     assert data["published"][0]["cells"]["coarse"]["paper_ci"] is not None
     clip = next(m for m in data["models"] if m["name"] == "CLIP")["cells"]
     assert clip["coarse"]["sensitivity"] == {"factor": "caption_set", "spread": 7.5,
@@ -357,6 +358,9 @@ def test_demo_page_works_and_rebuilds_byte_identical(demo_run, browser):
     before = page.read_bytes()
     browser.open(page.as_uri())
     assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
+    assert published_rows(browser) == []  # the paper's rows: measured on μ-Bench, not on the demo, so hidden at first
+    click(browser, "#published-toggle")
+    assert "GPT-4o" in published_rows(browser) and sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
     assert "NOT the μ-Bench data" in browser.evaluate("document.getElementById('notes').textContent")
     assert browser.evaluate("document.getElementById('significance-note').textContent").startswith(
         "Paired tests over the same questions, from paper_figures/significance.csv")

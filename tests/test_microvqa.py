@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 
 import pandas as pd
 import pyarrow as pa
@@ -414,6 +415,12 @@ def test_workflow_microvqa_end_to_end(tmp_path, microvqa_release):
     assert manifest["source"] == "microvqa" and manifest["multi_image_questions"] == 1
     assert not (workdir / "paper_figures" / "table13_linear_probe.csv").exists()
     assert (workdir / "paper_figures" / "table14_phash.csv").exists()
+    # the leaderboard ranks the run models among MicroVQA's whole published leaderboard, shown from the start
+    page = (workdir / "paper_figures" / "leaderboard.html").read_text()
+    data = json.loads(re.search(r'id="leaderboard-data">(.*?)</script>', page, re.S)[1])
+    published = {row["name"]: row["cells"]["cognition"]["paper"] for row in data["published"]}
+    assert data["published_shown"] and published["o1"] == 52.8 and published["Human"] == 50.3
+    assert "Random" not in published  # run here: its published 22.0 sits beside ours instead
 
 
 def test_workflow_microvqapp_end_to_end(tmp_path):

@@ -29,7 +29,7 @@ from PIL import Image
 
 from mubench.benchmark.tables import load_image
 from mubench.figures.export import describe_benchmark
-from mubench.figures.published import protocol_notes, published_notes, skip_notes
+from mubench.figures.published import measured_here, protocol_notes, published_notes, skip_notes
 from mubench.figures.style import GROUP_COLOURS
 from mubench.figures.table1 import BENCHMARK_TITLES, build_table1
 from mubench.models.groups import GROUPS
@@ -203,6 +203,7 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
                     "provenance": provenance.get(spec.name, {}), "cells": cells.get(spec.name, {})}
                    for spec in models],
         "published": published,
+        "published_shown": measured_here(source),  # else hidden until asked for: measured on another benchmark
         "significance": {"available": significance_available, "alpha": settings.alpha},
         "bootstrap": dict(bootstrap),
         "wrong": wrong,

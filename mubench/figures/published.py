@@ -24,6 +24,11 @@ def reference_file(source: str) -> str:
     return REFERENCE_FILES.get(source, MUBENCH_REFERENCE)
 
 
+def measured_here(source: str) -> bool:
+    """Whether the published values were measured on this benchmark (the demo only borrows μ-Bench's, to orient)."""
+    return source == "ubench" or source in REFERENCE_FILES
+
+
 def for_benchmark(reference: pd.DataFrame, source: str) -> pd.DataFrame:
     """Only the rows measured on this benchmark (files without a ``benchmark`` column hold μ-Bench's values)."""
     if "benchmark" not in reference.columns:
