@@ -257,19 +257,22 @@ def predict_subsets(
     bench = verified_benchmark(spec, benchmark_root, full_image_check)
     if model is None:
         model = load_for(spec, device)
-    if spec.kind == "generative" and len(subsets) > 1:
-        _ask_together(spec, bench, subsets, model, cache_dir, batch_size)
-    tables = {subset: _answer_subset(spec, bench, subset, model, cache_dir, batch_size, None) for subset in subsets}
+    if spec.kind != "generative":
+        tables = {subset: _answer_subset(spec, bench, subset, model, cache_dir, batch_size, None)
+                  for subset in subsets}
+        return tables, model_info(spec, model)
+    # One pass over every subset's questions, so an image's coarse and fine questions share one prefilled prefix
+    # (models/prefix_reuse.py); the answer table, in question order, is then cut back into its subsets.
+    questions = {subset: subset_questions(bench, spec, subset) for subset in subsets}
+    for subset, part in questions.items():
+        log.info("model %s, subset %s: %d questions", spec.name, subset, len(part))
+    answers = _generative(spec, bench, pd.concat(questions.values(), ignore_index=True), model, cache_dir,
+                          batch_size, None)
+    provenance, tables, start = model_provenance(spec, bench.manifest), {}, 0
+    for subset, part in questions.items():
+        scores = answers.iloc[start:start + len(part)].reset_index(drop=True)
+        tables[subset], start = prediction_table(part, scores, spec.name, provenance), start + len(part)
     return tables, model_info(spec, model)
-
-
-def _ask_together(spec, bench, subsets: Sequence[str], model, cache_dir, batch_size: int) -> None:
-    """Ask every subset's questions in one pass, so an image's coarse and fine questions share one prefilled
-    prefix (models/prefix_reuse.py); the per-subset passes then find every answer in the response cache."""
-    questions = bench.questions
-    questions = answerable(spec, questions[questions["subset"].isin(subsets)].reset_index(drop=True))
-    generative_answers(spec, questions, *bench.image_index(), model, cache_dir, batch_size,
-                       protocol=protocol_of(bench.manifest))
 
 
 def verified_benchmark(spec, benchmark_root: str | Path, full_image_check: bool):
