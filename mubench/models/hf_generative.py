@@ -59,6 +59,7 @@ class HfVlmModel:
         # ``prepare`` runs in the prefetch thread while ``answer`` decodes: a Rust tokenizer must not be used from
         # two threads at once (padding settings are changed in place), so every use holds this lock.
         self._tokenizer_lock = threading.Lock()
+        self._letter_token_ids: dict[int, list[int]] = {}  # number of options → the letters' token ids
         log.info("loaded %s (%s) from %s on %s", spec.name, type(self.model).__name__, path, device)
 
     def format_prompt(self, prompt: str, n_images: int = 1) -> str:
@@ -96,7 +97,11 @@ class HfVlmModel:
 
         ``images[i]`` holds every image of question i, in order."""
         texts = [self.format_prompt(p, len(imgs)) for p, imgs in zip(prompts, images)]
-        keys = [image_key(im) for im in images]
+        hashed = {}  # the batch's questions share their image objects: each image is hashed once
+        for question_images in images:
+            hashed.setdefault(tuple(map(id, question_images)), question_images)
+        hashed = {objects: image_key(question_images) for objects, question_images in hashed.items()}
+        keys = [hashed[tuple(map(id, question_images))] for question_images in images]
         every = self._processed(images, texts)
         per_token = {name: [row[mask.bool()].tolist() for row, mask in zip(value, every["attention_mask"])]
                      for name, value in every.items()
@@ -181,8 +186,10 @@ class HfVlmModel:
         member_group = shared["member_group"].to(self.device)
         positions = self.model._prepare_position_ids_for_generation(
             full["input_ids"], {**full, **self._on_device(shared["meta"])})
-        first_member = torch.tensor([member_group.tolist().index(g) for g in range(len(prefix["input_ids"]))],
-                                    device=self.device)
+        first_row: dict[int, int] = {}  # group → its first member's row, read on the host (no device syncs)
+        for row, group in enumerate(shared["member_group"].tolist()):
+            first_row.setdefault(group, row)
+        first_member = torch.tensor([first_row[g] for g in range(len(prefix["input_ids"]))], device=self.device)
         width = prefix["input_ids"].shape[1]
         cache = DynamicCache(config=self.model.config)
         step = self.model.prepare_inputs_for_generation(
@@ -224,8 +231,10 @@ class HfVlmModel:
 
     def _letter_scores(self, next_token: torch.Tensor, n: int) -> tuple[str, list[float]]:
         """The option letter with the highest next-token logit, and the softmax over the letters."""
-        with self._tokenizer_lock:
-            ids = self._letter_ids(n)
+        ids = self._letter_token_ids.get(n)
+        if ids is None:  # once per option count: the device thread need not wait on the prefetch thread's lock
+            with self._tokenizer_lock:
+                ids = self._letter_token_ids[n] = self._letter_ids(n)
         probs = torch.softmax(next_token.float()[ids], dim=0)
         return letters(n)[int(torch.argmax(probs))], probs.tolist()
 
