@@ -197,7 +197,13 @@ def _ask(model, cache: ResponseCache, questions: dict[str, tuple[Path, str]], ba
              len(todo))
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
     asked = 0
-    for batch, images in prefetched(batches, lambda batch: [[load_image(questions[k][0])] for k in batch]):
+
+    def load(batch: list[str]) -> list[list]:
+        """Each image of the batch decoded once, however many class prompts ask about it."""
+        decoded = {path: load_image(path) for path in dict.fromkeys(questions[k][0] for k in batch)}
+        return [[decoded[questions[k][0]]] for k in batch]
+
+    for batch, images in prefetched(batches, load):
         for pos, response, _scores in model.generate(images, [questions[k][1] for k in batch], [0] * len(batch)):
             cache.add({batch[pos]: {"response": response, "scores": None}})
         asked += len(batch)
