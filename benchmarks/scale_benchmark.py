@@ -60,7 +60,6 @@ DATASETS = {
     "wong_et_al_2022": (800, 4, LIGHT, BF, "pathology", "neuropathology", "IHC(HDab)"),
     "wu_et_al_2023": (256, 2, EM, "cryo-electron tomography", "biology", "cell biology", None),
 }
-UBENCH_IMAGES = 17_315
 POOL_PER_CLASS = 4  # renders per class; every image is one of them, flipped/rotated and re-noised
 
 

@@ -11,11 +11,6 @@ from mubench.analyses.merging.plan import merge_plan
 
 min_version("9.0")
 
-# `--configfile` extends config.yaml; a section set to null there is switched off (e.g. the demo's probe and merging
-# in configs/microvqa.yaml). Dropped before validation, which would fill defaults into it.
-for section in ("probe", "phash", "merging"):
-    if section in config and config[section] is None:
-        del config[section]
 # A short message per problem (model, key, expected, nearest spelling); the full schema detail goes to the log.
 validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", "logs/config_validation.log")
 MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema cannot express
@@ -77,13 +72,6 @@ def model_weights(wildcards):
     return workflow_weights(wildcards.model)
 
 
-def workflow_images():
-    """Every Apptainer image the jobs of this config use (the rules' `container:` values; tests compare them)."""
-    images = {"base"} | ({PROBE_FEATURE_CONTAINER} if PROBE else set())
-    images |= {spec.container for spec in [*EVAL_MODELS.values(), *DETECTION_MODELS.values()]}
-    if MERGING.trained:
-        images.add("openclip")  # train_demo_clip
-    return sorted(images)
 def table_files(stem, caption=None, category=None, subcategory=None):
     """CSV (in the report when a caption is given) + Markdown + LaTeX of one table."""
     csv = f"paper_figures/{stem}.csv"

@@ -1,14 +1,12 @@
 """Snakemake adapter: benchmark composition — Fig. 3 and Tables 3, 4, 6, 7, 8 (9, 10, 11 with a cognition set)."""
 
-import json
 from pathlib import Path
-
-import pandas as pd
 
 from mubench.benchmark.tables import Benchmark
 from mubench.figures.benchmark_figures import plot_fig3
 from mubench.figures.composition import composition_tables
 from mubench.figures.export import write_table
+from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
 from mubench.logs import log_to
 
@@ -22,12 +20,12 @@ TITLES = {
 }
 
 
-def run(benchmark_root, manifest_path, reference_paths, with_cognition, out):
+def run(benchmark_root, reference_paths, with_cognition, out):
     """``reference_paths``: the paper's tables, named paper_<table>_<what>.csv."""
     bench = Benchmark(benchmark_root)
     images, questions, detection = bench.images, bench.questions, bench.detection
-    source = json.loads(open(manifest_path).read())["source"]
-    references = ({Path(path).stem.split("_")[1]: pd.read_csv(path, comment="#") for path in reference_paths}
+    source = bench.manifest["source"]
+    references = ({Path(path).stem.split("_")[1]: read_reference(path) for path in reference_paths}
                   if source == "ubench" else None)
     note = ("paper_*: the paper's published count (names matched ignoring case and punctuation; paper rows we lack "
             "are listed with ours blank)" if references else
@@ -39,5 +37,5 @@ def run(benchmark_root, manifest_path, reference_paths, with_cognition, out):
 
 
 with log_to(snakemake.log[0]):
-    run(Path(snakemake.input.images).parent, snakemake.input.manifest, list(snakemake.input.references),
+    run(Path(snakemake.input.images).parent, list(snakemake.input.references),
         snakemake.params.with_cognition, snakemake.output)

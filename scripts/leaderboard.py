@@ -1,6 +1,5 @@
 """Snakemake adapter: paper_figures/leaderboard.html from the scores, predictions and benchmark tables."""
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +15,7 @@ from mubench.logs import log_to
 def run(inputs, models, subsets, bootstrap, settings, output):
     bench = Benchmark(Path(inputs.manifest).parent)
     image_files, image_md5 = bench.image_index()
-    manifest = json.loads(Path(inputs.manifest).read_text())
+    manifest = bench.manifest
     data = leaderboard_data(
         scores=pd.concat([pd.read_parquet(p) for p in inputs.scores], ignore_index=True),
         predictions=pd.concat([pd.read_parquet(p, columns=PREDICTION_COLUMNS) for p in inputs.predictions],

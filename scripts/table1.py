@@ -1,6 +1,7 @@
 """Snakemake adapter: Table 1 (CSV + Markdown + LaTeX) and its breakdown per type, dataset and attribute."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -52,8 +53,8 @@ def run(score_paths, manifest_path, reference_path, significance_path, models, s
     marked = mark_tied(table, tied_with_best(pd.read_csv(significance_path), best, alpha))
     markdown = render_markdown(marked, notes, title) + "".join(line + "\n" for line in render_tasks(breakdown))
     atomic_write(out.csv, lambda tmp: table.to_csv(tmp, index=False))
-    atomic_write(out.md, lambda tmp: open(tmp, "w").write(markdown))
-    atomic_write(out.tex, lambda tmp: open(tmp, "w").write(latex(marked, title, notes)))
+    atomic_write(out.md, lambda tmp: Path(tmp).write_text(markdown, encoding="utf-8"))  # μ, †: not the locale's
+    atomic_write(out.tex, lambda tmp: Path(tmp).write_text(latex(marked, title, notes), encoding="utf-8"))
     atomic_write(out.breakdown, lambda tmp: breakdown.to_csv(tmp, index=False))
 
 

@@ -395,6 +395,7 @@ def _run_workflow(tmp_path, source: str, release) -> tuple:
     return workdir, config
 
 
+@pytest.mark.workflow
 def test_workflow_microvqa_end_to_end(tmp_path, microvqa_release):
     workdir, config = _run_workflow(tmp_path, "microvqa", microvqa_release)
     table1 = pd.read_csv(workdir / "paper_figures" / "table1.csv")
@@ -423,6 +424,7 @@ def test_workflow_microvqa_end_to_end(tmp_path, microvqa_release):
     assert "Random" not in published  # run here: its published 22.0 sits beside ours instead
 
 
+@pytest.mark.workflow
 def test_workflow_microvqapp_end_to_end(tmp_path):
     release = write_release(tmp_path / "pp", microvqapp_rows(one_based=True, labels="numbers"), MICROVQAPP_SCHEMA,
                             split="test")

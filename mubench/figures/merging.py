@@ -123,7 +123,7 @@ def fig5_points(accuracy: pd.DataFrame, models: Sequence[ModelSpec], plan: Merge
                      "y": y["accuracy"], "y_low": y["ci_low"], "y_high": y["ci_high"]})
 
     for subset in subsets:
-        for name, spec in by_name.items():
+        for name in by_name:
             if name not in plan.merged and name not in plan.trained and name not in in_pairs:
                 ours(subset, "", "model", name)
         for pair in plan.pairs:
