@@ -72,6 +72,17 @@ def model_weights(wildcards):
     return workflow_weights(wildcards.model)
 
 
+# Called by rules/preflight.smk, included last: PROBE, DETECTION_MODELS and MERGING exist by then (rule files
+# hold no functions, snakemake --lint).
+def workflow_images():
+    """Every Apptainer image the jobs of this config use (the rules' `container:` values; tests compare them)."""
+    images = {"base"} | ({PROBE_FEATURE_CONTAINER} if PROBE else set())
+    images |= {spec.container for spec in [*EVAL_MODELS.values(), *DETECTION_MODELS.values()]}
+    if MERGING.trained:
+        images.add("openclip")  # train_demo_clip
+    return sorted(images)
+
+
 def table_files(stem, caption=None, category=None, subcategory=None):
     """CSV (in the report when a caption is given) + Markdown + LaTeX of one table."""
     csv = f"paper_figures/{stem}.csv"

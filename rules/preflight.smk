@@ -5,15 +5,6 @@
 from snakemake.settings.types import DeploymentMethod
 
 
-def workflow_images():
-    """Every Apptainer image the jobs of this config use (the rules' `container:` values; tests compare them)."""
-    images = {"base"} | ({PROBE_FEATURE_CONTAINER} if PROBE else set())
-    images |= {spec.container for spec in [*EVAL_MODELS.values(), *DETECTION_MODELS.values()]}
-    if MERGING.trained:
-        images.add("openclip")  # train_demo_clip
-    return sorted(images)
-
-
 rule preflight:
     """Weights, uBench or MicroVQA shards (SHA-256), cognition folder and container images, loading no model."""
     params:
