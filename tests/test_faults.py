@@ -9,6 +9,7 @@ level (cache chunks, image checks, writers) are tested on the library directly.
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
 import json
@@ -22,6 +23,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,7 @@ from mubench.io import OutputWriteError, atomic_write
 from mubench.logs import log_to
 from mubench.models.openai_api import image_data_url
 from mubench.models.spec import ModelSpec
+from mubench.redaction import redact
 
 from conftest import SNAKEMAKE, copy_workflow, make_tiny_benchmark, snakemake
 from fake_http import EndpointHandler, serve
@@ -46,6 +49,19 @@ from test_ubench import ROWS, SCHEMA, SHARD
 FAKE_KEY = "sk-fault-injection-4f9c2b7e1a0d"
 FAKE_HF_TOKEN = "hf_faultinjection9d8c7b6a5e4f"
 SECRETS = (FAKE_KEY, FAKE_HF_TOKEN)
+
+
+def encodings(header: str) -> dict[str, str]:
+    """How an endpoint may echo an Authorization header value ("Bearer <key>") besides verbatim."""
+    key = header.split(" ", 1)[-1]
+    return {"header_base64": base64.b64encode(header.encode()).decode(),
+            "line_base64": base64.b64encode(f"Authorization: {header}".encode()).decode(),
+            "key_base64url": base64.urlsafe_b64encode(key.encode()).decode(),
+            "key_hex": key.encode().hex(), "header_urlencoded": quote(header, safe="")}
+
+
+# Every form a leaked secret could take in a file: verbatim and each encoding the endpoint echoes.
+LEAK_FORMS = [form for secret in SECRETS for form in (secret, *encodings(f"Bearer {secret}").values())]
 SEARCHED = ("logs", "results", "paper_figures", ".snakemake")  # where a leaked secret could land
 TABLES = ("table1.csv", "table1.md", "table1.tex", "table1_breakdown.csv", "sensitivity.csv")
 # What the runs build: the tables these faults touch, not every figure of the report.
@@ -103,7 +119,8 @@ class EchoEndpoint:
             def do_POST(self):
                 body = self.read_json()
                 auth = self.headers.get("Authorization", "")
-                echo = json.dumps({"error": {"message": "rejected", "request_headers": {"Authorization": auth}}})
+                echo = json.dumps({"error": {"message": "rejected", "echo": encodings(auth),
+                                             "request_headers": {"Authorization": auth}}})
                 with endpoint.lock:
                     endpoint.authorizations.add(auth)
                 if body["model"] == "refuse-400":
@@ -124,7 +141,8 @@ class EchoEndpoint:
                 if fault in ("429", "500"):
                     return self._send(int(fault), echo, {"Retry-After": "0"})
                 if fault == "malformed":
-                    return self._send(200, f"Authorization: {auth} " + '{"choices": [{"message": ')
+                    return self._send(200, f"{encodings(auth)['header_base64']} Authorization: {auth} "
+                                      + '{"choices": [{"message": ')
                 if fault == "timeout":
                     time.sleep(1.0)  # the client gave up after request_timeout_s
                     return self._send(200, echo)
@@ -228,7 +246,7 @@ def leaked_secrets(workdir: Path) -> list[str]:
         for path in (workdir / folder).rglob("*"):
             if path.is_file():
                 data = path.read_bytes()
-                hits += [f"{path.relative_to(workdir)}: {s[:8]}…" for s in SECRETS if s.encode() in data]
+                hits += [f"{path.relative_to(workdir)}: {s[:8]}…" for s in LEAK_FORMS if s.encode() in data]
     return hits
 
 
@@ -352,6 +370,22 @@ def test_no_secret_reaches_any_log_or_output(endpoint, baseline, refusals, kille
             p.read_text() for p in (workdir / "logs" / "predict").rglob("*.log"))
 
 
+@pytest.mark.parametrize("form", ["verbatim", *encodings("Bearer x")])
+def test_an_encoded_secret_is_redacted_whole(monkeypatch, form):
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("HF_TOKEN", FAKE_HF_TOKEN)
+    for secret in SECRETS:
+        shown = secret if form == "verbatim" else encodings(f"Bearer {secret}")[form]
+        for text in (shown, f'{{"echo": "{shown}"}}', f"x{shown}=="):
+            assert shown not in redact(text) and "[REDACTED]" in redact(text), (form, text)
+    # base64 of any text holding the key, wherever the key falls in it
+    for prefix in ("", "a", "ab", '{"headers": {"authorization": "Bearer '):
+        dump = base64.b64encode(f"{prefix}{FAKE_KEY}tail".encode()).decode()
+        assert redact(f"echo {dump} end") == "echo [REDACTED] end"
+    assert redact("ordinary text, aGVsbG8gd29ybGQ= and deadbeef stay") == "ordinary text, aGVsbG8gd29ybGQ= and " \
+                                                                           "deadbeef stay"
+
+
 def test_secrets_are_redacted_from_log_lines_tracebacks_and_stderr(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
     monkeypatch.setenv("HF_TOKEN", FAKE_HF_TOKEN)
@@ -359,11 +393,13 @@ def test_secrets_are_redacted_from_log_lines_tracebacks_and_stderr(tmp_path, mon
     with pytest.raises(RuntimeError) as raised:
         with log_to(path):
             logging.getLogger("mubench.test").warning("header %s", f"Authorization: Bearer {FAKE_KEY}")
+            logging.getLogger("mubench.test").warning("echoed %s", encodings(f"Bearer {FAKE_KEY}"))
             print(f"token={FAKE_HF_TOKEN}", file=sys.stderr)
             raise ValueError(f"server said: Bearer other-secret-123 and {FAKE_KEY}")
     text = path.read_text()
     assert FAKE_KEY not in text and FAKE_HF_TOKEN not in text and "other-secret-123" not in text
-    assert text.count("[REDACTED]") >= 4 and "job failed" in text
+    assert not [form for form in LEAK_FORMS if form in text]
+    assert text.count("[REDACTED]") >= 9 and "job failed" in text
     assert FAKE_KEY not in str(raised.value) and "other-secret-123" not in str(raised.value)  # Snakemake prints it
 
 
