@@ -654,6 +654,34 @@ def test_disk_full_names_the_output_and_leaves_no_partial_file(full_disk):
     assert list(folder.iterdir()) == []
 
 
+FILE_SIZE_LIMITED = """
+import resource, sys
+from pathlib import Path
+import pandas as pd
+from mubench.io import OutputWriteError, atomic_write
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, resource.RLIM_INFINITY))  # ulimit -f 64 (kB)
+writers = {"raw.bin": lambda tmp: Path(tmp).write_bytes(b"x" * 200_000),
+           "table.parquet": lambda tmp: pd.DataFrame({"a": [str(i) * 50 for i in range(20000)]}).to_parquet(tmp)}
+for name, write in writers.items():
+    try:
+        atomic_write(Path(sys.argv[1]) / name, write)
+    except OutputWriteError as err:
+        print(err.errno, err)
+"""
+
+
+def test_a_file_size_limit_names_the_output_and_leaves_no_partial_file(tmp_path):
+    """EFBIG (``ulimit -f``, or a filesystem's largest file), raised by Python's io and by pyarrow alike."""
+    result = subprocess.run([sys.executable, "-c", FILE_SIZE_LIMITED, str(tmp_path)], capture_output=True, text=True)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout + result.stderr
+    for line, name in zip(lines, ("raw.bin", "table.parquet")):
+        assert line.startswith(f"{errno.EFBIG} [Errno {errno.EFBIG}] cannot write {tmp_path / name}: the file "
+                               "reached a size limit at 65.5 kB (EFBIG: the file-size limit of this process, "
+                               "`ulimit -f` = 65.5 kB"), line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_read_only_folder_is_named(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
