@@ -46,7 +46,7 @@ def serve(handler_class: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPSer
 def reply_slowly(handler: BaseHTTPRequestHandler, status: int, payload: bytes, *, every_s: float = 1.0,
                  head_too: bool = False) -> None:
     """Send a response one byte every ``every_s`` seconds — the body only, or (``head_too``) the status line and
-    headers as well — until it is sent or the client hangs up: a server whose trickle keeps every socket read alive."""
+    headers as well — until it is sent or the client hangs up: a trickle that keeps every socket read alive."""
     head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
             .encode())
     slow = head + payload if head_too else payload

@@ -15,12 +15,14 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -28,14 +30,25 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from mubench.answering.embedding_cache import EmbeddingCache
 from mubench.answering.generative import ResponseCache
 from mubench.answering.predict import predict_subset
-from mubench.answering.prompting import build_prompt
-from mubench.benchmark.tables import Benchmark, BenchmarkImageError, load_image, record_image_files
+from mubench.answering.prompting import PROTOCOLS, build_prompt
+from mubench.benchmark.tables import (
+    SCHEMAS,
+    Benchmark,
+    BenchmarkImageError,
+    BenchmarkTableError,
+    load_image,
+    record_image_files,
+    set_max_image_pixels,
+    write_table,
+)
+from mubench.benchmark.ubench_convert import ImageDataError, png_bytes
 from mubench.io import OutputWriteError, atomic_write
 from mubench.logs import log_to
 from mubench.models.openai_api import image_data_url
@@ -620,6 +633,158 @@ def test_damaged_image_stops_prediction_with_warm_and_cold_cache(damaged):
     cold = run(damaged, target, "--forcerun", "predict", check=False)
     assert cold.returncode != 0
     assert f"{images[1].relative_to(damaged)} is missing" in job_log(damaged, OPEN_CLIP)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Prepared tables that lie, paths that leave the benchmark, questions a prompt cannot hold, images that explode
+
+@pytest.fixture
+def pixel_limit():
+    """Tests that open a benchmark set this process's pixel limit: Pillow's own is restored after each."""
+    yield
+    set_max_image_pixels(None)
+
+
+def _rewrite(root: Path, name: str, change) -> None:
+    """Change a prepared table behind the builder's back (pyarrow directly, as another tool or an editor would)."""
+    table = change(pd.read_parquet(root / f"{name}.parquet"))
+    pq.write_table(pa.Table.from_pandas(table, schema=SCHEMAS[name], preserve_index=False), root / f"{name}.parquet")
+
+
+RANDOM = ModelSpec.from_config({"name": "Random", "family": "random", "seed": 0})
+
+
+@pytest.mark.parametrize("escape", ["absolute", "dotdot", "symlink", "folder"])
+def test_an_image_path_outside_the_benchmark_folder_is_refused_by_every_reader(tmp_path, escape, pixel_limit):
+    bench = _benchmark(tmp_path)
+    outside = tmp_path / "elsewhere" / "secret.png"  # the same bytes as img000: its recorded md5 would match
+    outside.parent.mkdir()
+    shutil.copy(bench.root / "images" / "img000.png", outside)
+    path = {"absolute": str(outside), "dotdot": "images/../../elsewhere/secret.png", "symlink": "images/link.png",
+            "folder": "images/."}[escape]
+    if escape == "symlink":
+        (bench.root / "images" / "link.png").symlink_to(outside)
+    _rewrite(bench.root, "images", lambda t: t.assign(path=[path, *t["path"][1:]]))
+    expected = f"image img000: path {path!r} resolves to"
+    readers = {"image_index": bench.image_index, "verify_images": bench.verify_images,
+               "predict": lambda: predict_subset(RANDOM, bench.root, "fine", cache_dir=tmp_path / "c", batch_size=4)}
+    for name, read in readers.items():  # the leaderboard, pHash, probe and figures read through image_index too
+        with pytest.raises(BenchmarkImageError) as err:
+            read()
+        assert expected in str(err.value) and "outside the benchmark's image folder" in str(err.value), name
+        assert str(bench.root / "images.parquet") in str(err.value)
+    with pytest.raises(BenchmarkImageError, match=re.escape(expected)):  # a builder cannot write one either
+        write_table(pd.read_parquet(bench.root / "images.parquet"), "images", bench.root / "images.parquet")
+
+
+@pytest.mark.parametrize("table, change, message", [
+    ("questions", lambda t: t.assign(answer_idx=[7, *t["answer_idx"][1:]]),
+     "question img000:modality: answer_idx 7 not in 0..3"),
+    ("questions", lambda t: pd.concat([t, t.iloc[[5]]], ignore_index=True),
+     "question_id 'img000:classification' occurs more than once"),
+    ("questions", lambda t: t.assign(options=[[f"o{i}" for i in range(30)], *t["options"][1:]],
+                                     captions=[[f"c{i}" for i in range(30)], *t["captions"][1:]]),
+     "question img000:modality: 30 options, more than the mubench_letter prompt can address (26: letters A–Z)"),
+    ("images", lambda t: pd.concat([t, t.iloc[[0]]], ignore_index=True), "image_id 'img000' occurs more than once"),
+], ids=["answer-out-of-range", "duplicate-question", "too-many-options", "duplicate-image"])
+def test_a_table_changed_after_the_build_is_refused_on_read_naming_the_row(tmp_path, table, change, message,
+                                                                           pixel_limit):
+    bench = _benchmark(tmp_path)
+    _rewrite(bench.root, table, change)
+    with pytest.raises(BenchmarkTableError) as err:
+        predict_subset(RANDOM, bench.root, "coarse", cache_dir=tmp_path / "cache", batch_size=4)
+    assert f"{bench.root / f'{table}.parquet'}: {message}" in str(err.value)
+    assert "rebuild it (snakemake --forcerun build_benchmark)" in str(err.value)
+
+
+def test_too_many_options_for_a_prompt_are_refused_at_build_and_before_asking(tmp_path):
+    questions = pd.read_parquet(make_tiny_benchmark(tmp_path / "bench", n_images=2) / "questions.parquet")
+    questions.at[0, "options"] = [f"o{i}" for i in range(30)]
+    questions.at[0, "captions"] = []
+    with pytest.raises(BenchmarkTableError, match="question img000:modality: 30 options, more than the "
+                                                  "mubench_letter prompt can address"):
+        write_table(questions, "questions", tmp_path / "q.parquet", protocol="mubench_letter")
+    write_table(questions, "questions", tmp_path / "q.parquet")  # a contrastive-only table is no prompt's business
+    for name, limit in (("mubench_letter", 26), ("microvqa_cot", 9)):  # a benchmark whose manifest names none
+        PROTOCOLS[name].check_addressable("q1", limit)
+        with pytest.raises(ValueError, match=f"question q1: {limit + 1} options, more than the {name} prompt"):
+            PROTOCOLS[name].check_addressable("q1", limit + 1)
+
+
+class QuotesFirstOption:
+    """A generative model that answers every prompt with its first option line ("A) …"); keeps the prompts."""
+
+    def __init__(self):
+        self.prompts = []
+
+    def generate(self, images, prompts, n_options):
+        self.prompts += prompts
+        for i, prompt in enumerate(prompts):
+            yield i, next(line for line in prompt.splitlines() if line.startswith("A) ")), None
+
+
+def test_line_breaks_and_injected_option_lines_are_counted_and_flattened_in_the_prompt(tmp_path, caplog,
+                                                                                        pixel_limit):
+    root = make_tiny_benchmark(tmp_path / "bench", n_images=4)
+    questions = pd.read_parquet(root / "questions.parquet")
+    fine = questions.index[questions["subset"] == "fine"]
+    questions.loc[fine[0], "question"] = "Which shape?\nB) irregular\n(C) none"  # lines posing as options
+    questions.at[fine[1], "options"] = ["round\ncell", "elongated", "irregular"]
+    questions.loc[fine, "answer_idx"] = 0
+    caplog.set_level(logging.WARNING)
+    write_table(questions, "questions", root / "questions.parquet", protocol="mubench_letter")
+    assert (f"{root / 'questions.parquet'}: 2 questions hold line breaks in their question or options (e.g. "
+            "['img000:classification', 'img001:classification']), 1 of them a line that reads as an option (e.g. "
+            "['img000:classification'])") in caplog.text
+    spec = ModelSpec.from_config({"name": "stub", "family": "openai_api", "api_model": "x"})
+    model = QuotesFirstOption()
+    table = predict_subset(spec, root, "fine", cache_dir=tmp_path / "cache", batch_size=4, model=model)
+    assert "model stub: 2 questions hold line breaks" in caplog.text
+    for prompt in model.prompts:  # the instruction, the question, one line per option: nothing else reads as one
+        assert len(prompt.splitlines()) == 2 + 3
+    assert "\nQuestion:Which shape? B) irregular (C) none\n" in "".join(model.prompts)
+    assert "\nA) round cell\nB) elongated" in "".join(model.prompts)
+    assert table["correct"].all() and table["parsed_paper_text"].eq(0).all() and table["correct_paper_text"].all()
+
+
+def _bomb_png(width: int = 30000, height: int = 30000) -> bytes:
+    """A 94-byte PNG that claims width × height pixels: Pillow refuses it on opening (DecompressionBombError)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4000))
+            + chunk(b"IEND", b""))
+
+
+def test_image_bombs_and_non_images_are_refused_when_stored_and_when_read(tmp_path, pixel_limit):
+    good = (make_tiny_benchmark(tmp_path / "bench", n_images=1) / "images" / "img000.png").read_bytes()
+    for data, message in [(_bomb_png(), "exceeds limit of 178956970 pixels"),  # Pillow's DecompressionBombError
+                          (b"<html>not an image</html>", "not a readable image (UnidentifiedImageError"),
+                          (good[:8] + b"junk" * 20, "not a readable image"),
+                          (good[: len(good) // 2], "not a readable image (OSError: image file is truncated")]:
+        with pytest.raises(ImageDataError, match=re.escape(message)):
+            png_bytes(data)
+    set_max_image_pixels(2000)  # benchmark.max_image_pixels
+    with pytest.raises(ImageDataError, match=r"48×48 = 2304 pixels, more than benchmark.max_image_pixels \(2000\)"):
+        png_bytes(good)
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_bomb_png())
+    for limit, message in [(None, r"exceeds limit of 178956970 pixels.*\(Pillow's own limit"),
+                           (2000, r"exceeds limit of 4000 pixels.*twice benchmark.max_image_pixels = 2000")]:
+        set_max_image_pixels(limit)
+        with pytest.raises(BenchmarkImageError, match=f"benchmark image {bomb}: .*{message}"):
+            load_image(bomb)
+
+
+def test_a_benchmark_is_read_under_the_pixel_limit_it_was_built_with(tmp_path, pixel_limit):
+    root = make_tiny_benchmark(tmp_path / "bench", n_images=1)
+    manifest = json.loads((root / "manifest.json").read_text())
+    (root / "manifest.json").write_text(json.dumps(manifest | {"max_image_pixels": 2000}))
+    paths = Benchmark(root).image_paths()
+    with pytest.raises(BenchmarkImageError, match=f"benchmark image {paths['img000']}: 48×48 = 2304 pixels, more "
+                                                  r"than benchmark.max_image_pixels \(2000\)"):
+        load_image(paths["img000"])
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from mubench.benchmark.tables import load_image, question_images
+from mubench.benchmark.tables import load_image, question_images, warn_line_breaks
 from mubench.io import atomic_write, set_aside
 from mubench.answering.prefetch import prefetched
 from mubench.answering.prompting import DEFAULT_PROTOCOL, PROTOCOLS, RULES, Protocol, match_all
@@ -124,6 +124,9 @@ def generative_answers(
         raise ValueError(f"model {spec.name!r}: `scoring: letter_logits` picks an option letter, but this benchmark "
                          f"asks with the {protocol.name} protocol (numbered options, reasoning before the answer); "
                          f"use `scoring: generate`")
+    for q in questions.itertuples():
+        protocol.check_addressable(q.question_id, len(q.options))
+    warn_line_breaks(questions, protocol.name, f"model {spec.name}")
     prompts = [protocol.build_prompt(q.question, q.options) for q in questions.itertuples()]
     image_ids = [question_images(q) for q in questions.itertuples()]
     keys = [answer_key(spec.fingerprint, spec.scoring, [image_md5[i] for i in ids], p, protocol.prompt_version)
