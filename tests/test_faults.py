@@ -56,7 +56,7 @@ from mubench.models.spec import ModelSpec
 from mubench.redaction import redact
 
 from conftest import SNAKEMAKE, copy_workflow, make_tiny_benchmark, snakemake
-from fake_http import EndpointHandler, serve
+from fake_http import EndpointHandler, reply_slowly, serve
 from test_ubench import ROWS, SCHEMA, SHARD
 
 FAKE_KEY = "sk-fault-injection-4f9c2b7e1a0d"
@@ -140,6 +140,8 @@ class EchoEndpoint:
                     return self._send(400, echo)
                 if body["model"] == "refuse-401":
                     return self._send(401, echo)
+                if body["model"] == "trickle":  # a byte a second: every socket read succeeds, the reply never ends
+                    return reply_slowly(self, 200, json.dumps({"choices": [{"message": {"content": "A"}}]}).encode())
                 text, image = body["messages"][0]["content"]
                 prompt = text["text"]
                 key = hashlib.sha1((prompt + image["image_url"]["url"]).encode()).hexdigest()
@@ -263,6 +265,12 @@ def leaked_secrets(workdir: Path) -> list[str]:
     return hits
 
 
+def endpoint_url(workdir: Path) -> str:
+    """The chat-completions URL of the echo endpoint a run's config names."""
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    return next(m["base_url"] for m in config["models"] if m["family"] == "openai_api") + "/chat/completions"
+
+
 def job_log(workdir: Path, model: str) -> str:
     return (workdir / "logs" / "predict" / "demo" / f"{model}.log").read_text()
 
@@ -331,13 +339,16 @@ def killed(tmp_path_factory, endpoint, baseline) -> dict:
 
 @pytest.fixture(scope="module")
 def refusals(tmp_path_factory, endpoint) -> tuple[Path, str]:
-    """Models that cannot answer: HTTP 400 and 401 (bodies quoting the key), and weights absent offline."""
+    """Models that cannot answer: HTTP 400 and 401 (bodies quoting the key), weights absent offline, and an
+    endpoint that trickles its replies a byte a second."""
     models = [
         {"name": "API-400", "family": "openai_api", "api_model": "refuse-400", "base_url": endpoint.base_url,
          "max_retries": 0},
         {"name": "API-401", "family": "openai_api", "api_model": "refuse-401", "base_url": endpoint.base_url,
          "max_retries": 0},
         {"name": "CLIP", "family": "hf_clip", "model_id": "openai/clip-vit-base-patch32"},
+        {"name": "API-trickle", "family": "openai_api", "api_model": "trickle", "base_url": endpoint.base_url,
+         "request_timeout_s": 1, "max_retries": 0, "max_consecutive_failures": 1},
     ]
     workdir = workflow(tmp_path_factory.mktemp("refusals"), small_config(endpoint.base_url, models=models))
     result = run(workdir, "--keep-going", TARGETS[0], check=False)
@@ -370,7 +381,10 @@ def test_refusals_name_the_model_and_what_to_do(refusals):
     clip = job_log(workdir, "CLIP")
     assert "model 'CLIP': files of openai/clip-vit-base-patch32@main are not available" in clip
     assert "hf download openai/clip-vit-base-patch32" in clip
-    for model in ("API-400", "API-401", "CLIP"):
+    trickle = job_log(workdir, "API-trickle")  # the job ends at the first deadline, naming model, URL, question
+    assert f"model 'API-trickle': {endpoint_url(workdir)} gave no answer to 'Question:" in trickle
+    assert "within 1 s" in trickle and "1 question in a row got no answer (max_consecutive_failures)" in trickle
+    for model in ("API-400", "API-401", "CLIP", "API-trickle"):
         assert f"logs/predict/demo/{model}.log" in console  # Snakemake points at each failed job's log
 
 
@@ -381,6 +395,8 @@ def test_no_secret_reaches_any_log_or_output(endpoint, baseline, refusals, kille
         assert leaked_secrets(workdir) == []
         assert "[REDACTED]" in (workdir / "logs" / "snakemake_console.txt").read_text() + "".join(
             p.read_text() for p in (workdir / "logs" / "predict").rglob("*.log"))
+    for form in encodings("Bearer x"):  # every encoding was echoed into the log, and masked there
+        assert re.search(rf'"{form}": "[^"]*\[REDACTED\][^"]*"', job_log(refusals[0], "API-400")), form
 
 
 @pytest.mark.parametrize("form", ["verbatim", *encodings("Bearer x")])
@@ -426,8 +442,12 @@ def test_unparseable_empty_long_and_unicode_answers_are_kept_and_counted(baselin
     questions, paths = bench.questions.set_index("question_id"), bench.image_paths()
     asked = [(build_prompt(questions.at[q, "question"], questions.at[q, "options"]),
               image_data_url(load_image(paths[questions.at[q, "image_id"]]))) for q in table["question_id"]]
-    expected = [scripted_answer(prompt, url) for prompt, url in asked]
-    assert table["response"].tolist() == expected  # verbatim: 200 kB, empty and non-ASCII answers included
+    cap = ModelSpec.max_response_chars  # the 200 kB answers are cut to it, and counted
+    expected = [scripted_answer(prompt, url)[:cap] for prompt, url in asked]
+    assert table["response"].tolist() == expected  # verbatim otherwise: empty and non-ASCII answers included
+    n_long = sum(answer_kind(prompt, url) == "very_long" for prompt, url in asked)
+    assert f"model {API_MODEL}: {n_long} responses longer than max_response_chars ({cap}) were cut to it before it " \
+           "was stored" in job_log(baseline, API_MODEL)
     assert {answer_kind(prompt, url) for prompt, url in asked} == set(ANSWER_KINDS)
     unparseable = [r == "" or r.startswith(("Ответ", "I cannot")) for r in expected]
     assert (table["parsed_code"] < 0).tolist() == unparseable

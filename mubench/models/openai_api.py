@@ -141,10 +141,11 @@ class OpenAIChatModel:
         if self.failures:
             log.info("failed attempts so far, by cause: %s", self.failures)
         if self._stop.is_set():
-            raise EndpointDown(f"{self._last_failure}; {self.spec.max_consecutive_failures} questions in a row got no "
-                               f"answer (max_consecutive_failures), so the endpoint is taken as down and the job "
-                               f"stops ({self.failures.get('not_sent', 0)} requests of this batch not sent). The "
-                               "answered questions are cached: rerun to ask only the missing ones")
+            n = self.spec.max_consecutive_failures
+            raise EndpointDown(f"{self._last_failure}; {n} question{'s' * (n > 1)} in a row got no answer "
+                               f"(max_consecutive_failures), so the endpoint is taken as down and the job stops "
+                               f"({self.failures.get('not_sent', 0)} requests not sent). The answered questions are "
+                               "cached: rerun to ask only the missing ones")
         if refused:
             pos, err = min(refused, key=lambda item: item[0])
             raise ModelLoadError(f"{err} — {len(refused)} of {len(prompts)} requests of this batch refused, e.g. "
