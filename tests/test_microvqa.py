@@ -333,7 +333,7 @@ def test_an_undecodable_or_exploding_image_stops_the_build_naming_the_row(tmp_pa
 def test_the_pixel_limit_is_a_setting_recorded_in_the_manifest(tmp_path, microvqa_release):
     try:
         set_max_image_pixels(400)  # benchmark.max_image_pixels; the tiny release's images have 24 × 20 = 480
-        with pytest.raises(MCQError, match=r"row \d .*image 1 of images_list: 24×20 = 480 pixels, more "
+        with pytest.raises(MCQError, match=r"row 0 .*image 1 of images_list: 24×20 = 480 pixels, more "
                                            r"than benchmark.max_image_pixels \(400\) allows"):
             build_microvqa(tmp_path / "small", seed=0, path=str(microvqa_release))
         set_max_image_pixels(480)

@@ -220,8 +220,11 @@ def _write_images(layout, shards, split, checked, out_dir, workers) -> tuple[lis
     pending: dict[Future, str] = {}
 
     def finish(done) -> None:
+        if any(future.exception() is not None for future in done):  # name the first bad image in release order
+            wait(pending)
+            next(future for future in pending if future.exception() is not None).result()
         for future in done:
-            images[pending.pop(future)]["md5"] = future.result()  # re-raises a worker's error here
+            images[pending.pop(future)]["md5"] = future.result()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for (_shard, _number, row), question in zip(iter_rows(shards, columns, batch_size=8), checked):

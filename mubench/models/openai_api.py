@@ -124,8 +124,7 @@ class OpenAIChatModel:
     def generate(
         self, images: Sequence[Sequence[Image.Image]], prompts: Sequence[str], n_options: Sequence[int]
     ) -> Iterator[tuple[int, str, None]]:
-        self._stop.clear()
-        self._failed_in_a_row = 0
+        self._stop.clear()  # (the count of unanswered questions in a row carries over from earlier batches)
         with ThreadPoolExecutor(max_workers=self.spec.concurrency) as pool:
             futures = {pool.submit(self._ask, self.request_body(im, p), question_of(p)): i
                        for i, (im, p) in enumerate(zip(images, prompts))}
@@ -185,7 +184,7 @@ class OpenAIChatModel:
             else:
                 log.warning("model %r: attempt %d of %d for %r failed (%s); %s", self.spec.name, attempt, attempts,
                             question, failure.detail, plan)
-                time.sleep(wait)
+                self._stop.wait(wait)  # woken early when the endpoint is taken as down
                 continue
             self._give_up(question, attempt, time.monotonic() - start, reason)
             return None
