@@ -91,6 +91,9 @@ def describe(error, config: dict) -> str:
         return f"{where}{key}: expected {wanted}, got {_json_type(value)} {_shown(value)}"
     if kind == "pattern":
         return f"{where}{key}: {_shown(value)} must match {expected} (letters, digits and _ . - + only)"
+    if kind == "not" and isinstance(value, str) and set(value) == {"."}:
+        return (f"{where}{key}: {value!r} is not a name but a path ('.' is a folder itself, '..' its parent), so "
+                "outputs named after it would land outside their folder; use a letter or digit in it")
     detail = error.message if len(error.message) <= 2 * MAX_SHOWN else f"{_shown(value)} fails `{kind}: {expected}`"
     return f"{where}{key}: {detail}"
 

@@ -27,12 +27,14 @@ def _process_umask() -> int:
 
 
 class OutputWriteError(OSError):
-    """An output could not be written (disk full, read-only or not writable); the message names the output,
-    the filesystem and its free space. ``errno`` is the original one."""
+    """An output could not be written (disk full, file-size limit, read-only or not writable); the message names
+    the output, the filesystem and its free space or the limit. ``errno`` is the original one."""
 
 
-# Writers outside Python's io (pyarrow, safetensors' Rust code) report a full disk in their own exception types.
+# Writers outside Python's io (pyarrow, safetensors' Rust code) report a full disk or a file-size limit in their
+# own exception types.
 _DISK_FULL_TEXT = ("No space left on device", "StorageFull", "Disk quota exceeded")
+_TOO_LARGE_TEXT = ("File too large", "FileTooLarge")
 
 
 def _size(n: float) -> str:
@@ -40,6 +42,17 @@ def _size(n: float) -> str:
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{n:.0f} B"
+
+
+def _file_size_limit() -> str:
+    """The process's RLIMIT_FSIZE (``ulimit -f``) for a message."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (ImportError, OSError, ValueError):
+        return "unknown"
+    return "unlimited" if soft == resource.RLIM_INFINITY else _size(soft)
 
 
 def _mount_point(path: Path) -> Path:
@@ -61,6 +74,14 @@ def _write_error(path: Path, err: BaseException, written: int | None = None) -> 
             f"cannot write {path}: the filesystem at {mount} is full ({_size(usage.free)} free of "
             f"{_size(usage.total)}{partial}). Free space there, or put results/ on a larger disk, and rerun; "
             "no partial file was left")
+    if code == errno.EFBIG or any(text in str(err) for text in _TOO_LARGE_TEXT):
+        at = f" at {_size(written)}" if written else ""
+        return OutputWriteError(
+            code or errno.EFBIG,
+            f"cannot write {path}: the file reached a size limit{at} (EFBIG: the file-size limit of this process, "
+            f"`ulimit -f` = {_file_size_limit()}, or the largest file the filesystem at {_mount_point(path.parent)} "
+            "holds). Raise the limit (or put results/ on a filesystem that takes larger files) and rerun; no "
+            "partial file was left")
     if code == errno.EROFS:
         return OutputWriteError(code, f"cannot write {path}: the filesystem at {_mount_point(path.parent)} is "
                                       "mounted read-only")
@@ -74,7 +95,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
 
     The file gets the permissions an ordinary ``open`` would (0666 minus the umask: 0644 under umask 022), not
     mkstemp's private 0600, so a lab's shared results folder stays readable by the group. A full, read-only or
-    unwritable filesystem raises OutputWriteError naming the output and the filesystem."""
+    unwritable filesystem, or a file-size limit, raises OutputWriteError naming the output and the filesystem."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ rule build_benchmark:
         source=config["benchmark"]["source"],
         seed=config["benchmark"]["seed"],
         options=config["benchmark"].get(config["benchmark"]["source"], {}),
+        max_image_pixels=config["benchmark"]["max_image_pixels"],
     threads: config["benchmark"].get(config["benchmark"]["source"], {}).get("workers", 1)
     container:
         BASE_CONTAINER

@@ -1,9 +1,11 @@
-"""A local stand-in for an OpenAI-style endpoint: the server and the reply helper the API tests' handlers share."""
+"""A local stand-in for an OpenAI-style endpoint: the server and the reply helpers the API tests' handlers share —
+ordinary replies, replies trickled a byte a second, chat replies of any content shape, and scripted endpoints."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -39,3 +41,46 @@ def serve(handler_class: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPSer
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}/v1"
+
+
+def reply_slowly(handler: BaseHTTPRequestHandler, status: int, payload: bytes, *, every_s: float = 1.0,
+                 head_too: bool = False) -> None:
+    """Send a response one byte every ``every_s`` seconds — the body only, or (``head_too``) the status line and
+    headers as well — until it is sent or the client hangs up: a trickle that keeps every socket read alive."""
+    head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+            .encode())
+    slow = head + payload if head_too else payload
+    try:
+        if not head_too:
+            handler.wfile.write(head)
+        for i in range(len(slow)):
+            handler.wfile.write(slow[i:i + 1])
+            handler.wfile.flush()
+            time.sleep(every_s)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def chat_reply(content) -> bytes:
+    """A chat-completions reply whose message content is ``content`` (a string, a list of parts, anything)."""
+    return json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+
+
+class ScriptedEndpoint:
+    """An endpoint whose every POST is answered by ``respond(handler, request_body)``; counts the requests."""
+
+    def __init__(self, respond):
+        self.requests = 0
+        endpoint = self
+
+        class Handler(EndpointHandler):
+            def do_POST(self):
+                body = self.read_json()
+                endpoint.requests += 1
+                respond(self, body)
+
+        self.server, self.base_url = serve(Handler)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

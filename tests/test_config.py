@@ -94,6 +94,15 @@ def test_schema_problems_come_first_and_short_with_the_detail_in_a_log(tmp_path)
         (lambda c: c["bootstrap"].update(confidence=1.5), "bootstrap, key 'confidence': 1.5 is greater than or equal"),
         (lambda c: c["models"][0].update(name="my model"),
          "models[0] 'my model', key 'name': 'my model' must match ^[A-Za-z0-9_.+-]+$"),
+        (lambda c: c["models"][0].update(name=".."),
+         "models[0] '..', key 'name': '..' is not a name but a path ('.' is a folder itself, '..' its parent)"),
+        (lambda c: c["benchmark"].update(name=".."), "benchmark, key 'name': '..' is not a name but a path"),
+        (lambda c: c["benchmark"].update(name="."), "benchmark, key 'name': '.' is not a name but a path"),
+        (lambda c: c["merging"]["pairs"][0].update(name="..."), "merging.pairs[0] '...', key 'name': '...' is not a"),
+        (lambda c: c["merging"]["train"]["models"][0].update(name=".."), "merging.train.models[0] '..', key 'name'"),
+        (lambda c: c["models"][0].update(container="../../tmp/x"),
+         "models[0] 'Random', key 'container': '../../tmp/x' must match"),
+        (lambda c: c["models"][0].update(container=".."), "key 'container': '..' is not a name but a path"),
         (lambda c: c["benchmark"].update(source="ubnech"), "did you mean 'ubench'?"),
         (lambda c: c["bootstrap"].update(method="bca2"), "bootstrap, key 'method': 'bca2' is not one of basic, "
                                                          "percentile, bca — did you mean 'bca'?"),
@@ -107,7 +116,8 @@ def test_schema_problems_come_first_and_short_with_the_detail_in_a_log(tmp_path)
         (lambda c: c["phash"].pop("threshold"), "phash: missing required key 'threshold'"),
     ],
     ids=["str-for-int", "float-for-int", "bool-for-int", "null-for-str", "list-for-object", "str-for-list",
-         "str-for-int-in-model", "below-minimum", "above-maximum", "bad-pattern", "enum-typo", "enum-typo-2",
+         "str-for-int-in-model", "below-minimum", "above-maximum", "bad-pattern", "dots-model", "dots-benchmark",
+         "dot-benchmark", "dots-pair", "dots-trained", "path-container", "dots-container", "enum-typo", "enum-typo-2",
          "empty-list", "duplicates", "short-array", "item-type", "deep-typo", "top-level-typo", "missing-key"],
 )
 def test_malformed_values_get_one_short_line_naming_the_key(mutate, expected, tmp_path):

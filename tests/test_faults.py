@@ -9,43 +9,72 @@ level (cache chunks, image checks, writers) are tested on the library directly.
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from mubench.answering.embedding_cache import EmbeddingCache
 from mubench.answering.generative import ResponseCache
 from mubench.answering.predict import predict_subset
-from mubench.answering.prompting import build_prompt
-from mubench.benchmark.tables import Benchmark, BenchmarkImageError, load_image, record_image_files
+from mubench.answering.prompting import PROTOCOLS, build_prompt
+from mubench.benchmark.tables import (
+    SCHEMAS,
+    Benchmark,
+    BenchmarkImageError,
+    BenchmarkTableError,
+    load_image,
+    record_image_files,
+    set_max_image_pixels,
+    write_table,
+)
+from mubench.benchmark.ubench_convert import ImageDataError, png_bytes
 from mubench.io import OutputWriteError, atomic_write
 from mubench.logs import log_to
 from mubench.models.openai_api import image_data_url
 from mubench.models.spec import ModelSpec
+from mubench.redaction import redact
 
 from conftest import SNAKEMAKE, copy_workflow, make_tiny_benchmark, snakemake
-from fake_http import EndpointHandler, serve
+from fake_http import EndpointHandler, reply_slowly, serve
 from test_ubench import ROWS, SCHEMA, SHARD
 
 FAKE_KEY = "sk-fault-injection-4f9c2b7e1a0d"
 FAKE_HF_TOKEN = "hf_faultinjection9d8c7b6a5e4f"
 SECRETS = (FAKE_KEY, FAKE_HF_TOKEN)
+
+
+def encodings(header: str) -> dict[str, str]:
+    """How an endpoint may echo an Authorization header value ("Bearer <key>") besides verbatim."""
+    key = header.split(" ", 1)[-1]
+    return {"header_base64": base64.b64encode(header.encode()).decode(),
+            "line_base64": base64.b64encode(f"Authorization: {header}".encode()).decode(),
+            "key_base64url": base64.urlsafe_b64encode(key.encode()).decode(),
+            "key_hex": key.encode().hex(), "header_urlencoded": quote(header, safe="")}
+
+
+# Every form a leaked secret could take in a file: verbatim and each encoding the endpoint echoes.
+LEAK_FORMS = [form for secret in SECRETS for form in (secret, *encodings(f"Bearer {secret}").values())]
 SEARCHED = ("logs", "results", "paper_figures", ".snakemake")  # where a leaked secret could land
 TABLES = ("table1.csv", "table1.md", "table1.tex", "table1_breakdown.csv", "sensitivity.csv")
 # What the runs build: the tables these faults touch, not every figure of the report.
@@ -103,13 +132,16 @@ class EchoEndpoint:
             def do_POST(self):
                 body = self.read_json()
                 auth = self.headers.get("Authorization", "")
-                echo = json.dumps({"error": {"message": "rejected", "request_headers": {"Authorization": auth}}})
+                echo = json.dumps({"error": {"message": "rejected", "echo": encodings(auth),
+                                             "request_headers": {"Authorization": auth}}})
                 with endpoint.lock:
                     endpoint.authorizations.add(auth)
                 if body["model"] == "refuse-400":
                     return self._send(400, echo)
                 if body["model"] == "refuse-401":
                     return self._send(401, echo)
+                if body["model"] == "trickle":  # a byte a second: every socket read succeeds, the reply never ends
+                    return reply_slowly(self, 200, json.dumps({"choices": [{"message": {"content": "A"}}]}).encode())
                 text, image = body["messages"][0]["content"]
                 prompt = text["text"]
                 key = hashlib.sha1((prompt + image["image_url"]["url"]).encode()).hexdigest()
@@ -124,7 +156,8 @@ class EchoEndpoint:
                 if fault in ("429", "500"):
                     return self._send(int(fault), echo, {"Retry-After": "0"})
                 if fault == "malformed":
-                    return self._send(200, f"Authorization: {auth} " + '{"choices": [{"message": ')
+                    return self._send(200, f"{encodings(auth)['header_base64']} Authorization: {auth} "
+                                      + '{"choices": [{"message": ')
                 if fault == "timeout":
                     time.sleep(1.0)  # the client gave up after request_timeout_s
                     return self._send(200, echo)
@@ -228,8 +261,14 @@ def leaked_secrets(workdir: Path) -> list[str]:
         for path in (workdir / folder).rglob("*"):
             if path.is_file():
                 data = path.read_bytes()
-                hits += [f"{path.relative_to(workdir)}: {s[:8]}…" for s in SECRETS if s.encode() in data]
+                hits += [f"{path.relative_to(workdir)}: {s[:8]}…" for s in LEAK_FORMS if s.encode() in data]
     return hits
+
+
+def endpoint_url(workdir: Path) -> str:
+    """The chat-completions URL of the echo endpoint a run's config names."""
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    return next(m["base_url"] for m in config["models"] if m["family"] == "openai_api") + "/chat/completions"
 
 
 def job_log(workdir: Path, model: str) -> str:
@@ -300,13 +339,16 @@ def killed(tmp_path_factory, endpoint, baseline) -> dict:
 
 @pytest.fixture(scope="module")
 def refusals(tmp_path_factory, endpoint) -> tuple[Path, str]:
-    """Models that cannot answer: HTTP 400 and 401 (bodies quoting the key), and weights absent offline."""
+    """Models that cannot answer: HTTP 400 and 401 (bodies quoting the key), weights absent offline, and an
+    endpoint that trickles its replies a byte a second."""
     models = [
         {"name": "API-400", "family": "openai_api", "api_model": "refuse-400", "base_url": endpoint.base_url,
          "max_retries": 0},
         {"name": "API-401", "family": "openai_api", "api_model": "refuse-401", "base_url": endpoint.base_url,
          "max_retries": 0},
         {"name": "CLIP", "family": "hf_clip", "model_id": "openai/clip-vit-base-patch32"},
+        {"name": "API-trickle", "family": "openai_api", "api_model": "trickle", "base_url": endpoint.base_url,
+         "request_timeout_s": 1, "max_retries": 0, "max_consecutive_failures": 1},
     ]
     workdir = workflow(tmp_path_factory.mktemp("refusals"), small_config(endpoint.base_url, models=models))
     result = run(workdir, "--keep-going", TARGETS[0], check=False)
@@ -339,7 +381,10 @@ def test_refusals_name_the_model_and_what_to_do(refusals):
     clip = job_log(workdir, "CLIP")
     assert "model 'CLIP': files of openai/clip-vit-base-patch32@main are not available" in clip
     assert "hf download openai/clip-vit-base-patch32" in clip
-    for model in ("API-400", "API-401", "CLIP"):
+    trickle = job_log(workdir, "API-trickle")  # the job ends at the first deadline, naming model, URL, question
+    assert f"model 'API-trickle': {endpoint_url(workdir)} gave no answer to 'Question:" in trickle
+    assert "within 1 s" in trickle and "1 question in a row got no answer (max_consecutive_failures)" in trickle
+    for model in ("API-400", "API-401", "CLIP", "API-trickle"):
         assert f"logs/predict/demo/{model}.log" in console  # Snakemake points at each failed job's log
 
 
@@ -350,6 +395,24 @@ def test_no_secret_reaches_any_log_or_output(endpoint, baseline, refusals, kille
         assert leaked_secrets(workdir) == []
         assert "[REDACTED]" in (workdir / "logs" / "snakemake_console.txt").read_text() + "".join(
             p.read_text() for p in (workdir / "logs" / "predict").rglob("*.log"))
+    for form in encodings("Bearer x"):  # every encoding was echoed into the log, and masked there
+        assert re.search(rf'"{form}": "[^"]*\[REDACTED\][^"]*"', job_log(refusals[0], "API-400")), form
+
+
+@pytest.mark.parametrize("form", ["verbatim", *encodings("Bearer x")])
+def test_an_encoded_secret_is_redacted_whole(monkeypatch, form):
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("HF_TOKEN", FAKE_HF_TOKEN)
+    for secret in SECRETS:
+        shown = secret if form == "verbatim" else encodings(f"Bearer {secret}")[form]
+        for text in (shown, f'{{"echo": "{shown}"}}', f"x{shown}=="):
+            assert shown not in redact(text) and "[REDACTED]" in redact(text), (form, text)
+    # base64 of any text holding the key, wherever the key falls in it
+    for prefix in ("", "a", "ab", '{"headers": {"authorization": "Bearer '):
+        dump = base64.b64encode(f"{prefix}{FAKE_KEY}tail".encode()).decode()
+        assert redact(f"echo {dump} end") == "echo [REDACTED] end"
+    assert redact("ordinary text, aGVsbG8gd29ybGQ= and deadbeef stay") == "ordinary text, aGVsbG8gd29ybGQ= and " \
+                                                                           "deadbeef stay"
 
 
 def test_secrets_are_redacted_from_log_lines_tracebacks_and_stderr(tmp_path, monkeypatch):
@@ -359,11 +422,13 @@ def test_secrets_are_redacted_from_log_lines_tracebacks_and_stderr(tmp_path, mon
     with pytest.raises(RuntimeError) as raised:
         with log_to(path):
             logging.getLogger("mubench.test").warning("header %s", f"Authorization: Bearer {FAKE_KEY}")
+            logging.getLogger("mubench.test").warning("echoed %s", encodings(f"Bearer {FAKE_KEY}"))
             print(f"token={FAKE_HF_TOKEN}", file=sys.stderr)
             raise ValueError(f"server said: Bearer other-secret-123 and {FAKE_KEY}")
     text = path.read_text()
     assert FAKE_KEY not in text and FAKE_HF_TOKEN not in text and "other-secret-123" not in text
-    assert text.count("[REDACTED]") >= 4 and "job failed" in text
+    assert not [form for form in LEAK_FORMS if form in text]
+    assert text.count("[REDACTED]") >= 9 and "job failed" in text
     assert FAKE_KEY not in str(raised.value) and "other-secret-123" not in str(raised.value)  # Snakemake prints it
 
 
@@ -377,8 +442,12 @@ def test_unparseable_empty_long_and_unicode_answers_are_kept_and_counted(baselin
     questions, paths = bench.questions.set_index("question_id"), bench.image_paths()
     asked = [(build_prompt(questions.at[q, "question"], questions.at[q, "options"]),
               image_data_url(load_image(paths[questions.at[q, "image_id"]]))) for q in table["question_id"]]
-    expected = [scripted_answer(prompt, url) for prompt, url in asked]
-    assert table["response"].tolist() == expected  # verbatim: 200 kB, empty and non-ASCII answers included
+    cap = ModelSpec.max_response_chars  # the 200 kB answers are cut to it, and counted
+    expected = [scripted_answer(prompt, url)[:cap] for prompt, url in asked]
+    assert table["response"].tolist() == expected  # verbatim otherwise: empty and non-ASCII answers included
+    n_long = sum(answer_kind(prompt, url) == "very_long" for prompt, url in asked)
+    assert f"model {API_MODEL}: {n_long} responses longer than max_response_chars ({cap}) were cut to it before it " \
+           "was stored" in job_log(baseline, API_MODEL)
     assert {answer_kind(prompt, url) for prompt, url in asked} == set(ANSWER_KINDS)
     unparseable = [r == "" or r.startswith(("Ответ", "I cannot")) for r in expected]
     assert (table["parsed_code"] < 0).tolist() == unparseable
@@ -587,6 +656,158 @@ def test_damaged_image_stops_prediction_with_warm_and_cold_cache(damaged):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Prepared tables that lie, paths that leave the benchmark, questions a prompt cannot hold, images that explode
+
+@pytest.fixture
+def pixel_limit():
+    """Tests that open a benchmark set this process's pixel limit: Pillow's own is restored after each."""
+    yield
+    set_max_image_pixels(None)
+
+
+def _rewrite(root: Path, name: str, change) -> None:
+    """Change a prepared table behind the builder's back (pyarrow directly, as another tool or an editor would)."""
+    table = change(pd.read_parquet(root / f"{name}.parquet"))
+    pq.write_table(pa.Table.from_pandas(table, schema=SCHEMAS[name], preserve_index=False), root / f"{name}.parquet")
+
+
+RANDOM = ModelSpec.from_config({"name": "Random", "family": "random", "seed": 0})
+
+
+@pytest.mark.parametrize("escape", ["absolute", "dotdot", "symlink", "folder"])
+def test_an_image_path_outside_the_benchmark_folder_is_refused_by_every_reader(tmp_path, escape, pixel_limit):
+    bench = _benchmark(tmp_path)
+    outside = tmp_path / "elsewhere" / "secret.png"  # the same bytes as img000: its recorded md5 would match
+    outside.parent.mkdir()
+    shutil.copy(bench.root / "images" / "img000.png", outside)
+    path = {"absolute": str(outside), "dotdot": "images/../../elsewhere/secret.png", "symlink": "images/link.png",
+            "folder": "images/."}[escape]
+    if escape == "symlink":
+        (bench.root / "images" / "link.png").symlink_to(outside)
+    _rewrite(bench.root, "images", lambda t: t.assign(path=[path, *t["path"][1:]]))
+    expected = f"image img000: path {path!r} resolves to"
+    readers = {"image_index": bench.image_index, "verify_images": bench.verify_images,
+               "predict": lambda: predict_subset(RANDOM, bench.root, "fine", cache_dir=tmp_path / "c", batch_size=4)}
+    for name, read in readers.items():  # the leaderboard, pHash, probe and figures read through image_index too
+        with pytest.raises(BenchmarkImageError) as err:
+            read()
+        assert expected in str(err.value) and "outside the benchmark's image folder" in str(err.value), name
+        assert str(bench.root / "images.parquet") in str(err.value)
+    with pytest.raises(BenchmarkImageError, match=re.escape(expected)):  # a builder cannot write one either
+        write_table(pd.read_parquet(bench.root / "images.parquet"), "images", bench.root / "images.parquet")
+
+
+@pytest.mark.parametrize("table, change, message", [
+    ("questions", lambda t: t.assign(answer_idx=[7, *t["answer_idx"][1:]]),
+     "question img000:modality: answer_idx 7 not in 0..3"),
+    ("questions", lambda t: pd.concat([t, t.iloc[[5]]], ignore_index=True),
+     "question_id 'img000:classification' occurs more than once"),
+    ("questions", lambda t: t.assign(options=[[f"o{i}" for i in range(30)], *t["options"][1:]],
+                                     captions=[[f"c{i}" for i in range(30)], *t["captions"][1:]]),
+     "question img000:modality: 30 options, more than the mubench_letter prompt can address (26: letters A–Z)"),
+    ("images", lambda t: pd.concat([t, t.iloc[[0]]], ignore_index=True), "image_id 'img000' occurs more than once"),
+], ids=["answer-out-of-range", "duplicate-question", "too-many-options", "duplicate-image"])
+def test_a_table_changed_after_the_build_is_refused_on_read_naming_the_row(tmp_path, table, change, message,
+                                                                           pixel_limit):
+    bench = _benchmark(tmp_path)
+    _rewrite(bench.root, table, change)
+    with pytest.raises(BenchmarkTableError) as err:
+        predict_subset(RANDOM, bench.root, "coarse", cache_dir=tmp_path / "cache", batch_size=4)
+    assert f"{bench.root / f'{table}.parquet'}: {message}" in str(err.value)
+    assert "rebuild it (snakemake --forcerun build_benchmark)" in str(err.value)
+
+
+def test_too_many_options_for_a_prompt_are_refused_at_build_and_before_asking(tmp_path):
+    questions = pd.read_parquet(make_tiny_benchmark(tmp_path / "bench", n_images=2) / "questions.parquet")
+    questions.at[0, "options"] = [f"o{i}" for i in range(30)]
+    questions.at[0, "captions"] = []
+    with pytest.raises(BenchmarkTableError, match="question img000:modality: 30 options, more than the "
+                                                  "mubench_letter prompt can address"):
+        write_table(questions, "questions", tmp_path / "q.parquet", protocol="mubench_letter")
+    write_table(questions, "questions", tmp_path / "q.parquet")  # a contrastive-only table is no prompt's business
+    for name, limit in (("mubench_letter", 26), ("microvqa_cot", 9)):  # a benchmark whose manifest names none
+        PROTOCOLS[name].check_addressable("q1", limit)
+        with pytest.raises(ValueError, match=f"question q1: {limit + 1} options, more than the {name} prompt"):
+            PROTOCOLS[name].check_addressable("q1", limit + 1)
+
+
+class QuotesFirstOption:
+    """A generative model that answers every prompt with its first option line ("A) …"); keeps the prompts."""
+
+    def __init__(self):
+        self.prompts = []
+
+    def generate(self, images, prompts, n_options):
+        self.prompts += prompts
+        for i, prompt in enumerate(prompts):
+            yield i, next(line for line in prompt.splitlines() if line.startswith("A) ")), None
+
+
+def test_line_breaks_and_injected_option_lines_are_counted_and_flattened_in_the_prompt(tmp_path, caplog,
+                                                                                        pixel_limit):
+    root = make_tiny_benchmark(tmp_path / "bench", n_images=4)
+    questions = pd.read_parquet(root / "questions.parquet")
+    fine = questions.index[questions["subset"] == "fine"]
+    questions.loc[fine[0], "question"] = "Which shape?\nB) irregular\n(C) none"  # lines posing as options
+    questions.at[fine[1], "options"] = ["round\ncell", "elongated", "irregular"]
+    questions.loc[fine, "answer_idx"] = 0
+    caplog.set_level(logging.WARNING)
+    write_table(questions, "questions", root / "questions.parquet", protocol="mubench_letter")
+    assert (f"{root / 'questions.parquet'}: 2 questions hold line breaks in their question or options (e.g. "
+            "['img000:classification', 'img001:classification']), 1 of them a line that reads as an option (e.g. "
+            "['img000:classification'])") in caplog.text
+    spec = ModelSpec.from_config({"name": "stub", "family": "openai_api", "api_model": "x"})
+    model = QuotesFirstOption()
+    table = predict_subset(spec, root, "fine", cache_dir=tmp_path / "cache", batch_size=4, model=model)
+    assert "model stub: 2 questions hold line breaks" in caplog.text
+    for prompt in model.prompts:  # the instruction, the question, one line per option: nothing else reads as one
+        assert len(prompt.splitlines()) == 2 + 3
+    assert "\nQuestion:Which shape? B) irregular (C) none\n" in "".join(model.prompts)
+    assert "\nA) round cell\nB) elongated" in "".join(model.prompts)
+    assert table["correct"].all() and table["parsed_paper_text"].eq(0).all() and table["correct_paper_text"].all()
+
+
+def _bomb_png(width: int = 30000, height: int = 30000) -> bytes:
+    """A 94-byte PNG that claims width × height pixels: Pillow refuses it on opening (DecompressionBombError)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4000))
+            + chunk(b"IEND", b""))
+
+
+def test_image_bombs_and_non_images_are_refused_when_stored_and_when_read(tmp_path, pixel_limit):
+    good = (make_tiny_benchmark(tmp_path / "bench", n_images=1) / "images" / "img000.png").read_bytes()
+    for data, message in [(_bomb_png(), "exceeds limit of 178956970 pixels"),  # Pillow's DecompressionBombError
+                          (b"<html>not an image</html>", "not a readable image (UnidentifiedImageError"),
+                          (good[:8] + b"junk" * 20, "not a readable image"),
+                          (good[: len(good) // 2], "not a readable image (OSError: image file is truncated")]:
+        with pytest.raises(ImageDataError, match=re.escape(message)):
+            png_bytes(data)
+    set_max_image_pixels(2000)  # benchmark.max_image_pixels
+    with pytest.raises(ImageDataError, match=r"48×48 = 2304 pixels, more than benchmark.max_image_pixels \(2000\)"):
+        png_bytes(good)
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_bomb_png())
+    for limit, message in [(None, r"exceeds limit of 178956970 pixels.*\(Pillow's own limit"),
+                           (2000, r"exceeds limit of 4000 pixels.*twice benchmark.max_image_pixels = 2000")]:
+        set_max_image_pixels(limit)
+        with pytest.raises(BenchmarkImageError, match=f"benchmark image {bomb}: .*{message}"):
+            load_image(bomb)
+
+
+def test_a_benchmark_is_read_under_the_pixel_limit_it_was_built_with(tmp_path, pixel_limit):
+    root = make_tiny_benchmark(tmp_path / "bench", n_images=1)
+    manifest = json.loads((root / "manifest.json").read_text())
+    (root / "manifest.json").write_text(json.dumps(manifest | {"max_image_pixels": 2000}))
+    paths = Benchmark(root).image_paths()
+    with pytest.raises(BenchmarkImageError, match=f"benchmark image {paths['img000']}: 48×48 = 2304 pixels, more "
+                                                  r"than benchmark.max_image_pixels \(2000\)"):
+        load_image(paths["img000"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Writers and sources
 
 @pytest.fixture
@@ -616,6 +837,34 @@ def test_disk_full_names_the_output_and_leaves_no_partial_file(full_disk):
     assert f"cannot write {folder / 'table.parquet'}: the filesystem at" in str(err.value)
     assert "B free of" in str(err.value)
     assert list(folder.iterdir()) == []
+
+
+FILE_SIZE_LIMITED = """
+import resource, sys
+from pathlib import Path
+import pandas as pd
+from mubench.io import OutputWriteError, atomic_write
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, resource.RLIM_INFINITY))  # ulimit -f 64 (kB)
+writers = {"raw.bin": lambda tmp: Path(tmp).write_bytes(b"x" * 200_000),
+           "table.parquet": lambda tmp: pd.DataFrame({"a": [str(i) * 50 for i in range(20000)]}).to_parquet(tmp)}
+for name, write in writers.items():
+    try:
+        atomic_write(Path(sys.argv[1]) / name, write)
+    except OutputWriteError as err:
+        print(err.errno, err)
+"""
+
+
+def test_a_file_size_limit_names_the_output_and_leaves_no_partial_file(tmp_path):
+    """EFBIG (``ulimit -f``, or a filesystem's largest file), raised by Python's io and by pyarrow alike."""
+    result = subprocess.run([sys.executable, "-c", FILE_SIZE_LIMITED, str(tmp_path)], capture_output=True, text=True)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout + result.stderr
+    for line, name in zip(lines, ("raw.bin", "table.parquet")):
+        assert line.startswith(f"{errno.EFBIG} [Errno {errno.EFBIG}] cannot write {tmp_path / name}: the file "
+                               "reached a size limit at 65.5 kB (EFBIG: the file-size limit of this process, "
+                               "`ulimit -f` = 65.5 kB"), line
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_read_only_folder_is_named(tmp_path):

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import zlib
 
 import pandas as pd
 import pyarrow as pa
@@ -19,7 +20,7 @@ from mubench.answering.prompting import build_microvqa_prompt, match_microvqa
 from mubench.benchmark.mcq_checks import MCQError, option_labels
 from mubench.benchmark.microvqa import build_microvqa, build_microvqapp
 from mubench.benchmark.microvqa_release import ReleaseError
-from mubench.benchmark.tables import Benchmark, load_image
+from mubench.benchmark.tables import Benchmark, load_image, set_max_image_pixels
 from mubench.benchmark.ubench_cognition import workflow_subsets
 from mubench.config import ConfigError, check_config
 from mubench.figures.published import for_benchmark, protocol_notes, reference_file, skip_notes
@@ -258,6 +259,87 @@ def test_shipped_configs_plan_a_note_for_each_artefact_a_reasoning_benchmark_lac
 def test_microvqa_parser_on_tricky_responses(response, parsed):
     match = match_microvqa(response, [f"o{i}" for i in range(5)], 2)
     assert match.parsed_idx == parsed and match.correct == (parsed == 2)
+
+
+# The authors' scorer (eval/eval.py of github.com/jmhb0/microvqa), verbatim: ours must read every response as it does.
+AUTHORS_REGEX = re.compile(r"answer is \*?\*?\(?([0-9])\)?\*?\*?")
+
+
+@pytest.mark.parametrize("n_options", range(2, 10))
+def test_microvqa_parser_matches_the_authors_regex_for_every_valid_option_count(n_options):
+    """Releases with up to nine options (all of MicroVQA's) are read exactly as the authors read them — "(30)"
+    included, which both read as option 3; more options are refused at build (next test)."""
+    responses = ["The answer is (30)", "answer is **7**", "answer is (9)", "answer is *(1", "answer is ** (2)",
+                 "answer is 10", "x answer is (0) then answer is (2)", "answer is(3)", "answer is (4)**", "answer"]
+    for response in responses:
+        found = AUTHORS_REGEX.search(response)
+        number = int(found.group(1)) - 1 if found else -1
+        expected = number if 0 <= number < n_options else -1
+        assert match_microvqa(response, [f"o{i}" for i in range(n_options)], 0).parsed_idx == expected, response
+
+
+@pytest.mark.parametrize("n_options, protocol, message", [
+    (10, "microvqa_cot", r"row 0 .*question microvqa_1\): 10 options, more than the microvqa_cot protocol can "
+                         r"address \(9: its answer regex reads a single digit, 1–9\); leave the row out of the "
+                         r"release, or set protocol: mubench_letter"),
+    (30, "microvqa_cot", r"row 0 .*: 30 options, more than the microvqa_cot protocol can address \(9: .*release$"),
+    (30, "mubench_letter", r"row 0 .*: 30 options, more than the mubench_letter protocol can address \(26: letters"),
+])
+def test_more_options_than_the_protocol_can_name_stop_the_build_naming_the_row(tmp_path, n_options, protocol,
+                                                                               message):
+    rows = microvqa_rows()
+    rows[0]["choices"] = [f"option {i}" for i in range(n_options)]
+    release = write_release(tmp_path / "rel", rows, MICROVQA_SCHEMA)
+    with pytest.raises(MCQError, match=message):
+        build_microvqa(tmp_path / "bench", seed=0, path=str(release), protocol=protocol)
+    with pytest.raises(ValueError, match="MicroVQA's answer regex reads one digit"):
+        match_microvqa("The answer is (30)", [f"o{i}" for i in range(30)], 2)  # never read as option 3
+
+
+def test_ten_options_build_under_the_letter_protocol(tmp_path):
+    rows = microvqa_rows()
+    rows[0]["choices"] = [f"option {i}" for i in range(10)]
+    build_microvqa(tmp_path / "bench", seed=0, path=str(write_release(tmp_path / "rel", rows, MICROVQA_SCHEMA)),
+                   protocol="mubench_letter")
+    assert len(Benchmark(tmp_path / "bench").questions.set_index("question_id").at["microvqa_1", "options"]) == 10
+
+
+def _bomb_png() -> bytes:
+    """A PNG header claiming 30000 × 30000 pixels (Pillow refuses it on opening: DecompressionBombError)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = (30000).to_bytes(4, "big") * 2 + bytes([1, 0, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4000)) + \
+        chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda png: b"%PDF-1.4 not an image", r"not a readable image \(UnidentifiedImageError"),
+    (lambda png: png[:8] + b"junk" * 20, r"not a readable image"),  # a PNG signature alone was stored verbatim
+    (lambda png: png[: len(png) // 2], r"not a readable image \(OSError: image file is truncated"),
+    (lambda png: _bomb_png(), r"Image size \(900000000 pixels\) exceeds limit of 178956970 pixels"),  # a bomb
+], ids=["not-an-image", "png-signature-then-junk", "truncated-png", "decompression-bomb"])
+def test_an_undecodable_or_exploding_image_stops_the_build_naming_the_row(tmp_path, bad, message):
+    rows = microvqa_rows()
+    images = rows[1]["images_list"]
+    images[2] = dict(images[2], bytes=bad(images[2]["bytes"]))  # the third image of the second question
+    release = write_release(tmp_path / "rel", rows, MICROVQA_SCHEMA)
+    with pytest.raises(MCQError, match=r"microvqa train row 1 \(train-00000-of-00001.parquet, question microvqa_2\), "
+                                       r"image 3 of images_list: " + message):
+        build_microvqa(tmp_path / "bench", seed=0, path=str(release), workers=2)
+
+
+def test_the_pixel_limit_is_a_setting_recorded_in_the_manifest(tmp_path, microvqa_release):
+    try:
+        set_max_image_pixels(400)  # benchmark.max_image_pixels; the tiny release's images have 24 × 20 = 480
+        with pytest.raises(MCQError, match=r"row 0 .*image 1 of images_list: 24×20 = 480 pixels, more "
+                                           r"than benchmark.max_image_pixels \(400\) allows"):
+            build_microvqa(tmp_path / "small", seed=0, path=str(microvqa_release))
+        set_max_image_pixels(480)
+        assert build_microvqa(tmp_path / "bench", seed=0, path=str(microvqa_release))["max_image_pixels"] == 480
+    finally:
+        set_max_image_pixels(None)
 
 
 def test_microvqa_prompt_is_the_authors_byte_for_byte():

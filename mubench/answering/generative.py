@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from mubench.benchmark.tables import load_image, question_images
+from mubench.benchmark.tables import load_image, question_images, warn_line_breaks
 from mubench.io import atomic_write, set_aside
 from mubench.answering.prefetch import prefetched
 from mubench.answering.prompting import DEFAULT_PROTOCOL, PROTOCOLS, RULES, Protocol, match_all
@@ -124,6 +124,9 @@ def generative_answers(
         raise ValueError(f"model {spec.name!r}: `scoring: letter_logits` picks an option letter, but this benchmark "
                          f"asks with the {protocol.name} protocol (numbered options, reasoning before the answer); "
                          f"use `scoring: generate`")
+    for q in questions.itertuples():
+        protocol.check_addressable(q.question_id, len(q.options))
+    warn_line_breaks(questions, protocol.name, f"model {spec.name}")
     prompts = [protocol.build_prompt(q.question, q.options) for q in questions.itertuples()]
     image_ids = [question_images(q) for q in questions.itertuples()]
     keys = [answer_key(spec.fingerprint, spec.scoring, [image_md5[i] for i in ids], p, protocol.prompt_version)
@@ -146,16 +149,21 @@ def generative_answers(
         images, batch_prompts = [[decoded[i] for i in image_ids[r]] for r in rows], [prompts[r] for r in rows]
         return model.prepare(images, batch_prompts) if split else (images, batch_prompts)
 
-    asked = 0
+    asked, cut = 0, []  # cut: (question, length) of responses longer than max_response_chars
     for rows, loaded in prefetched(batches, load):
         n_options = [len(questions.at[r, "options"]) for r in rows]
         answers = model.answer(loaded, n_options) if split else model.generate(*loaded, n_options)
         for pos, response, scores in answers:
+            if len(response) > spec.max_response_chars:
+                cut.append((questions.at[rows[pos], "question_id"], len(response)))
+                response = response[:spec.max_response_chars]
             caches[subsets[rows[pos]]].add({keys[rows[pos]]: {"response": response, "scores": scores}})
         asked += len(rows)
         log.info("asked %d/%d", asked, len(todo))
         if on_batch is not None:
             on_batch()
+    if cut:
+        _log_cut(spec, cut, "before it was stored")
     if hasattr(model, "stats"):
         log.info("model %s so far: %s", spec.name, model.stats.summary())
     for cache in caches.values():
@@ -188,7 +196,18 @@ def image_batches(rows: Sequence[int], image_keys: Sequence, prompt_lengths: Seq
     return batches
 
 
+def _log_cut(spec, cut: list[tuple[str, int]], when: str) -> None:
+    examples = ", ".join(f"{question} ({length} characters)" for question, length in cut[:3])
+    log.warning("model %s: %d responses longer than max_response_chars (%d) were cut to it %s, e.g. %s",
+                spec.name, len(cut), spec.max_response_chars, when, examples)
+
+
 def _answer_table(spec, questions: pd.DataFrame, answers: list[dict], protocol: Protocol) -> pd.DataFrame:
+    cap = spec.max_response_chars
+    cut = [(q, len(a["response"])) for q, a in zip(questions["question_id"], answers) if len(a["response"]) > cap]
+    if cut:  # cached before the cap was set or lowered
+        _log_cut(spec, cut, "in the prediction table (the cache holds them longer)")
+        answers = [dict(a, response=a["response"][:cap]) for a in answers]
     readings = [match_all(a["response"], q.options, q.answer_idx, protocol.rules)
                 for a, q in zip(answers, questions.itertuples())]
     table = pd.DataFrame({"response": [a["response"] for a in answers]})

@@ -15,6 +15,8 @@ from string import ascii_uppercase
 from collections.abc import Mapping
 from typing import Callable, NamedTuple, Sequence
 
+from mubench.benchmark.tables import LETTER_PROTOCOL, LINE_BREAKS, MAX_OPTIONS, OPTION_NAMES
+
 # Bump when the text a model sees, or the way its answer is read, changes (stamped on every prediction row).
 PROMPT_VERSION = "letter-mcq-v1"
 PARSER_VERSION = "match-v1"
@@ -26,6 +28,13 @@ class Match(NamedTuple):
     correct: bool
 
 
+def one_line(text: str) -> str:
+    """``text`` unchanged, or, when it holds line breaks, its lines stripped and joined by one space."""
+    if not LINE_BREAKS.intersection(text):
+        return text
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def letters(n_options: int) -> str:
     if n_options > len(ascii_uppercase):
         raise ValueError(f"{n_options} options cannot be lettered A–Z")
@@ -33,12 +42,15 @@ def letters(n_options: int) -> str:
 
 
 def lettered_options(options: Sequence[str]) -> list[str]:
-    return [f"{letter}) {option}" for letter, option in zip(letters(len(options)), options)]
+    """"A) …" per option, each on one line (``one_line``): what the prompt shows and what ``code`` looks for."""
+    return [f"{letter}) {one_line(option)}" for letter, option in zip(letters(len(options)), options)]
 
 
 def build_prompt(question: str, options: Sequence[str]) -> str:
-    """The paper's prompt, byte for byte: no space after ``Question:``, one option per line, no trailing newline."""
-    return INSTRUCTION + "\n" + "Question:" + question + "\n" + "\n".join(lettered_options(options))
+    """The paper's prompt, byte for byte: no space after ``Question:``, one option per line, no trailing newline.
+    A question or option holding line breaks is shown on one line, so it cannot add a line that reads as an option
+    of its own (benchmark/tables.py: line_break_questions counts them)."""
+    return INSTRUCTION + "\n" + "Question:" + one_line(question) + "\n" + "\n".join(lettered_options(options))
 
 
 def _first_letter(response: str, n_options: int) -> int:
@@ -68,7 +80,7 @@ def match_code(response: str, options: Sequence[str], answer_idx: int) -> Match:
 def match_paper_text(response: str, options: Sequence[str], answer_idx: int) -> Match:
     """Appendix F.1: the lower-cased answer text found in the lower-cased response first, then the first char."""
     lowered = response.lower()
-    texts = [option.lower() for option in options]
+    texts = [one_line(option).lower() for option in options]
     gold_hit = texts[answer_idx] in lowered or response[:1] == letters(len(options))[answer_idx]
     other = _first_contained(lowered, texts)
     return _credited(gold_hit, answer_idx, other if other >= 0 else _first_letter(response, len(options)))
@@ -93,8 +105,10 @@ MICROVQA_INSTRUCTION = ("The following is a multiple choice question (with answe
 
 
 def build_microvqa_prompt(question: str, options: Sequence[str]) -> str:
-    """MicroVQA's prompt, byte for byte: the option block ends with a newline and the prompt with one more."""
-    numbered = "".join(f"  ({number}): {option}\n" for number, option in enumerate(options, start=1))
+    """MicroVQA's prompt, byte for byte: the option block ends with a newline and the prompt with one more. An option
+    holding line breaks is shown on one line; the question keeps its lines (MicroVQA's own questions have some, and
+    the answer is read by number, which no line of the question can change)."""
+    numbered = "".join(f"  ({number}): {one_line(option)}\n" for number, option in enumerate(options, start=1))
     return f"{MICROVQA_INSTRUCTION}\n\n{question}\n\nOptions:\n{numbered}\n"
 
 
@@ -104,6 +118,9 @@ _MICROVQA_ANSWER = re.compile(r"answer is \*{0,2}\(?([0-9])")
 
 
 def match_microvqa(response: str, options: Sequence[str], answer_idx: int) -> Match:
+    if len(options) > MAX_OPTIONS["microvqa_cot"]:  # the digit would name the wrong option ("(30)" → 3)
+        raise ValueError(f"{len(options)} options: MicroVQA's answer regex reads one digit, so it addresses at most "
+                         f"{MAX_OPTIONS['microvqa_cot']}")
     found = _MICROVQA_ANSWER.search(response)
     parsed = int(found.group(1)) - 1 if found else -1
     parsed = parsed if 0 <= parsed < len(options) else -1
@@ -132,6 +149,18 @@ class Protocol(NamedTuple):
         """The model's configured matching rule when it reads this protocol's answers, else the protocol's own."""
         return matching if matching in self.rules else self.rules[0]
 
+    @property
+    def max_options(self) -> int:
+        """How many options the prompt and its rules can address (benchmark/tables.py: MAX_OPTIONS)."""
+        return MAX_OPTIONS[self.name]
+
+    def check_addressable(self, question_id: str, n_options: int) -> None:
+        """Refuse a question with more options than this protocol can name, naming it."""
+        if n_options > self.max_options:
+            raise ValueError(f"question {question_id}: {n_options} options, more than the {self.name} prompt can "
+                             f"address ({self.max_options}: {OPTION_NAMES[self.name]}); the benchmark must leave "
+                             "it out")
+
 
 PROTOCOLS = {
     "mubench_letter": Protocol("mubench_letter", PROMPT_VERSION, PARSER_VERSION, build_prompt,
@@ -139,7 +168,7 @@ PROTOCOLS = {
     "microvqa_cot": Protocol("microvqa_cot", MICROVQA_PROMPT_VERSION, MICROVQA_PARSER_VERSION, build_microvqa_prompt,
                              ("microvqa",), lettered=False),
 }
-DEFAULT_PROTOCOL = "mubench_letter"
+DEFAULT_PROTOCOL = LETTER_PROTOCOL
 
 
 def protocol_of(manifest: Mapping) -> Protocol:

@@ -29,7 +29,7 @@ from skimage.measure import regionprops
 import mubench
 from mubench.benchmark.coarse import coarse_questions
 from mubench.benchmark.demo_render import ECCENTRICITY_RENDER, EM_CLASSES, render_cell, render_em
-from mubench.benchmark.tables import record_image_files, write_table
+from mubench.benchmark.tables import LETTER_PROTOCOL, max_image_pixels, record_image_files, write_table
 from mubench.io import atomic_write, sha256_file, write_json
 from mubench.resources import templates
 
@@ -379,13 +379,14 @@ def build_demo(out_dir: str | Path, *, seed: int, patch_size: int = 96, crops_pe
     questions = pd.DataFrame(question_rows)
     tables = {"images": images, "questions": questions, "detection": pd.DataFrame(detection_rows)}
     for name, table in tables.items():
-        write_table(table, name, out_dir / f"{name}.parquet")
+        write_table(table, name, out_dir / f"{name}.parquet", protocol=LETTER_PROTOCOL)
 
     manifest = dict(
         source="demo",
         revision={"scikit-image": version("scikit-image"), "stardist": version("stardist"),
                   "mubench": mubench.__version__},
         seed=seed,
+        max_image_pixels=max_image_pixels(),
         parameters=parameters,
         counts=dict(
             images_per_dataset=images["dataset"].value_counts().sort_index().to_dict(),

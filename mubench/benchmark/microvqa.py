@@ -30,8 +30,17 @@ from mubench.benchmark.microvqa_release import (
     locate_release,
     release_columns,
 )
-from mubench.benchmark.tables import COGNITION_TASKS, SCHEMAS, record_image_files, write_table
-from mubench.benchmark.ubench_convert import count_by, png_bytes
+from mubench.benchmark.tables import (
+    COGNITION_TASKS,
+    LETTER_PROTOCOL,
+    MAX_OPTIONS,
+    OPTION_NAMES,
+    SCHEMAS,
+    max_image_pixels,
+    record_image_files,
+    write_table,
+)
+from mubench.benchmark.ubench_convert import ImageDataError, count_by, png_bytes
 from mubench.io import atomic_write, sha256_file, write_json
 
 log = logging.getLogger(__name__)
@@ -152,9 +161,10 @@ def _question_id(layout: ReleaseLayout, row: dict, split: str, number: int) -> s
     return f"{layout.dataset}_{split}_{number:06d}"
 
 
-def _checked_rows(layout, shards, split, columns, answer_column, tasks) -> tuple[list[dict], dict]:
-    """Pass 1 (no images): every row's options, answer and task, or an error naming the row. ``columns`` are the
-    release's; the report counts, besides the index convention, rows whose options repeat a text."""
+def _checked_rows(layout, shards, split, columns, answer_column, tasks, protocol) -> tuple[list[dict], dict]:
+    """Pass 1 (no images): every row's options, answer and task, or an error naming the row (also one with more
+    options than ``protocol`` can address). ``columns`` are the release's; the report counts, besides the index
+    convention, rows whose options repeat a text."""
     wanted = [c for c in layout.required if c != layout.image_column]
     wanted += [c for c in (answer_column, layout.task_text_column) if c in columns and c not in wanted]
     rows, evidence, labels, seen_ids, repeated = [], [], Counter(), {}, []
@@ -169,6 +179,11 @@ def _checked_rows(layout, shards, split, columns, answer_column, tasks) -> tuple
             raise MCQError(f"{where}: the question text is empty")
         if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
             raise MCQError(f"{where}: choices must be a list of at least two strings, got {choices!r}")
+        if len(choices) > MAX_OPTIONS[protocol]:
+            raise MCQError(f"{where}: {len(choices)} options, more than the {protocol} protocol can address "
+                           f"({MAX_OPTIONS[protocol]}: {OPTION_NAMES[protocol]}); leave the row out of the release"
+                           + (", or set protocol: mubench_letter" if len(choices) <= MAX_OPTIONS[LETTER_PROTOCOL]
+                              else ""))
         style, options = option_labels(choices)
         labels[style or "none"] += 1
         if len(set(options)) != len(options):  # not a contradiction, but a model cannot tell those options apart
@@ -185,9 +200,13 @@ def _checked_rows(layout, shards, split, columns, answer_column, tasks) -> tuple
     return rows, dict(report.as_dict(), questions_with_repeated_options=repeated)
 
 
-def _store_png(file: Path, data: bytes) -> str:
-    """Store the image as lossless PNG; returns the PNG's md5 (the content key of every image cache)."""
-    png = png_bytes(data)
+def _store_png(file: Path, data: bytes, where: str) -> str:
+    """Store the image as lossless PNG, decoded in full first; returns the PNG's md5 (the content key of every
+    image cache). An image that cannot be decoded, or exceeds the pixel limit, stops the build naming ``where``."""
+    try:
+        png = png_bytes(data)
+    except ImageDataError as err:
+        raise MCQError(f"{where}: {err}") from None
     atomic_write(file, lambda tmp: Path(tmp).write_bytes(png))
     return hashlib.md5(png).hexdigest()
 
@@ -201,13 +220,16 @@ def _write_images(layout, shards, split, checked, out_dir, workers) -> tuple[lis
     pending: dict[Future, str] = {}
 
     def finish(done) -> None:
+        if any(future.exception() is not None for future in done):  # name the first bad image in release order
+            wait(pending)
+            next(future for future in pending if future.exception() is not None).result()
         for future in done:
-            images[pending.pop(future)]["md5"] = future.result()  # re-raises a worker's error here
+            images[pending.pop(future)]["md5"] = future.result()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for (_shard, _number, row), question in zip(iter_rows(shards, columns, batch_size=8), checked):
             ids = []
-            for data in _row_images(layout, row, question["where"]):
+            for number, data in enumerate(_row_images(layout, row, question["where"]), start=1):
                 image_id = f"{layout.dataset}_{hashlib.md5(data).hexdigest()[:16]}"
                 ids.append(image_id)
                 if image_id in images:
@@ -217,7 +239,8 @@ def _write_images(layout, shards, split, checked, out_dir, workers) -> tuple[lis
                     domain=None, subdomain=None, stain=None, split=split, synthetic=False,
                     license=row.get(layout.licence_column) if layout.licence_column else layout.licence,
                     microns_per_pixel=None, md5=None, path=f"images/{image_id}.png")
-                pending[pool.submit(_store_png, out_dir / images[image_id]["path"], data)] = image_id
+                where = f"{question['where']}, image {number} of {layout.image_column}"
+                pending[pool.submit(_store_png, out_dir / images[image_id]["path"], data, where)] = image_id
                 if len(pending) >= 2 * workers:
                     finish(wait(pending, return_when=FIRST_COMPLETED).done)
             if len(set(ids)) != len(ids):
@@ -246,7 +269,9 @@ def build_microvqa_source(source: str, out_dir: str | Path, *, seed: int, path: 
     log(f"{source}: {len(shards)} {split} shards from {where}; answer text column: {answer_column}")
 
     tasks = _Tasks(layout, task_names or {})
-    checked, convention = _checked_rows(layout, shards, split, columns, answer_column, tasks)
+    if protocol not in MAX_OPTIONS:
+        raise ReleaseError(f"benchmark.{source}.protocol {protocol!r} is not one of {sorted(MAX_OPTIONS)}")
+    checked, convention = _checked_rows(layout, shards, split, columns, answer_column, tasks, protocol)
     log(f"{source}: {len(checked)} rows checked; index convention {convention['convention']} "
         f"({convention['basis']}); option labels {convention['option_labels']}")
     image_rows, per_question = _write_images(layout, shards, split, checked, out_dir, workers)
@@ -259,12 +284,12 @@ def build_microvqa_source(source: str, out_dir: str | Path, *, seed: int, path: 
               "questions": pd.DataFrame(questions, columns=SCHEMAS["questions"].names),
               "detection": pd.DataFrame(columns=SCHEMAS["detection"].names)}
     for name, table in tables.items():
-        write_table(table, name, out_dir / f"{name}.parquet")
+        write_table(table, name, out_dir / f"{name}.parquet", protocol=protocol)
 
     n_images = Counter(len(ids) for ids in per_question)
     manifest = dict(
         source=source, repo_id=repo_id, revision=revision or "local copy, revision not stated", split=split, seed=seed,
-        protocol=protocol, mubench_version=mubench.__version__,
+        protocol=protocol, max_image_pixels=max_image_pixels(), mubench_version=mubench.__version__,
         parameters=dict(path=str(path) if path else None, split=split, task_names=dict(task_names or {}),
                         protocol=protocol),
         inputs=hashes, inputs_verified=bool(sha256),

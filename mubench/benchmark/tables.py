@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +86,55 @@ DETECTION_SCHEMA = pa.schema(
 
 SCHEMAS = {"images": IMAGES_SCHEMA, "questions": QUESTIONS_SCHEMA, "detection": DETECTION_SCHEMA}
 
+# Every image file lies in this folder of the benchmark (paths in images.parquet are relative to the benchmark).
+IMAGE_FOLDER = "images"
+
+# Pillow's own limit, which refuses images above twice it (DecompressionBombError); benchmark.max_image_pixels
+# replaces it (set_max_image_pixels), and the manifest records the value a benchmark was built with.
+_PILLOW_MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS
+_max_image_pixels: int | None = None
+
+
+def set_max_image_pixels(limit: int | None) -> None:
+    """Refuse images of more than ``limit`` pixels in this process (None: Pillow's own limit, about 179 million),
+    wherever they are decoded: at build time and by every reader."""
+    global _max_image_pixels
+    _max_image_pixels = limit
+    Image.MAX_IMAGE_PIXELS = limit if limit is not None else _PILLOW_MAX_IMAGE_PIXELS
+
+
+def max_image_pixels() -> int | None:
+    """The pixel limit set for this process (None = Pillow's own)."""
+    return _max_image_pixels
+
+
+def check_pixels(size: tuple[int, int], what: str = "") -> None:
+    """Raise BenchmarkImageError (its message starting with ``what``) when an image of ``size`` (width, height)
+    exceeds the pixel limit."""
+    width, height = size
+    if _max_image_pixels is not None and width * height > _max_image_pixels:
+        raise BenchmarkImageError(f"{what}{': ' * bool(what)}{width}×{height} = {width * height} pixels, more than "
+                                  f"benchmark.max_image_pixels ({_max_image_pixels}) allows")
+
+
+def bomb_message(err: Exception, what: str = "") -> str:
+    """A message for Pillow's DecompressionBombError (raised on opening an image of more than twice its limit)."""
+    limit = (" (Pillow's own limit; benchmark.max_image_pixels sets another)" if _max_image_pixels is None else
+             f" (Pillow's check, at twice benchmark.max_image_pixels = {_max_image_pixels})")
+    return f"{what}{': ' * bool(what)}{err}{limit}"
+
+
+# What str.splitlines splits at: a question or option holding one would add a line to a prompt.
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+_OPTION_LINE = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]\s*\(?[A-Za-z0-9]{1,2}\s*[).:\]]")
+
+# How many options each protocol (answering/prompting.py) can address: μ-Bench's letter prompt letters them A–Z;
+# MicroVQA's answer regex reads one digit, 1–9 (its scorer reads "The answer is (30)" as option 3). A benchmark's
+# manifest names its protocol; μ-Bench's own sources (demo, ubench) name none and are asked with the letter prompt.
+LETTER_PROTOCOL = "mubench_letter"
+MAX_OPTIONS = {LETTER_PROTOCOL: 26, "microvqa_cot": 9}
+OPTION_NAMES = {LETTER_PROTOCOL: "letters A–Z", "microvqa_cot": "its answer regex reads a single digit, 1–9"}
+
 
 class BenchmarkTableError(ValueError):
     """A prepared benchmark table violates the schema or its invariants."""
@@ -97,8 +148,50 @@ class BenchmarkImageError(BenchmarkTableError):
 IMAGE_RECORD = "image_files.json"
 
 
-def check_questions(df: pd.DataFrame) -> None:
-    """Invariants every source must meet; the message names the first offending question."""
+def line_break_questions(df: pd.DataFrame, protocol: str | None) -> tuple[list[str], list[str]]:
+    """(questions whose text the prompt of ``protocol`` shows on one line, the subset of them whose question holds a
+    line that reads as an option, such as "B) …"): options with line breaks under every protocol, question texts
+    with line breaks under the letter prompt (MicroVQA's prompt keeps a question's lines)."""
+    flattened, option_like = [], []
+    letter_prompt = (protocol or LETTER_PROTOCOL) == LETTER_PROTOCOL
+    for row in df.itertuples():
+        question_lines = letter_prompt and bool(LINE_BREAKS.intersection(row.question))
+        if question_lines or any(LINE_BREAKS.intersection(option) for option in row.options):
+            flattened.append(row.question_id)
+            if question_lines and _OPTION_LINE.search(row.question):
+                option_like.append(row.question_id)
+    return flattened, option_like
+
+
+def warn_line_breaks(df: pd.DataFrame, protocol: str | None, when: str) -> None:
+    """Log how many questions hold line breaks that the prompt flattens (``when``: where this is logged)."""
+    flattened, option_like = line_break_questions(df, protocol)
+    if flattened:
+        log.warning("%s: %d questions hold line breaks in their question or options (e.g. %s), %d of them a line "
+                    "that reads as an option%s; the prompt shows each question and option on one line, so the "
+                    "question stays answerable and the gold letter unchanged", when, len(flattened), flattened[:3],
+                    len(option_like), f" (e.g. {option_like[:3]})" if option_like else "")
+
+
+def check_images(df: pd.DataFrame, root: Path) -> None:
+    """Invariants of an images table in benchmark folder ``root``: unique image ids, and every path inside the
+    image folder once resolved (no absolute path, no ``..``, no symlink out); the message names the row."""
+    if df["image_id"].duplicated().any():
+        dup = df.loc[df["image_id"].duplicated(), "image_id"].iloc[0]
+        raise BenchmarkTableError(f"image_id {dup!r} occurs more than once")
+    folder = os.path.realpath(root / IMAGE_FOLDER)
+    for image_id, path in zip(df["image_id"], df["path"]):
+        resolved = os.path.realpath(root / path) if isinstance(path, str) and path else None
+        if resolved is None or os.path.commonpath([folder, resolved]) != folder or resolved == folder:
+            raise BenchmarkImageError(
+                f"image {image_id}: path {path!r} resolves to {resolved}, outside the benchmark's image folder "
+                f"{folder}; a benchmark reads only its own images (absolute paths, '..' and symlinks that leave the "
+                f"folder are refused)")
+
+
+def check_questions(df: pd.DataFrame, protocol: str | None = None) -> None:
+    """Invariants every source must meet; the message names the first offending question. With ``protocol``,
+    also that it can address every option (MAX_OPTIONS)."""
     bad_subset = ~df["subset"].isin(SUBSETS)
     if bad_subset.any():
         row = df[bad_subset].iloc[0]
@@ -116,8 +209,12 @@ def check_questions(df: pd.DataFrame) -> None:
     if df["question_id"].duplicated().any():
         dup = df.loc[df["question_id"].duplicated(), "question_id"].iloc[0]
         raise BenchmarkTableError(f"question_id {dup!r} occurs more than once")
+    limit = MAX_OPTIONS[protocol] if protocol else None
     for row in df.itertuples():
         n = len(row.options)
+        if limit is not None and n > limit:
+            raise BenchmarkTableError(f"question {row.question_id}: {n} options, more than the {protocol} prompt can "
+                                      f"address ({limit}: {OPTION_NAMES[protocol]})")
         if not 0 <= row.answer_idx < n:
             raise BenchmarkTableError(f"question {row.question_id}: answer_idx {row.answer_idx} not in 0..{n - 1}")
         # no caption set (empty) is allowed: generative models still answer, contrastive models skip it
@@ -140,8 +237,9 @@ def _with_defaults(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(**filled)
 
 
-def write_table(df: pd.DataFrame, name: str, path: str | Path) -> None:
-    """Write ``df`` as table ``name`` with its exact schema (column order and types enforced)."""
+def write_table(df: pd.DataFrame, name: str, path: str | Path, protocol: str | None = None) -> None:
+    """Write ``df`` as table ``name`` with its exact schema (column order and types enforced); its invariants
+    are checked first (questions: under ``protocol`` too; images: within the folder ``path`` lies in)."""
     schema = SCHEMAS[name]
     if name == "questions":
         df = _with_defaults(df)
@@ -149,7 +247,10 @@ def write_table(df: pd.DataFrame, name: str, path: str | Path) -> None:
     if missing:
         raise BenchmarkTableError(f"{name} table lacks columns {missing}")
     if name == "questions":
-        check_questions(df)
+        check_questions(df, protocol)
+        warn_line_breaks(df, protocol, str(path))
+    if name == "images":
+        check_images(df, Path(path).parent)
     table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
@@ -165,14 +266,36 @@ def read_table(path: str | Path, name: str) -> pd.DataFrame:
         df = _with_defaults(df)
     if "caption_variants" in df.columns:  # Arrow maps arrive as lists of pairs
         df["caption_variants"] = [dict(v) if v is not None else {} for v in df["caption_variants"]]
+    _check_read(df, name, Path(path))
     return df
+
+
+def _check_read(df: pd.DataFrame, name: str, path: Path, protocol: str | None = None) -> None:
+    """What ``write_table`` checks, checked again on read: a table changed after the build is refused, naming the
+    row, instead of silently changing scores."""
+    try:
+        if name == "questions":
+            check_questions(df, protocol)
+        elif name == "images":
+            check_images(df, path.parent)
+    except BenchmarkTableError as err:
+        raise type(err)(f"{path}: {err}. The table is not what the build wrote (or the build is faulty): "
+                        "rebuild it (snakemake --forcerun build_benchmark)") from None
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A prepared benchmark folder: tables plus images addressed by ``image_id``."""
+    """A prepared benchmark folder: tables plus images addressed by ``image_id``.
+
+    Opening one applies the pixel limit it was built with (manifest ``max_image_pixels``) to this process, so
+    every reader decodes exactly what the build decoded."""
 
     root: Path
+
+    def __post_init__(self) -> None:
+        manifest = Path(self.root) / "manifest.json"
+        if manifest.exists():
+            set_max_image_pixels(json.loads(manifest.read_text()).get("max_image_pixels"))
 
     @property
     def images(self) -> pd.DataFrame:
@@ -180,7 +303,12 @@ class Benchmark:
 
     @property
     def questions(self) -> pd.DataFrame:
-        return read_table(self.root / "questions.parquet", "questions")
+        """The questions, each addressable by the benchmark's protocol (checked with the table's other invariants)."""
+        questions = read_table(self.root / "questions.parquet", "questions")
+        protocol = self.manifest.get("protocol", LETTER_PROTOCOL) if (self.root / "manifest.json").exists() else None
+        if protocol in MAX_OPTIONS and (questions["options"].map(len) > MAX_OPTIONS[protocol]).any():
+            _check_read(questions, "questions", self.root / "questions.parquet", protocol)
+        return questions
 
     @property
     def detection(self) -> pd.DataFrame:
@@ -261,11 +389,15 @@ def record_image_files(root: str | Path) -> None:
 
 
 def load_image(path: str | Path) -> Image.Image:
-    """Open an image as RGB, with a message naming the file when it is missing or unreadable."""
+    """Open an image as RGB, with a message naming the file when it is missing, unreadable or above the pixel
+    limit (Pillow's DecompressionBombError included)."""
     try:
         with Image.open(path) as im:
+            check_pixels(im.size, f"benchmark image {path}")
             return im.convert("RGB")
     except FileNotFoundError:
         raise FileNotFoundError(f"benchmark image missing: {path}") from None
+    except Image.DecompressionBombError as err:
+        raise BenchmarkImageError(bomb_message(err, f"benchmark image {path}")) from None
     except OSError as err:
         raise OSError(f"benchmark image unreadable: {path}: {err}") from err

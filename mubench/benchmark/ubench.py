@@ -20,7 +20,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 import mubench
-from mubench.benchmark.tables import SCHEMAS, record_image_files, write_table
+from mubench.benchmark.tables import LETTER_PROTOCOL, SCHEMAS, max_image_pixels, record_image_files, write_table
 from mubench.benchmark.ubench_acquire import (
     REPO_ID,
     REVISION,
@@ -207,12 +207,12 @@ def build_ubench(out_dir: str | Path, *, seed: int, path: str | None = None, rep
     tables = {"images": _frame(image_rows, "images"), "questions": _frame(questions, "questions"),
               "detection": _frame(detection, "detection")}
     for name, table in tables.items():
-        write_table(table, name, out_dir / f"{name}.parquet")
+        write_table(table, name, out_dir / f"{name}.parquet", protocol=LETTER_PROTOCOL)
 
     decisions = tally.as_dict()
     manifest = dict(
         source="ubench", repo_id=repo_id, revision=revision, subfolder=SUBFOLDER, seed=seed,
-        mubench_version=mubench.__version__,
+        max_image_pixels=max_image_pixels(), mubench_version=mubench.__version__,
         parameters=dict(tasks=tasks, exclude_datasets=sorted(excluded), images=images,
                         path=str(path) if path else None, cognition_path=cognition_path),
         inputs=verified,

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from PIL import Image
 
-from mubench.benchmark.tables import COARSE_TYPES
+from mubench.benchmark.tables import COARSE_TYPES, BenchmarkImageError, bomb_message, check_pixels
 
 log = logging.getLogger(__name__)
 
@@ -258,16 +258,31 @@ def count_by(rows: Iterable[Mapping], *keys: str) -> dict[str, int]:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+class ImageDataError(ValueError):
+    """Image bytes that cannot be decoded, or with more pixels than allowed; the caller names the row."""
+
+
 def png_bytes(data: bytes) -> bytes:
-    """The image as PNG: PNG input verbatim, anything else decoded once and re-encoded without loss (colour spaces
-    PNG cannot hold — CMYK, YCbCr, LAB, HSV — are converted to RGB; 32-bit float images are refused)."""
-    if data.startswith(PNG_SIGNATURE):
-        return data
-    with Image.open(io.BytesIO(data)) as im:
-        if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-            im = im.convert("RGB")
-        elif im.mode == "F":
-            raise ValueError("32-bit float image cannot be stored losslessly as PNG")
-        buffer = io.BytesIO()
-        im.save(buffer, format="PNG")
+    """The image as PNG, decoded in full first, so a truncated, non-image or oversized image stops the build (the
+    caller names the row) instead of a prediction later: PNG input is kept verbatim, anything else re-encoded
+    without loss (colour spaces PNG cannot hold — CMYK, YCbCr, LAB, HSV — are converted to RGB; 32-bit float
+    images are refused)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            check_pixels(im.size)
+            im.load()
+            if data.startswith(PNG_SIGNATURE):
+                return data
+            if im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                im = im.convert("RGB")
+            elif im.mode == "F":
+                raise ImageDataError("32-bit float image cannot be stored losslessly as PNG")
+            buffer = io.BytesIO()
+            im.save(buffer, format="PNG")
+    except (ImageDataError, BenchmarkImageError) as err:
+        raise ImageDataError(str(err)) from None
+    except Image.DecompressionBombError as err:
+        raise ImageDataError(bomb_message(err)) from None
+    except Exception as err:  # Pillow reports damaged data in many types (OSError, SyntaxError, struct.error, …)
+        raise ImageDataError(f"not a readable image ({type(err).__name__}: {err})") from err
     return buffer.getvalue()

@@ -51,7 +51,9 @@ FAMILY_DEFAULTS = {
 }
 # Settings that change how a job runs or reads answers, not what the model answers (kept out of the fingerprint,
 # so changing them reuses cached responses).
-OPERATIONAL_KEYS = {"matching", "concurrency", "request_timeout_s", "max_retries", "retry_base_s", "prefix_reuse"}
+OPERATIONAL_KEYS = {"matching", "concurrency", "request_timeout_s", "max_retries", "retry_base_s", "prefix_reuse",
+                    "retry_budget_s", "max_retry_wait_s", "max_consecutive_failures", "max_reply_bytes",
+                    "max_response_chars"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class ModelSpec:
     trust_remote_code: bool = False
     max_new_tokens: int = 100  # openai_api: the request's max_tokens
     matching: str = "code"  # code | paper_text | strict: which rule sets `correct` (all three are stored)
+    max_response_chars: int = 65536  # a longer response is cut to this before it is stored (counted in the log)
     scoring: str = "generate"  # generate | letter_logits (local models: argmax over the option letters)
     prefix_reuse: bool = True  # local VLMs: prefill each image's shared prefix once for all its questions
     tokenizer_id: str | None = None  # CogVLM: the tokenizer's hub id or folder (Vicuna)
@@ -102,9 +105,13 @@ class ModelSpec:
     api_model: str | None = None
     temperature: float = 1.0
     concurrency: int = 4
-    request_timeout_s: float = 120.0
+    request_timeout_s: float = 120.0  # wall clock of one request: connection, headers and body
     max_retries: int = 6
     retry_base_s: float = 1.0
+    max_retry_wait_s: float = 60.0  # longest wait before a retry; a longer Retry-After fails the question
+    retry_budget_s: float = 600.0  # one question's attempts and waits together
+    max_consecutive_failures: int = 3  # questions in a row without an answer before the job stops
+    max_reply_bytes: int = 16 * 1024 * 1024
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     thresholding: Thresholding = field(default_factory=Thresholding)
 
