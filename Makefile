@@ -48,9 +48,10 @@ containers:
 	containers/build.sh
 
 # Builds every image with podman (root; installs podman/runc/debootstrap with apt when absent), runs each image's
-# test, then the demo with every job inside its image, tables compared with a venv run (~35 min on 2 cores).
+# test, then the demo with every job inside its image, tables compared with a venv run (docs/performance.md has
+# the times). RECORD=1 writes the measured times and image sizes into docs/performance.md.
 test-containers: venv
-	tests/containers/run.sh
+	RECORD=$(RECORD) tests/containers/run.sh
 
 lint: venv
 	$(BIN)/snakemake --lint

@@ -428,3 +428,15 @@ def test_dry_run_with_apptainer_plans_through_the_stand_in(tmp_path):
     env = {**os.environ, "PATH": f"{STAND_IN.parent}{os.pathsep}{os.environ['PATH']}"}
     result = snakemake(copy_workflow(tmp_path), "-n", "--use-apptainer", "--forceall", env=env, timeout=300)
     assert "predict" in result.stdout and "table1" in result.stdout
+
+
+def test_make_test_containers_stops_with_the_reason_without_root():
+    """Not root: exit 2 with the reason, before anything is installed or built (CI runs it as root)."""
+    command = ["bash", str(REPO / "tests" / "containers" / "run.sh")]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root and setpriv is missing: cannot drop to an unprivileged user")
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd="/")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "needs root" in proc.stderr and "apt-get" in proc.stderr
