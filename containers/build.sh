@@ -61,9 +61,11 @@ settings=$(mktemp -d "${TMPDIR:-/tmp}/mubench-build.XXXXXX")
 trap 'rm -rf "$settings"' EXIT
 : > "$settings/pip.conf"
 : > "$settings/ca.pem"
+given_settings=""
 for pair in "MUBENCH_BUILD_PIP_CONF:pip.conf" "MUBENCH_BUILD_CA:ca.pem"; do
     var=${pair%%:*} value=${!var:-}
     if [ -n "$value" ]; then
+        given_settings=1
         [ -s "$value" ] || { echo "containers/build.sh: $var=$value is not a readable, non-empty file" >&2; exit 2; }
         cp "$value" "$settings/${pair#*:}"
         echo "  pip during the builds: $var=$value"
@@ -118,8 +120,11 @@ for name in "${names[@]}"; do
                 sif_build "$name" "$kind://$archive"
             else
                 echo "building containers/$name.sif from containers/$name.def"
-                # the build-time settings at /mnt, where each recipe's %post looks for them
-                sif_build "$name" "containers/$name.def" --bind "$settings:/mnt"
+                # the build-time settings at /mnt, where each recipe's %post looks for them (only when given:
+                # older Apptainer releases cannot bind during a build)
+                binds=()
+                [ -z "$given_settings" ] || binds=(--bind "$settings:/mnt")
+                sif_build "$name" "containers/$name.def" "${binds[@]}"
             fi ;;
         podman|docker)
             [ -z "$import_dir" ] || { echo "containers/build.sh: --import converts archives with apptainer" >&2; exit 2; }

@@ -318,6 +318,9 @@ def test_build_script_with_apptainer_builds_parents_first_with_the_settings_moun
     assert log.read_text().count("BEGIN CERTIFICATE") == 2, "the CA reaches every build"
     built = tmp_path / "repo" / "containers"
     assert sorted(p.name for p in built.glob("*.sif")) == ["base.sif", "openclip.sif"]
+    log.unlink()
+    assert run_build(tmp_path / "plain", {"apptainer": fake}, "api").returncode == 0
+    assert "--bind" not in log.read_text(), "no settings given: nothing to bind (older Apptainer cannot)"
 
 
 def test_build_script_refuses_an_unreadable_setting(tmp_path):

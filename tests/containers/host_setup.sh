@@ -28,5 +28,5 @@ trap 'rm -rf "$rootfs"' EXIT
 echo "building $base_tag with debootstrap from $mirror"
 debootstrap --variant=minbase --include=python3,python3-venv bookworm "$rootfs" "$mirror" >/dev/null
 # LANG as python:3.11-slim sets it; everything else comes from the recipes
-tar -C "$rootfs" -c . | podman import --change 'ENV LANG=C.UTF-8' --change 'CMD ["/bin/bash"]' - "$base_tag" >/dev/null
+tar -C "$rootfs" -c . | podman import --quiet --change 'ENV LANG=C.UTF-8' --change 'CMD ["/bin/bash"]' - "$base_tag" >/dev/null
 echo "base image $base_tag: $(podman run --rm "$base_tag" python3 -c 'import sys; print("Python", sys.version.split()[0])')"
