@@ -41,7 +41,10 @@ step() {  # name, command...: runs it, then records its time and the times of it
     : > "$MUBENCH_CONTAINER_TIMINGS"
 }
 
-step "podman, runc, debootstrap; Debian 12 + Python 3.11 base image" tests/containers/host_setup.sh "$base_tag"
+tools="podman, runc and debootstrap installed with apt-get"
+command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
+    && tools="podman, runc and debootstrap already there"
+step "$tools; Debian 12 + Python 3.11 base image (debootstrap)" tests/containers/host_setup.sh "$base_tag"
 
 # pip inside the builds uses what pip on this host uses: its local mirrors (served on loopback) and its CA bundle
 .venv/bin/python tests/containers/pip_mirror.py "$state/pip.conf" &
