@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # No run of the demo or the tests needs the network; failing fast beats 30 s of hub retries.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv demo test bench lint clean containers check
+.PHONY: venv demo test bench lint clean containers test-containers check
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,9 +42,16 @@ bench: venv
 check: venv
 	$(BIN)/snakemake --cores 1 preflight $(if $(PROFILE),--profile $(PROFILE)) $(if $(CONFIG),--configfile $(CONFIG))
 
-# Apptainer images per model family (containers/<name>.def → .sif); fails with a clear message without apptainer.
+# The image of every model family from containers/<name>.def, with whatever this machine has: apptainer → .sif,
+# else podman or docker → OCI images (containers/build.sh --help; docs/cluster.md). Says which; explains if none.
 containers:
 	containers/build.sh
+
+# Builds every image with podman (root; installs podman/runc/debootstrap with apt when absent), runs each image's
+# test, then the demo with every job inside its image, tables compared with a venv run (docs/performance.md has
+# the times). RECORD=1 writes the measured times and image sizes into docs/performance.md.
+test-containers: venv
+	RECORD=$(RECORD) tests/containers/run.sh
 
 lint: venv
 	$(BIN)/snakemake --lint

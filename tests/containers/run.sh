@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# `make test-containers`: build every image from the shipped recipes with podman (each recipe's %test runs on its
+# image), then run the demo with every job inside the image its rule names and compare its tables with a venv
+# run (tests/test_container_run.py). Installs podman, runc and debootstrap with apt when absent, so it needs
+# root; anywhere else it stops with the reason (exit 2): a skip would let CI pass with nothing tested.
+# Podman keeps its images in its default store (/var/lib/containers/storage as root, about 30 GB for all five
+# with their build layers); a second run reuses the layers of recipes that did not change. Prints how long each
+# step took; `make test-containers RECORD=1` also writes that into docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "make test-containers: needs root: it installs podman, runc and debootstrap with apt-get when absent," >&2
+    echo "builds a Debian base with debootstrap and runs podman as root. Run it as root (sudo make test-containers)." >&2
+    exit 2
+fi
+if ! command -v apt-get >/dev/null; then
+    for tool in podman runc debootstrap; do
+        command -v "$tool" >/dev/null || { echo "make test-containers: $tool is missing and there is no apt-get to install it (Debian/Ubuntu only)" >&2; exit 2; }
+    done
+fi
+
+export CONTAINERS_CONF=$PWD/tests/containers/containers.conf   # runc, no default ulimits (crun fails here)
+base_tag=localhost/mubench-test/debian-python:bookworm
+state=$(mktemp -d "${TMPDIR:-/tmp}/mubench-test-containers.XXXXXX")
+mirror_pid=""
+cleanup() { [ -z "$mirror_pid" ] || kill "$mirror_pid" 2>/dev/null || true; rm -rf "$state"; }
+trap cleanup EXIT
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+timings=$state/timings.tsv
+export MUBENCH_CONTAINER_TIMINGS=$state/substeps.tsv   # tests/test_container_run.py adds its runs' times here
+: > "$timings"
+: > "$MUBENCH_CONTAINER_TIMINGS"
+step() {  # name, command...: runs it, then records its time and the times of its parts
+    local name=$1 started=$SECONDS
+    shift
+    echo "== $name"
+    "$@"
+    printf '%s\t%s\n' "$name" "$((SECONDS - started))" >> "$timings"
+    sed 's/^/  /' "$MUBENCH_CONTAINER_TIMINGS" >> "$timings"
+    : > "$MUBENCH_CONTAINER_TIMINGS"
+}
+
+tools="podman, runc and debootstrap installed with apt-get"
+command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
+    && tools="podman, runc and debootstrap already there"
+step "$tools; Debian 12 + Python 3.11 base image (debootstrap)" tests/containers/host_setup.sh "$base_tag"
+
+# pip inside the builds uses what pip on this host uses: its local mirrors (served on loopback) and its CA bundle
+.venv/bin/python tests/containers/pip_mirror.py "$state/pip.conf" &
+mirror_pid=$!
+for _ in $(seq 50); do [ -s "$state/pip.conf" ] || sleep 0.2; done
+[ -s "$state/pip.conf" ] || { echo "make test-containers: tests/containers/pip_mirror.py did not start" >&2; exit 1; }
+export MUBENCH_BUILD_PIP_CONF=$state/pip.conf
+ca=${MUBENCH_BUILD_CA:-${PIP_CERT:-$(.venv/bin/pip config get global.cert 2>/dev/null || true)}}
+ca=${ca:-${REQUESTS_CA_BUNDLE:-${SSL_CERT_FILE:-}}}
+if [ -n "$ca" ] && [ -s "$ca" ]; then export MUBENCH_BUILD_CA=$ca; else unset MUBENCH_BUILD_CA; fi
+export MUBENCH_BASE_IMAGE=$base_tag   # python:3.11.7-slim-bookworm cannot be pulled here (no Docker Hub)
+
+build_images() {
+    containers/build.sh 2>&1 | tee "$state/build.log"
+    sed -n 's/^containers\/build.sh: \(.*\) built in \([0-9]*\) s$/image \1\t\2/p' "$state/build.log" \
+        >> "$MUBENCH_CONTAINER_TIMINGS"
+}
+step "build every image and run its %test (containers/build.sh)" build_images
+kill "$mirror_pid" 2>/dev/null || true
+mirror_pid=""
+
+step "demo in the venv and inside the images, outputs compared (pytest)" \
+    env MUBENCH_CONTAINER_TESTS=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_container_run.py
+
+echo
+echo "make test-containers: passed"
+if [ "${RECORD:-}" = 1 ]; then
+    .venv/bin/python tests/containers/performance.py "$timings" "$load_before" --write docs/performance.md
+else
+    .venv/bin/python tests/containers/performance.py "$timings" "$load_before"
+fi
