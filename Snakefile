@@ -1,6 +1,13 @@
 # mubench: μ-Bench (Micro-Bench) end to end — benchmark tables → predictions → scores → paper tables/figures.
 # `snakemake --cores all` runs the embedded demo (config.yaml); `--configfile configs/paper.yaml` the paper.
 
+from mubench.config import check_config_files, config_errors_first
+
+# Snakemake keeps the last of a repeated key and names no file or line for a YAML error: read the files strictly.
+with config_errors_first():
+    check_config_files("config.yaml", *workflow.overwrite_configfiles)
+
+
 configfile: "config.yaml"
 
 

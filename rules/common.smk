@@ -6,14 +6,16 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from mubench.benchmark.ubench_cognition import workflow_subsets
-from mubench.config import check_config, validate_config
+from mubench.config import check_config, config_errors_first, validate_config
 from mubench.analyses.merging.plan import merge_plan
 
 min_version("9.0")
 
 # A short message per problem (model, key, expected, nearest spelling); the full schema detail goes to the log.
-validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", "logs/config_validation.log")
-MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema cannot express
+with config_errors_first():
+    validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", "logs/config_validation.log",
+                    sources=sorted(workflow.configfiles, key=workflow.overwrite_configfiles.__contains__))
+    MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema cannot express
 
 BENCH = config["benchmark"]["name"]
 BENCH_DIR = f"results/{BENCH}/benchmark"

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -227,7 +228,10 @@ def test_shipped_configs_plan_a_note_for_each_artefact_a_reasoning_benchmark_lac
     """The report says why Tables 3–20 (but 14), Figs. 4–14, the probe, merging and detection are absent, and
     reproduction.md names each missing table with its reason, instead of files silently missing."""
     workdir = copy_workflow(tmp_path)  # the API works in the Snakefile's folder: never the checkout
-    jobs = load_bindings().planned_jobs(workdir / "Snakefile", [workdir / configfile])
+    source = Path(configfile).stem
+    site = workdir / "site.yaml"  # what a user adds: where the release is
+    site.write_text(yaml.safe_dump({"benchmark": {source: {"path": str(tmp_path / "release")}}}))
+    jobs = load_bindings().planned_jobs(workdir / "Snakefile", [workdir / configfile, site])
     notes = {job.wildcards_dict["absent"]: job.params.reason for job in jobs if job.rule.name == "absent_artefact"}
     assert set(notes) == {"perception", "table13_fig8_linear_probe", "table18_grit", "table19_fig5_merging"}
     assert "config `probe` is null" in notes["table13_fig8_linear_probe"]
@@ -435,3 +439,13 @@ def test_workflow_microvqapp_end_to_end(tmp_path):
     questions = Benchmark(workdir / "results" / "microvqapp" / "benchmark").questions
     assert (predictions["answer_idx"].tolist() == questions["answer_idx"].tolist() == [0, 3, 1, 2])
     assert "no results on MicroVQA++'s own questions" in (workdir / "paper_figures" / "table1.md").read_text()
+
+
+def test_shipped_config_without_data_stops_at_once_saying_what_to_set(tmp_path):
+    """configs/microvqa.yaml as shipped names no release (path and revision null): refused when the config is read,
+    before anything is planned or built."""
+    result = snakemake(copy_workflow(tmp_path), "-n", "--configfile", "configs/microvqa.yaml", check=False)
+    assert result.returncode != 0
+    assert ("Config error: benchmark.microvqa: set `path` (a folder holding the release's parquet shards) or "
+            "`revision`") in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout and "absent" not in result.stdout  # nothing planned

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mubench.errors import ConfigError
 from mubench.models.groups import default_group
 
 
@@ -171,3 +172,11 @@ class ModelSpec:
             del keyed["thresholding"]
         keyed["adapter"] = asdict(FAMILIES[self.family])  # code identity: adapter class and its version
         return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def parse_model(entry: dict[str, Any], where: str) -> ModelSpec:
+    """One model entry as a ModelSpec; ``where`` (e.g. ``models[2]``) names it in the error."""
+    try:
+        return ModelSpec.from_config(entry)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where} ({entry.get('name')!r}): {err}") from err

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mubench.config import ConfigError
+from mubench.errors import ConfigError
 from mubench.models.spec import ModelSpec
 
 MERGEABLE_FAMILIES = ("open_clip", "hf_clip")  # the layouts mubench.analyses.merging.convert converts between
