@@ -9,15 +9,18 @@ run uses Apptainer. A failed SLURM job per missing file costs a queue wait each;
 from __future__ import annotations
 
 import os
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from mubench.hf_cache import cache_description, hub_cache
 from mubench.models.hub import how_to_provide
 from mubench.models.spec import ModelSpec
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 OK, MISSING, ERROR = "ok", "MISSING", "ERROR"
+TABLE_WIDTH = 118  # characters: the table fits a terminal; long details and remedies wrap
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ def _cached_snapshot(repo_id: str, revision: str | None, repo_type: str = "model
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, repo_type=repo_type, local_files_only=True))
+        return Path(snapshot_download(repo_id, revision=revision, repo_type=repo_type, cache_dir=hub_cache(),
+                                      local_files_only=True))
     except (LocalEntryNotFoundError, FileNotFoundError, OSError):
         return None
 
@@ -60,7 +64,8 @@ def _hub_or_folder(item: str, location: str, revision: str | None, *, file_ok: b
     snapshot = _cached_snapshot(location, revision)
     if snapshot is not None and _has_weights(snapshot):
         return Check(item, OK, f"HF cache {snapshot}")
-    what = "snapshot without weights" if snapshot is not None else "not in the HF cache"
+    what = (f"snapshot {snapshot} has no weights" if snapshot is not None else
+            f"not in the HF cache {cache_description()}")
     return Check(item, MISSING, f"{location}@{revision or 'main'}: {what}", how_to_provide(location, revision))
 
 
@@ -96,8 +101,8 @@ def _open_clip_check(item: str, spec: ModelSpec) -> Check:
             found = try_to_load_from_cache(repo_id, candidate, revision=spec.revision)
             if isinstance(found, str):
                 return Check(item, OK, f"HF cache {found}")
-        return Check(item, MISSING, f"{architecture}/{spec.pretrained}: {repo_id}/{filename} not in the HF cache",
-                     how_to_provide(repo_id, spec.revision))
+        return Check(item, MISSING, f"{architecture}/{spec.pretrained}: {repo_id}/{filename} not in the HF cache "
+                                    f"{cache_description()}", how_to_provide(repo_id, spec.revision))
     url = cfg.get("url", "")
     target = Path(os.environ.get("TORCH_HOME", "~/.cache")).expanduser() / "clip" / os.path.basename(url)
     if target.is_file() or (Path("~/.cache/clip").expanduser() / os.path.basename(url)).is_file():
@@ -157,7 +162,7 @@ def ubench_checks(options: dict, hash_record: Path) -> list[Check]:
     else:
         snapshot = _cached_snapshot(repo_id, revision, repo_type="dataset")
         roots = [snapshot] if snapshot else []
-        where = f"the HF cache ({repo_id}@{revision})"
+        where = f"the HF cache {cache_description()} ({repo_id}@{revision})"
     for name, sha in sorted(expected.items()):
         item = f"uBench shard {name}"
         found = next((root / sub / name for root in roots for sub in ("", SUBFOLDER)
@@ -210,17 +215,29 @@ def container_checks(images: Iterable[str], repo: Path) -> list[Check]:
     ]
 
 
-def render(checks: list[Check]) -> str:
-    """A plain-text table (item | status | detail | remedy) and a verdict naming how many items fail."""
-    header = ("item", "status", "detail", "remedy")
-    rows = [header] + [(c.item, c.status, c.detail, c.remedy) for c in checks]
-    item_width, status_width = (max(len(row[i]) for row in rows) for i in (0, 1))
-    lines = [" | ".join([row[0].ljust(item_width), row[1].ljust(status_width), row[2], row[3]]).rstrip()
-             for row in rows]
+def render(checks: list[Check], width: int = TABLE_WIDTH) -> str:
+    """One entry per item — its status, the item and what was found, then → what to do — wrapped so that a line
+    stays within ``width`` characters (a path longer than that is never cut), and a verdict naming the failures."""
+    status_width = max(len(status) for status in (OK, MISSING, ERROR))
+    indent = " " * (status_width + 2)
+
+    def wrapped(text: str, first: str, rest: str) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest, break_long_words=False,
+                             break_on_hyphens=False)
+
+    lines = [f"{'status'.ljust(status_width)}  item: what was found / → what to do"]
+    for c in checks:
+        head = f"{c.status.ljust(status_width)}  {c.item}:"
+        if len(head) + 1 + len(c.detail.split(" ", 1)[0]) > width:  # a long path starts on a line of its own
+            lines += [head, *wrapped(c.detail, indent, indent)]
+        else:
+            lines += wrapped(c.detail, f"{head} ", indent)
+        if c.remedy:
+            lines += wrapped(c.remedy, f"{indent}→ ", f"{indent}  ")
     failed = [c for c in checks if not c.passed]
     verdict = (f"preflight: all {len(checks)} items ready" if not failed else
                f"preflight: {len(failed)} of {len(checks)} items not ready: " + "; ".join(c.item for c in failed))
-    return "\n".join(lines + ["", verdict]) + "\n"
+    return "\n".join(lines + ["", *wrapped(verdict, "", "  ")]) + "\n"
 
 
 def run_checks(models: Iterable[ModelSpec], benchmark: dict, probe_features: dict | None, images: Iterable[str],
@@ -243,16 +260,20 @@ class PreflightFailed(RuntimeError):
     """Some items are not ready; the message names every one of them."""
 
 
-def preflight(models, benchmark, probe_features, images, *, use_apptainer: bool, repo, hash_record, log) -> None:
-    """Print the table (terminal and ``log``) and fail naming every item that is not ready."""
+def preflight(models, benchmark, probe_features, images, *, use_apptainer: bool, repo, hash_record, log,
+              failed_log_shown: bool = False) -> None:
+    """Write the table to ``log`` and show it once: on the terminal, unless the run fails and Snakemake prints the
+    failed job's log itself (``failed_log_shown``, --show-failed-logs); fail naming every item that is not ready."""
     import sys
 
     checks = run_checks(models, dict(benchmark), dict(probe_features) if probe_features else None, images,
                         use_apptainer=use_apptainer, repo=Path(repo), hash_record=Path(hash_record))
     table = render(checks)
-    sys.stdout.write(table)
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     Path(log).write_text(table)
     failed = [c.item for c in checks if not c.passed]
+    if not (failed and failed_log_shown):
+        sys.stdout.write(table)
     if failed:
-        raise PreflightFailed(f"{len(failed)} items not ready ({', '.join(failed)}); see the table above")
+        raise PreflightFailed(f"{len(failed)} of {len(checks)} items not ready; the table (also in {log}) says what "
+                              "to do for each")

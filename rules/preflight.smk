@@ -15,6 +15,8 @@ rule preflight:
         use_apptainer=DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method,
         repo=workflow.basedir,
         hash_record=f"results/{BENCH}/ubench_shard_sha256.json",
+        failed_log_shown=workflow.output_settings.show_failed_logs,  # then the table is printed by Snakemake
+    retries: 0  # a rerun finds the same gaps: the table once, whatever the profile's `retries`
     log:
         f"logs/preflight/{BENCH}.log",  # no benchmark file: it would count as an output and stop reruns
     run:

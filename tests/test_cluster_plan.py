@@ -20,7 +20,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, SNAKEMAKE, copy_workflow, load_bindings
+from conftest import REPO, SNAKEMAKE, copy_workflow, load_bindings, snakemake
 
 MAX_JOBS_PER_MODEL = 3
 MAX_AGGREGATE_JOBS = 6
@@ -117,7 +117,9 @@ def _shard(folder: Path, name: str, payload: bytes) -> str:
 
 
 def test_preflight_names_every_missing_item_in_one_run(tmp_path):
-    """A missing model, a missing shard and a shard with the wrong hash: all three in one table, and the run fails."""
+    """A missing model, a missing shard and a shard with the wrong hash: all three in one table, and the run fails.
+    Through the SLURM profile, as `make check PROFILE=profiles/slurm` runs it: its `retries` must not repeat the
+    table, and --show-failed-logs must not print it a second time."""
     release = tmp_path / "release"
     release.mkdir()
     good = _shard(release, "ubench-test-00000-of-00003.arrow", b"shard zero")
@@ -133,12 +135,16 @@ def test_preflight_names_every_missing_item_in_one_run(tmp_path):
     }
     (workdir / "site.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([str(SNAKEMAKE), "--cores", "1", "preflight", "--configfile", "site.yaml"], cwd=workdir,
-                          capture_output=True, text=True, timeout=600, env=env)
+    profile = site_profile_without_apptainer(tmp_path / "profile")
+    # the profile's 40 s wait before the first SLURM status check is for submitted jobs; the preflight submits none
+    done = snakemake(workdir, "preflight", "--configfile", "site.yaml", "--profile", str(profile),
+                     "--slurm-init-seconds-before-status-checks", "1", cores=1, check=False, env=env, timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode != 0, output[-3000:]
-    table = {line.split("|")[0].strip(): line.split("|")[1].strip() for line in output.splitlines()
-             if line.count("|") >= 3 and not line.startswith("item")}
+    lines = (workdir / "logs/preflight/site.log").read_text().splitlines()
+    assert output.count(lines[0]) == 1, output  # the table once
+    assert max(len(line) for line in lines) <= 120, max(lines, key=len)
+    table = dict(reversed(m.groups()) for m in map(re.compile(r"^(ok|MISSING|ERROR) +(.+?):(?: |$)").match, lines) if m)
     assert table["uBench shard ubench-test-00000-of-00003.arrow"] == "ok"
     assert table["uBench shard ubench-test-00001-of-00003.arrow"] == "ERROR"  # wrong SHA-256
     assert table["uBench shard ubench-test-00002-of-00003.arrow"] == "MISSING"
@@ -146,4 +152,18 @@ def test_preflight_names_every_missing_item_in_one_run(tmp_path):
     assert table["model Random (random)"] == "ok"
     assert "3 of 6 items not ready" in output
     assert "hf download vinid/plip" in output  # the remedy, not just the verdict
+    text = " ".join(line.strip() for line in lines)  # as read, without the wrapping
+    assert f"not in the HF cache {tmp_path / 'hf-home' / 'hub'} (HF_HOME={tmp_path / 'hf-home'})" in text
     assert not (workdir / "results/site/benchmark").exists(), "the preflight builds nothing"
+
+
+def test_preflight_says_which_hf_cache_it_looked_in_when_hf_home_is_unset(tmp_path, monkeypatch):
+    from mubench.models import ModelSpec
+    from mubench.preflight import model_check
+
+    for name in ("HF_HOME", "HF_HUB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the default cache, kept inside the test's folder
+    check = model_check(ModelSpec.from_config({"name": "PLIP", "family": "hf_clip", "model_id": "vinid/plip"}))
+    assert check.status == "MISSING"
+    assert f"not in the HF cache {tmp_path / 'huggingface' / 'hub'} (HF_HOME is unset, so the default)" in check.detail
