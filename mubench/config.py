@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator
 
 import yaml
 
+from mubench.benchmark.sources import source_of
 from mubench.errors import ConfigError
 from mubench.models.spec import ModelSpec, parse_model
 
@@ -168,15 +169,16 @@ def validate_config(config: dict, schema_path: str | Path, detail_log: str | Pat
 
 def check_config(config: dict[str, Any]) -> dict[str, ModelSpec]:
     """Return the configured models by name, refusing duplicates (they would share output paths)."""
-    source = config["benchmark"]["source"]
-    if config.get("probe") and source in ("microvqa", "microvqapp"):
-        raise ConfigError(f"probe: the linear probe learns per-image class labels, which benchmark.source {source} "
+    name = config["benchmark"]["source"]
+    source = source_of(name)
+    if config.get("probe") and not source.image_labels:
+        raise ConfigError(f"probe: the linear probe learns per-image class labels, which benchmark.source {name} "
                           "has not; leave the probe section out of this config")
-    if (config.get("detection") or {}).get("models") and source in ("microvqa", "microvqapp"):
+    if (config.get("detection") or {}).get("models") and not source.boxes:
         raise ConfigError(f"detection: Table 18 scores boxes against ground-truth boxes, which benchmark.source "
-                          f"{source} has not; set `detection: null` in this config")
-    if source in ("microvqa", "microvqapp"):
-        release_given(source, config["benchmark"].get(source) or {})
+                          f"{name} has not; set `detection: null` in this config")
+    if source.release_option:
+        release_given(name, config["benchmark"].get(name) or {})
     models: dict[str, ModelSpec] = {}
     for i, entry in enumerate(config["models"]):
         name = entry["name"]

@@ -31,3 +31,15 @@ def cache_description() -> str:
     else:
         why = "HF_HOME is unset, so the default"
     return f"{hub_cache()} ({why})"
+
+
+def cached_snapshot(repo_id: str, revision: str | None, repo_type: str = "model") -> Path | None:
+    """The cached snapshot folder of ``repo_id`` at ``revision`` (branch main when None), never downloading."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, repo_type=repo_type, cache_dir=hub_cache(),
+                                      local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
+        return None

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from mubench.benchmark.ubench_cognition import workflow_subsets
+from mubench.benchmark.sources import source_of, workflow_subsets
 from mubench.config import check_config, config_errors_first, validate_config
 from mubench.analyses.merging.plan import merge_plan
 

@@ -30,7 +30,6 @@ FIGURES_OUTPUTS = (
     + [f"paper_figures/fig6_samples.{ext}" for ext in ("png", "pdf")]
     + [f"paper_figures/table21_models.{ext}" for ext in ("csv", "md", "tex")]
 )
-from mubench.figures.published import reference_file
 
 
 rule table1:
@@ -38,7 +37,7 @@ rule table1:
     input:
         scores=all_scores,
         manifest=f"{BENCH_DIR}/manifest.json",
-        reference=REFERENCE_DIR.parent / reference_file(config["benchmark"]["source"]),  # μ-Bench's Table 1 or MicroVQA's
+        reference=REFERENCE_DIR.parent / source_of(config["benchmark"]["source"]).reference,  # μ-Bench's or MicroVQA's
         significance="paper_figures/significance.csv",  # marks models tied with the best of their subset
     output:
         csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category=MAIN, subcategory="Table 1"),

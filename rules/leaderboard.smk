@@ -14,7 +14,7 @@ rule leaderboard:
         questions=f"{BENCH_DIR}/questions.parquet",
         manifest=f"{BENCH_DIR}/manifest.json",
         image_dir=f"{BENCH_DIR}/images",
-        reference=REFERENCE_DIR.parent / reference_file(config["benchmark"]["source"]),  # as Table 1
+        reference=REFERENCE_DIR.parent / source_of(config["benchmark"]["source"]).reference,  # as Table 1
         significance="paper_figures/significance.csv",  # rule significance: ★ and ≈ marks
         sensitivity="paper_figures/sensitivity.csv",  # rule sensitivity: spread over caption sets / matching rules
     output:

@@ -14,7 +14,7 @@ rule preflight:
         images=workflow_images(),
         use_apptainer=DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method,
         repo=workflow.basedir,
-        hash_record=f"results/{BENCH}/ubench_shard_sha256.json",
+        results_dir=f"results/{BENCH}",  # where the build keeps its record of shard hashes
         failed_log_shown=workflow.output_settings.show_failed_logs,  # then the table is printed by Snakemake
     retries: 0  # a rerun finds the same gaps: the table once, whatever the profile's `retries`
     log:

@@ -12,7 +12,7 @@ def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads, fu
     if FAMILIES[spec.family].uses_torch:  # the classical detector never imports torch
         import torch
 
-        from mubench.answering.predict import resolve_device
+        from mubench.models import resolve_device
 
         torch.set_num_threads(threads)
         device = resolve_device(device)

@@ -4,10 +4,10 @@ alternative caption set (caption sensitivity; no variant rows for generative mod
 from pathlib import Path
 
 from mubench.answering.caption_variants import predict_caption_variants
-from mubench.answering.predict import load_for, predict_subsets
+from mubench.answering.predict import predict_subsets
 from mubench.io import atomic_write, write_json
 from mubench.logs import log_to
-from mubench.models import FAMILIES
+from mubench.models import FAMILIES, load_for
 
 
 def run(spec, benchmark_root, subsets, outputs, variant_outputs, info_path, cache_dir, batch_size, device, threads,

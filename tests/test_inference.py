@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from mubench.benchmark.tables import Benchmark, BenchmarkImageError, load_image
-from mubench.answering.predict import option_texts, predict_subset, softmax
+from mubench.answering.contrastive import option_texts, softmax
+from mubench.answering.predict import predict_subset
 from mubench.models import ModelSpec
 from mubench.models.open_clip_family import OpenClipModel
 

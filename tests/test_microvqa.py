@@ -18,16 +18,15 @@ from mubench.answering.generative import answer_key, matching_sensitivity
 from mubench.answering.predict import predict_subset
 from mubench.answering.prompting import build_microvqa_prompt, match_microvqa
 from mubench.benchmark.mcq_checks import MCQError, option_labels
-from mubench.benchmark.microvqa import build_microvqa, build_microvqapp
+from mubench.benchmark.microvqa import availability, build_microvqa, build_microvqapp
 from mubench.benchmark.microvqa_release import ReleaseError
 from mubench.benchmark.tables import Benchmark, load_image
-from mubench.benchmark.ubench_cognition import workflow_subsets
+from mubench.benchmark.sources import source_of, workflow_subsets
 from mubench.config import ConfigError, check_config
-from mubench.figures.published import for_benchmark, protocol_notes, reference_file, skip_notes
+from mubench.figures.published import for_benchmark, protocol_notes, skip_notes
 from mubench.figures.table1 import read_reference
 from mubench.io import sha256_file
 from mubench.models import ModelSpec
-from mubench.preflight import microvqa_checks
 
 from conftest import REPO, copy_workflow, load_bindings, snakemake
 from microvqa_fixtures import (
@@ -199,14 +198,14 @@ def test_hub_cache_needs_a_revision_and_is_read_offline(tmp_path, microvqa_relea
 def test_preflight_finds_and_checks_the_release_without_downloading(tmp_path, microvqa_release, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # even online, preflight only looks in the cache
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    record = tmp_path / "results" / "ubench_shard_sha256.json"
+    results_dir = tmp_path / "results"  # the results folder: the build keeps its record of shard hashes there
     shards = {p.name: sha256_file(p) for p in (microvqa_release / "data").glob("*.parquet")}
-    [ok] = microvqa_checks("microvqa", dict(path=str(microvqa_release), sha256=shards), record)
+    [ok] = availability("microvqa", dict(path=str(microvqa_release), sha256=shards), results_dir)
     assert ok.passed and "2 train shards" in ok.detail and "SHA-256 verified" in ok.detail
-    [bad] = microvqa_checks("microvqa", dict(path=str(microvqa_release), sha256=dict(shards, **{
-        "train-00000-of-00002.parquet": "1" * 64})), record)
+    [bad] = availability("microvqa", dict(path=str(microvqa_release), sha256=dict(shards, **{
+        "train-00000-of-00002.parquet": "1" * 64})), results_dir)
     assert bad.status == "ERROR" and "train-00000-of-00002.parquet" in bad.detail
-    [missing] = microvqa_checks("microvqa", dict(revision="d" * 40), record)
+    [missing] = availability("microvqa", dict(revision="d" * 40), results_dir)
     assert missing.status == "MISSING" and "not in the Hugging Face cache" in missing.detail
     assert not (tmp_path / "hf" / "hub" / "datasets--jmhb--microvqa").exists()
 
@@ -280,14 +279,14 @@ def test_one_image_answer_keys_are_unchanged_so_old_caches_are_kept():
 
 
 def test_leaderboard_reference_holds_the_published_values():
-    board = read_reference(REPO / "paper_figures" / reference_file("microvqa")).set_index("model")
+    board = read_reference(REPO / "paper_figures" / source_of("microvqa").reference).set_index("model")
     assert board.index.is_unique and board["accuracy"].between(0, 100).all()
     for model, overall in {"o1": 52.8, "Claude-3.5-Sonnet": 51.7, "Gemini-Pro-1.5": 51.1, "GPT-4o": 45.6,
                            "Random": 22.0, "InternVL3.5-4B (MicroVQA++ fine-tuned)": 59.4}.items():
         assert board.loc[model, "accuracy"] == overall
     assert board.loc[["Claude-3.5-Sonnet", "GPT-4o"], "used_in_refinebot"].all()
     assert board["used_in_refinebot"].sum() == 2 and set(board["benchmark"]) == {"microvqa"}
-    assert reference_file("demo") == reference_file("ubench") == "reference/paper_table1.csv"
+    assert source_of("demo").reference == source_of("ubench").reference == "reference/paper_table1.csv"
     assert for_benchmark(board.reset_index(), "microvqapp").empty
 
 

@@ -77,7 +77,8 @@ def test_local_dir_without_weights_is_refused(seeded, tmp_path):
 
 
 def test_hf_hub_id_loads_from_hf_home_cache_at_pinned_revision(seeded, tmp_path):
-    """A user's `hf-hub:` entry, offline, served from $HF_HOME exactly as huggingface_hub caches it."""
+    """A user's `hf-hub:` entry, offline, served from $HF_HOME exactly as huggingface_hub caches it; merged as the
+    tuned model of a pair (as QuiltNet is in M-QuiltNet), its open_clip config comes from the same snapshot."""
     repo = tmp_path / "hf" / "hub" / "models--mubench--tiny-clip"
     save_open_clip_dir(seeded, repo / "snapshots" / REVISION)
     (repo / "refs").mkdir()
@@ -87,13 +88,17 @@ def test_hf_hub_id_loads_from_hf_home_cache_at_pinned_revision(seeded, tmp_path)
         "import numpy as np, sys; sys.path.insert(0, %r)\n"
         "from test_models import probe, spec\n"
         "from mubench.models import load_model\n"
-        "m = load_model(spec(architecture='hf-hub:mubench/tiny-clip', revision=%r))\n"
-        "np.save(sys.argv[1], probe(m)[0])\n"
+        "from mubench.analyses.merging.weights import write_merged_model\n"
+        "s = spec(architecture='hf-hub:mubench/tiny-clip', revision=%r)\n"
+        "np.save(sys.argv[1], probe(load_model(s))[0])\n"
+        "write_merged_model(s, s, 0.5, sys.argv[2])\n"
     ) % (str(Path(__file__).parent), REVISION)
     env = dict(os.environ, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
-    out = tmp_path / "emb.npy"
-    subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True, timeout=120)
+    out, merged = tmp_path / "emb.npy", tmp_path / "merged"
+    subprocess.run([sys.executable, "-c", script, str(out), str(merged)], env=env, check=True, timeout=120)
     np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
+    written = json.loads((merged / "open_clip_config.json").read_text())["model_cfg"]
+    assert written == json.loads((CONFIG_DIR / "mubench-tiny-ViT.json").read_text())
 
 
 def test_offline_hub_model_fails_at_once_naming_model_and_remedy(tmp_path, monkeypatch):

@@ -18,7 +18,8 @@ from mubench.benchmark import ubench_acquire
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.benchmark.ubench import build_ubench
 from mubench.benchmark.ubench_acquire import SUBFOLDER, UBenchSourceError
-from mubench.benchmark.ubench_cognition import CognitionFormatError, workflow_subsets
+from mubench.benchmark.sources import workflow_subsets
+from mubench.benchmark.ubench_cognition import CognitionFormatError
 from mubench.benchmark.ubench_convert import (
     Tally,
     UnevenListsError,
@@ -183,7 +184,7 @@ def test_official_conversion_row_by_row(tmp_path, release):
 
 def test_question_without_any_caption_set_is_kept_for_generative_models_only(tmp_path):
     """All caption sets null: generative models still get the question; contrastive models skip it (counted)."""
-    from mubench.answering.predict import subset_questions
+    from mubench.answering.questions import subset_questions
     from mubench.models import ModelSpec
 
     rows = [release_row("wong_1", "wong_et_al_2022", "IHC", image=encoded(11, "PNG"), caption_keys=()),

@@ -13,8 +13,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mubench.answering.embedding_cache import EmbeddingCache
-from mubench.answering.predict import encode_cached
+from mubench.answering.embedding_cache import EmbeddingCache, encode_cached
 
 HASH_SIZE = 8  # imagehash default: an 8×8 DCT block → 64 bits
 HASH_VERSION = f"phash-{HASH_SIZE}-v1"  # cache folder name: bump when the hash computation changes

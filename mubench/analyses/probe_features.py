@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from mubench.benchmark.tables import load_image
-from mubench.answering.embedding_cache import EmbeddingCache
-from mubench.answering.predict import encode_cached, resolve_device
+from mubench.answering.embedding_cache import EmbeddingCache, encode_cached
+from mubench.models import resolve_device
 from mubench.models.base import ModelLoadError
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,10 @@ returns the option index the response is credited with (-1 = unparseable) and wh
 from __future__ import annotations
 
 import re
-from string import ascii_uppercase
 from collections.abc import Mapping
 from typing import Callable, NamedTuple, Sequence
+
+from mubench.models.base import letters
 
 # Bump when the text a model sees, or the way its answer is read, changes (stamped on every prediction row).
 PROMPT_VERSION = "letter-mcq-v1"
@@ -24,12 +25,6 @@ INSTRUCTION = "Answer with a single letter, no extra details."
 class Match(NamedTuple):
     parsed_idx: int  # option index the response is credited with; -1 = unparseable
     correct: bool
-
-
-def letters(n_options: int) -> str:
-    if n_options > len(ascii_uppercase):
-        raise ValueError(f"{n_options} options cannot be lettered A–Z")
-    return ascii_uppercase[:n_options]
 
 
 def lettered_options(options: Sequence[str]) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Iterator, Sequence
 import requests
 from PIL import Image
 
+from mubench.checks import MISSING, OK, Check
 from mubench.models.base import ModelLoadError
 from mubench.models.spec import ModelSpec
 from mubench.redaction import redact
@@ -143,3 +144,11 @@ def _retry_after(reply: requests.Response) -> float | None:
         return float(reply.headers["Retry-After"])
     except (KeyError, ValueError):
         return None
+
+
+def weights_check(item: str, spec: ModelSpec) -> Check:
+    """Weights hook of the API family: no weights, but the key, which only the environment may hold."""
+    if os.environ.get("OPENAI_API_KEY"):
+        return Check(item, OK, f"OPENAI_API_KEY is set; endpoint {spec.base_url}")
+    return Check(item, MISSING, "OPENAI_API_KEY is not set",
+                 "export OPENAI_API_KEY in the environment that starts snakemake (never in a file)")
