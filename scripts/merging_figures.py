@@ -5,12 +5,12 @@ import logging
 import pandas as pd
 
 from mubench.figures.export import write_table
-from mubench.figures.merging import alpha_curve, fig5_points, held_out, plot_alpha_curve, plot_fig5, slice_accuracy, \
-    table19
+from mubench.figures.merging import alpha_curve, fig5_points, plot_alpha_curve, plot_fig5, table19
 from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
 from mubench.logs import log_to
 from mubench.scoring.accuracy import BootstrapSettings
+from mubench.scoring.slices import held_out, slice_accuracy
 
 log = logging.getLogger(__name__)
 

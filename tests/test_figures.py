@@ -20,6 +20,7 @@ from mubench.figures.table20 import build_table20
 from mubench.figures.table21 import build_table21, human_count, parse_count, read_model_facts
 from mubench.models.spec import ModelSpec
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
+from mubench.scoring.slices import slice_accuracy
 
 REFERENCE = REPO / "paper_figures" / "reference"
 ENTRIES = [
@@ -371,7 +372,7 @@ def test_table19_is_table1_with_pair_alpha_and_slice_accuracies_counted_by_hand(
                              for i, name in enumerate(spec.name for spec in models)], ignore_index=True)
     slices = {"pathology": ["path_0", "path_1"], "he": ["path_0"]}
     settings = BootstrapSettings(n_resamples=99)
-    accuracy = merging.slice_accuracy(predictions, slices, settings)
+    accuracy = slice_accuracy(predictions, slices, settings)
     table = merging.table19(predictions, models, plan, ["coarse", "fine"], read_reference(REFERENCE /
                             "paper_table1.csv"), read_reference(REFERENCE / "paper_table20_pathology.csv"),
                             accuracy, settings)

@@ -11,7 +11,7 @@ import yaml
 from conftest import REPO
 
 from mubench.benchmark.demo import build_demo
-from mubench.figures.merging import NON_PATHOLOGY, PATHOLOGY, held_out, slice_accuracy
+from mubench.scoring.slices import NON_PATHOLOGY, PATHOLOGY, held_out, slice_accuracy
 from mubench.answering.predict import predict_subset
 from mubench.analyses.merging.plan import merge_plan
 from mubench.analyses.merging.weights import write_merged_model

@@ -13,13 +13,10 @@ import skimage.data
 from PIL import Image
 
 from mubench.analyses import phash
-from mubench.figures.table14 import (
-    build_table14,
-    datasets_above,
-    read_reference,
-    robustness_check,
-)
+from mubench.figures.table14 import build_table14, read_reference
+from mubench.scoring.robustness import robustness_check
 from mubench.analyses.phash import (
+    datasets_above,
     as_uint64,
     hamming_matrix,
     hash_bytes,

@@ -99,3 +99,8 @@ def with_averages(table: pd.DataFrame) -> pd.DataFrame:
     ])
     out = pd.concat([table, averages], ignore_index=True)
     return out.astype({"similar_images": "Int64", "total_images": "Int64"})
+
+
+def datasets_above(table: pd.DataFrame, max_percent: float) -> list[str]:
+    """Datasets whose share of near-duplicate images exceeds ``max_percent`` (averages rows excluded)."""
+    return sorted(table.loc[table["percent_similar"] > max_percent, "dataset"])
