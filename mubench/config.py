@@ -146,6 +146,20 @@ def describe(error, config: dict) -> str:
     return f"{where}{key}: {detail}"
 
 
+def section_with_defaults(schema_path: str | Path, section: str, values: dict) -> dict:
+    """``values`` for the config section ``section`` (dotted: ``probe.features``) with the schema's defaults filled
+    in, as validate_config fills them (nothing else is checked): the settings a library caller gets by default."""
+    from jsonschema import Draft202012Validator
+
+    subschema = yaml.safe_load(Path(schema_path).read_text())
+    for key in section.split("."):
+        subschema = subschema["properties"][key]
+    filled = copy.deepcopy(dict(values))
+    for _ in _defaults_filling(Draft202012Validator)(subschema).iter_errors(filled):
+        pass  # a missing required key is the caller's to give; only the filling matters here
+    return filled
+
+
 def validate_config(config: dict, schema_path: str | Path, detail_log: str | Path,
                     sources: Iterable[str | Path] = ()) -> None:
     """Check ``config`` (read from ``sources``) against the JSON schema, filling its defaults in place. On failure

@@ -6,8 +6,8 @@ rule build_benchmark:
     params:
         source=config["benchmark"]["source"],
         seed=config["benchmark"]["seed"],
-        options=config["benchmark"].get(config["benchmark"]["source"], {}),
-    threads: config["benchmark"].get(config["benchmark"]["source"], {}).get("workers", 1)
+        options=SOURCE_OPTIONS,
+    threads: SOURCE_OPTIONS["workers"] if "workers" in SOURCE_OPTIONS else 1  # the demo builder has one thread
     container:
         BASE_CONTAINER
     log:

@@ -10,7 +10,7 @@ rule preflight:
     params:
         models=lambda wc: list(MODELS.values()),
         benchmark=config["benchmark"],
-        probe_features=PROBE.get("features"),
+        probe_features=PROBE["features"] if PROBE else None,
         images=workflow_images(),
         use_apptainer=DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method,
         repo=workflow.basedir,

@@ -29,6 +29,6 @@ with log_to(snakemake.log[0]):
         snakemake.params.cache_dir,
         snakemake.params.batch_size,
         snakemake.params.device,
-        snakemake.config["inference"]["threads"],  # not snakemake.threads: results must not depend on --cores
-        snakemake.config["benchmark"]["verify_images"] == "full",
+        snakemake.params.threads,
+        snakemake.params.full_image_check,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import os
@@ -13,14 +14,50 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from mubench.benchmark.tables import write_table
+from mubench.config import section_with_defaults, validate_config
 from mubench.io import write_json
+from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub request must fail at once, never hang in retries
 
 REPO = Path(__file__).resolve().parent.parent
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+
+
+def config_section(section: str, **values) -> dict:
+    """Config ``section`` (dotted: ``probe.features``) as the workflow sees it: ``values`` over the schema's defaults,
+    so no test restates a default."""
+    return section_with_defaults(SCHEMA, section, values)
+
+
+def bootstrap_settings(**values) -> BootstrapSettings:
+    """The config's bootstrap settings (seed 0 unless given) with ``values`` changed."""
+    return BootstrapSettings(**config_section("bootstrap", **{"seed": 0, **values}))
+
+
+EXCLUDED_DATASETS = config_section("report")["excluded_datasets"]  # the "without_excluded" scope's default
+
+
+def scores_table(predictions, *, bootstrap: BootstrapSettings | None = None, excluded_datasets=EXCLUDED_DATASETS):
+    """accuracy_table with the config's defaults for what a test does not set."""
+    return accuracy_table(predictions, bootstrap=bootstrap or bootstrap_settings(), excluded_datasets=excluded_datasets)
+
+
+def with_merging_defaults(config: dict) -> dict:
+    """A partial test config whose ``merging`` section carries the schema's defaults, as merge_plan receives it."""
+    return {**config, "merging": config_section("merging", **config["merging"])}
+
+
+def workflow_config(config: dict | None = None) -> dict:
+    """``config`` (default: the shipped config.yaml) as the workflow reads it: validated, the schema's defaults
+    filled in."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text()) if config is None else copy.deepcopy(config)
+    validate_config(config, SCHEMA, "/nonexistent/config_validation.log")
+    return config
 
 
 def _image_row(root: Path, image_id: str, pixels: np.ndarray, dataset: str) -> dict:

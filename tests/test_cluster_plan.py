@@ -167,3 +167,50 @@ def test_preflight_says_which_hf_cache_it_looked_in_when_hf_home_is_unset(tmp_pa
     check = model_check(ModelSpec.from_config({"name": "PLIP", "family": "hf_clip", "model_id": "vinid/plip"}))
     assert check.status == "MISSING"
     assert f"not in the HF cache {tmp_path / 'huggingface' / 'hub'} (HF_HOME is unset, so the default)" in check.detail
+
+
+def planned_jobs_with_resources(dry_run: str) -> list[tuple[str, str, int]]:
+    """(rule, model or '', gpu) for every job a dry run prints."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", dry_run):
+        head = re.match(r"(?:local)?rule (\w+):\n", block)
+        if head:
+            model = re.search(r"wildcards: [^\n]*?\b(?:model|merged|trained)=([^,\s]+)", block)
+            gpu = re.search(r"resources: [^\n]*\bgpu=(\d+)", block)
+            jobs.append((head[1], model[1] if model else "", int(gpu[1]) if gpu else 0))
+    return jobs
+
+
+def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
+    """A local paper run on a one-GPU workstation must not start several VLM jobs on its GPU at once: every job
+    that may run a model on the accelerator asks for one `gpu`, and profiles/default (which a local run and a
+    cluster run both read) provides one; profiles/slurm lets SLURM schedule the GPUs instead."""
+    assert yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())["resources"] == ["gpu=1"]
+    slurm = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert slurm["resources"] == [f"gpu={slurm['jobs']}"]
+    planned = snakemake(copy_workflow(tmp_path), "-n", "--forceall").stdout  # with profiles/default, as shipped
+    jobs = planned_jobs_with_resources(planned)
+    on_gpu = sorted((rule, model) for rule, model, gpu in jobs if gpu)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    torch_models = {m["name"] for m in config["models"] if m["family"] != "random"}
+    torch_models |= {m["name"] for m in config["merging"]["train"]["models"]}
+    torch_models |= {f"M-DemoCLIP-a{alpha:g}" for alpha in config["merging"]["alphas"]}
+    assert on_gpu == sorted([("predict", name) for name in torch_models] + [("probe_features", "")])
+    assert all(gpu == 0 for rule, _, gpu in jobs if rule in ("predict_cpu", "detect_cpu"))
+
+
+def test_rule_files_do_not_depend_on_their_include_order(tmp_path):
+    """Every rule file reads only rules/common.smk's settings and its own: reversed, they plan the same jobs."""
+    shipped = copy_workflow(tmp_path / "shipped")
+    reordered = copy_workflow(tmp_path / "reordered")
+    text = (reordered / "Snakefile").read_text()
+    includes = re.findall(r'^include: "rules/(?!common)\w+\.smk"\n', text, re.MULTILINE)
+    assert len(includes) >= 10
+    block = "".join(includes)
+    assert block in text  # one run of include lines after common.smk
+    (reordered / "Snakefile").write_text(text.replace(block, "".join(reversed(includes))))
+
+    def plan(workdir):
+        return sorted(planned_jobs_with_resources(snakemake(workdir, "-n", "--forceall").stdout))
+
+    assert plan(reordered) == plan(shipped)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 from pathlib import Path
 
@@ -126,7 +127,23 @@ def test_validation_fills_the_schema_defaults_like_snakemake():
     ours, theirs = copy.deepcopy(DEFAULT), copy.deepcopy(DEFAULT)
     validate_config(ours, SCHEMA, "/nonexistent/never-written.log")
     validate(theirs, str(SCHEMA))
-    assert ours == theirs and ours["inference"]["threads"] == 2 and ours["models"][0]["matching"] == "code"
+    assert ours == theirs and ours["inference"]["threads"] == 2 and ours["probe"]["pca_variance"] == 0.95
+
+
+def test_defaults_live_in_the_schema_alone():
+    """Absent sections get the schema's defaults (null = off), so no rule or settings object restates one."""
+    config = {key: copy.deepcopy(DEFAULT[key]) for key in ("benchmark", "subsets", "models", "inference", "bootstrap")}
+    validate_config(config, SCHEMA, "/nonexistent/never-written.log")
+    assert config["report"] == {"excluded_datasets": ["eulenberg_et_al_2017_darkfield",
+                                                      "eulenberg_et_al_2017_epifluorescence"],
+                                "coarse_caption_sets": "default", "significance_level": 0.05}
+    assert config["figures"] == {"seed": 0, "samples_per_dataset": 6, "radar_models": 5}
+    assert config["leaderboard"]["max_thumbnails"] == 1500
+    assert config["probe"] is config["phash"] is config["merging"] is config["detection"] is None
+    rules = "".join(path.read_text() for path in (REPO / "rules").glob("*.smk"))
+    assert not re.search(r"\.get\([^)]*,", rules), "a rule restates a default the schema holds"
+    scripts = "".join(path.read_text() for path in (REPO / "scripts").glob("*.py"))
+    assert "snakemake.config" not in scripts, "scripts take their settings as params"
 
 
 def test_probe_phash_and_merging_can_be_switched_off(tmp_path):

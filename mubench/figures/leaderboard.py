@@ -44,17 +44,17 @@ DATA_TOKEN = "__LEADERBOARD_DATA__"
 CSP_TOKEN = "__CONTENT_SECURITY_POLICY__"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LeaderboardSettings:
-    """The page's size caps and the significance level (config ``leaderboard:``)."""
+    """The page's size caps (config ``leaderboard``) and the significance level (``report.significance_level``)."""
 
-    max_wrong_per_dataset: int = 12  # wrong answers shown per (model, dataset): a seeded sample
-    max_thumbnails: int = 1500  # distinct images embedded; wrong answers beyond it are shown without one
-    thumbnail_px: int = 96  # longest side of a thumbnail
-    jpeg_quality: int = 70
-    response_chars: int = 300  # a generative model's reply is cut after this many characters
-    alpha: float = 0.05  # Holm-adjusted McNemar p ≥ alpha: not significantly different from the best
-    seed: int = 0  # which wrong answers are sampled
+    max_wrong_per_dataset: int  # wrong answers shown per (model, dataset): a seeded sample
+    max_thumbnails: int  # distinct images embedded; wrong answers beyond it are shown without one
+    thumbnail_px: int  # longest side of a thumbnail
+    jpeg_quality: int
+    response_chars: int  # a generative model's reply is cut after this many characters
+    alpha: float  # Holm-adjusted McNemar p ≥ alpha: not significantly different from the best
+    seed: int  # which wrong answers are sampled
 
 
 def leaderboard_table(scores: pd.DataFrame, models, subsets: Sequence[str], reference: pd.DataFrame) -> pd.DataFrame:

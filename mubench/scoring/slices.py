@@ -25,7 +25,7 @@ def held_out(predictions: pd.DataFrame, images: pd.DataFrame, eval_splits: Seque
 
 
 def slice_accuracy(predictions: pd.DataFrame, slices: dict[str, Sequence[str]],
-                   bootstrap: BootstrapSettings = BootstrapSettings()) -> pd.DataFrame:
+                   bootstrap: BootstrapSettings) -> pd.DataFrame:
     """Pooled accuracy (percent, with its bootstrap CI) per (model, subset) on every slice, the complement of the
     pathology slice, and all rows."""
     masks = {ALL: pd.Series(True, index=predictions.index)}
