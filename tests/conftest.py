@@ -141,6 +141,24 @@ def checkout_stays_clean():
                          f"copy (conftest.copy_workflow) or with --directory <tmp_path>, and write only under tmp_path")
 
 
+# The tiny random open_clip model every scoring test uses (a real open_clip architecture, mubench-tiny-ViT).
+TINY_OPEN_CLIP = {"family": "open_clip", "architecture": "mubench-tiny-ViT", "pretrained": None, "seed": 0}
+
+
+def tiny_open_clip_spec(name: str = "tiny", **entry):
+    """The tiny open_clip model's spec (``entry`` changes its config entry)."""
+    from mubench.models import ModelSpec
+
+    return ModelSpec.from_config({"name": name, **TINY_OPEN_CLIP, **entry})
+
+
+def tiny_open_clip(name: str = "tiny", **entry):
+    """The tiny open_clip model, loaded on the CPU."""
+    from mubench.models.open_clip_family import OpenClipModel
+
+    return OpenClipModel(tiny_open_clip_spec(name, **entry))
+
+
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "report",
                   "paper_figures/reference", "paper_figures/published", "paper_figures/README.md"]
@@ -166,11 +184,12 @@ def load_bindings():
     return module
 
 
-def snakemake(workdir: Path, *args: str, cores: int = 2, check: bool = True, env: dict | None = None,
+def snakemake(workdir: Path, *args: str, cores: int | None = 2, check: bool = True, env: dict | None = None,
               timeout: int = 1800) -> subprocess.CompletedProcess:
-    """``snakemake --cores N *args`` in ``workdir``; fails the test with the output's tail unless ``check=False``."""
-    result = subprocess.run([str(SNAKEMAKE), "--cores", str(cores), *args], cwd=workdir, capture_output=True,
-                            text=True, timeout=timeout, env=env)
+    """``snakemake --cores N *args`` in ``workdir`` (``cores=None``: as the profile says); the one way tests run
+    Snakemake. Fails the test with the output's tail unless ``check=False``."""
+    result = subprocess.run([str(SNAKEMAKE), *(["--cores", str(cores)] if cores else []), *args], cwd=workdir,
+                            capture_output=True, text=True, timeout=timeout, env=env)
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result

@@ -10,17 +10,15 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, SNAKEMAKE, copy_workflow, load_bindings, snakemake
+from conftest import REPO, copy_workflow, load_bindings, snakemake
 
 MAX_JOBS_PER_MODEL = 3
 MAX_AGGREGATE_JOBS = 6
@@ -76,11 +74,9 @@ def test_paper_config_submits_at_most_three_slurm_jobs_per_model(tmp_path):
     overrides.write_text(yaml.safe_dump({"benchmark": {"ubench": {
         "path": str(tmp_path / "ubench"), "cognition_path": str(cognition_folder(tmp_path / "cognition"))}}}))
     profile = site_profile_without_apptainer(tmp_path / "profile")
-    planned = subprocess.run(
-        [str(SNAKEMAKE), "-n", "--profile", str(profile), "--snakefile", str(REPO / "Snakefile"),
-         "--configfile", str(REPO / "configs/paper.yaml"), str(overrides), "--directory", str(tmp_path / "run")],
-        capture_output=True, text=True, timeout=600)
-    assert planned.returncode == 0, planned.stdout[-3000:] + planned.stderr[-3000:]
+    (tmp_path / "run").mkdir()
+    planned = snakemake(tmp_path / "run", "-n", "--profile", str(profile), "--snakefile", str(REPO / "Snakefile"),
+                        "--configfile", str(REPO / "configs/paper.yaml"), str(overrides), timeout=600)
     assert "/cognition.parquet" in planned.stdout, "the cognition folder must put cognition in the plan"
 
     submissions = slurm_submissions(planned.stdout)

@@ -13,6 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import tiny_open_clip
+
 from mubench.models import ModelLoadError, ModelSpec, load_model
 from mubench.models.open_clip_family import OpenClipModel
 
@@ -35,7 +37,7 @@ def save_open_clip_dir(model: OpenClipModel, folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def seeded():
-    return OpenClipModel(spec(architecture="mubench-tiny-ViT", pretrained=None, seed=7))
+    return tiny_open_clip("m", seed=7)
 
 
 def probe(model) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +46,8 @@ def probe(model) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_random_init_is_seeded(seeded):
-    same = OpenClipModel(spec(architecture="mubench-tiny-ViT", pretrained=None, seed=7))
-    other = OpenClipModel(spec(architecture="mubench-tiny-ViT", pretrained=None, seed=8))
+    same = tiny_open_clip("m", seed=7)
+    other = tiny_open_clip("m", seed=8)
     np.testing.assert_array_equal(probe(seeded)[0], probe(same)[0])
     assert not np.allclose(probe(seeded)[0], probe(other)[0])
     assert spec(architecture="mubench-tiny-ViT", seed=7).fingerprint != spec(architecture="mubench-tiny-ViT",
@@ -53,9 +55,9 @@ def test_random_init_is_seeded(seeded):
 
 
 def test_entry_preprocessing_and_context_length_are_applied():
-    model = OpenClipModel(spec(architecture="mubench-tiny-ViT", context_length=32,
-                               preprocessing={"image_size": 32, "interpolation": "bilinear",
-                                              "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}))
+    model = tiny_open_clip("m", context_length=32,
+                           preprocessing={"image_size": 32, "interpolation": "bilinear",
+                                          "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})
     tensor = model.preprocess(Image.new("RGB", (100, 80), (128, 0, 255)))
     assert tuple(tensor.shape) == (3, 32, 32)
     assert tensor[0].mean().item() == pytest.approx((128 / 255 - 0.5) / 0.25, abs=1e-3)

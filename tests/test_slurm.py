@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -27,9 +26,8 @@ import yaml
 
 from mubench.config import check_config
 
-from conftest import REPO, copy_workflow
+from conftest import REPO, copy_workflow, snakemake
 
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 SLURM_TOOLS = Path(__file__).resolve().parent / "slurm"
 # Table 1 only: the run stays a few minutes however many stages the default target grows
 COMPARED_TABLES = ["paper_figures/table1.csv", "paper_figures/table1_breakdown.csv"]
@@ -61,8 +59,8 @@ def site_profile(workdir: Path) -> Path:
 
 
 def run_snakemake(workdir: Path, args: list[str], env: dict[str, str]) -> str:
-    proc = subprocess.run([str(SNAKEMAKE), *args], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=900)
+    """conftest.snakemake through the cluster (the profile sets the jobs); a failure shows the SLURM logs too."""
+    proc = snakemake(workdir, *args, cores=None, check=False, env=env, timeout=900)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         slurm_logs = "".join(f"\n--- {log}\n{log.read_text()[-3000:]}"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from PIL import Image
+
+from conftest import REPO, snakemake
 
 from mubench.benchmark import ubench_acquire
 from mubench.benchmark.tables import Benchmark, load_image
@@ -377,12 +377,8 @@ def test_uneven_outline_lists_are_counted_logged_and_never_paired_by_guess(tmp_p
 
 def test_paper_config_plans_without_the_shards(tmp_path):
     """The dry run needs no release files, and asks for no cognition jobs while no cognition folder is set."""
-    repo = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "snakemake"), "-n", "--cores", "1", "--snakefile", str(repo / "Snakefile"),
-         "--configfile", str(repo / "configs" / "paper.yaml"), "--directory", str(tmp_path)],
-        capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr + done.stdout
+    done = snakemake(tmp_path, "-n", "--snakefile", str(REPO / "Snakefile"), "--configfile",
+                     str(REPO / "configs" / "paper.yaml"), cores=1, timeout=300)
     assert "results/ubench/benchmark/images.parquet" in done.stdout
     assert "results/ubench/predictions/BiomedCLIP/fine.parquet" in done.stdout
     assert "/cognition.parquet" not in done.stdout
