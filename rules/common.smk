@@ -32,7 +32,8 @@ EVAL_MODELS = {**MODELS, **MERGING.specs}
 SOURCE = source_of(config["benchmark"]["source"])
 SOURCE_OPTIONS = config["benchmark"].get(config["benchmark"]["source"]) or {}  # the source's own section, if any
 BENCH_DIR = f"results/{BENCH}/benchmark"
-BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet", "manifest.json")
+BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet",
+                            "manifest.json")
 BASE_CONTAINER = "containers/base.sif"  # CPU analysis image for every rule that runs no model
 REFERENCE_DIR = Path(workflow.basedir) / "paper_figures" / "reference"  # published numbers, shipped
 PREDICTIONS = "results/{benchmark}/predictions/{model}/{subset}.parquet"
@@ -47,7 +48,8 @@ GPU = 0 if config["inference"]["device"] == "cpu" else 1
 PROBE = config["probe"]  # None: no probe jobs (cognition-only benchmarks have no per-image class labels)
 PHASH = config["phash"]  # None: no pHash jobs
 # timm runs in the open_clip image; the transformers backend in the HF image.
-PROBE_FEATURE_CONTAINER = {"timm": "openclip", "transformers": "hf-vlm"}[PROBE["features"]["backend"]] if PROBE else None
+PROBE_FEATURE_CONTAINER = ({"timm": "openclip", "transformers": "hf-vlm"}[PROBE["features"]["backend"]] if PROBE
+                           else None)
 
 # Report categories, in the paper's order.
 MAIN = "1 Main results"
