@@ -40,6 +40,7 @@ bench: venv
 # Login-node preflight: everything a run needs (weights, shards, images) checked offline, every gap named at once.
 #   make check CONFIG=configs/paper.yaml PROFILE=profiles/slurm
 check: venv
+	$(BIN)/python -m mubench.config config.yaml $(CONFIG)
 	$(BIN)/snakemake --cores 1 preflight $(if $(PROFILE),--profile $(PROFILE)) $(if $(CONFIG),--configfile $(CONFIG))
 
 # The image of every model family from containers/<name>.def, with whatever this machine has: apptainer → .sif,

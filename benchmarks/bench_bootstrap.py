@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mubench.config import section_with_defaults  # noqa: E402
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table  # noqa: E402
 from mubench.scoring.paired import paired_comparisons  # noqa: E402
 
@@ -96,9 +97,11 @@ def scipy_seconds(k: list[int], n: list[int], n_resamples: int, seed: int) -> fl
 def measure(models: int, rows: int, scipy_groups: int, n_resamples: int, seed: int) -> dict:
     """Seconds for all CIs with mubench and (measured or extrapolated) with SciPy, on the same groups."""
     predictions = synthetic_predictions(models, rows, seed)
-    settings = BootstrapSettings(method="basic", n_resamples=n_resamples, seed=seed)
+    schema = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+    settings = BootstrapSettings(**section_with_defaults(schema, "bootstrap", dict(n_resamples=n_resamples, seed=seed)))
+    excluded = section_with_defaults(schema, "report", {})["excluded_datasets"]  # as the workflow's score jobs
     start = time.perf_counter()
-    table = accuracy_table(predictions, bootstrap=settings)
+    table = accuracy_table(predictions, bootstrap=settings, excluded_datasets=excluded)
     ours = time.perf_counter() - start
 
     groups = component_counts(table)

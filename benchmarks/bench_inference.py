@@ -19,7 +19,8 @@ import torch
 
 from mubench.benchmark.demo import build_demo
 from mubench.benchmark.tables import Benchmark, load_image
-from mubench.answering.predict import option_texts, predict_subset, softmax
+from mubench.answering.contrastive import option_texts, softmax
+from mubench.answering.predict import predict_subset
 from mubench.models import ModelSpec, load_model
 
 

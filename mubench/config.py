@@ -1,21 +1,72 @@
 """Config validation with messages for people: one short line per problem naming the model and key, the full
-JSON-schema detail in a log file; plus the checks a schema cannot express (duplicate model names)."""
+JSON-schema detail in a log file; plus the checks a schema cannot express (duplicate model names).
+
+Snakemake reads config files leniently (a repeated key silently keeps the last value; a YAML error names neither
+file nor line), so the files are read once more here, strictly, before the workflow uses them.
+"""
 
 from __future__ import annotations
 
+import copy
 import difflib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import yaml
 
-from mubench.models.spec import ModelSpec
+from mubench.benchmark.sources import source_of
+from mubench.errors import ConfigError
+from mubench.models.spec import ModelSpec, parse_model
 
 MAX_SHOWN = 60  # characters of a value quoted in a message
 
 
-class ConfigError(ValueError):
-    """The config is invalid; the message names the offending key."""
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as Snakemake reads it, except that a key given twice in one mapping is an error."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"{key_node.start_mark.name}, line {line}: key {key!r} is given twice in one "
+                                  f"mapping (first on line {seen[key]}); YAML would silently keep the last value")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_config_file(path: str | Path) -> Any:
+    """A config file's contents, refusing YAML syntax errors and repeated keys with the file and line."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_StrictLoader)  # noqa: S506 — a SafeLoader subclass
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {err.problem or err.context}"
+                          + (f" ({err.context})" if err.context and err.problem else "")) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+
+
+def check_config_files(*paths: str | Path) -> None:
+    """Read every existing config file strictly (Snakemake itself reports a missing one)."""
+    for path in paths:
+        if Path(path).is_file():
+            read_config_file(path)
+
+
+@contextmanager
+def config_errors_first() -> Iterator[None]:
+    """Turn a ConfigError raised while the workflow is read into the exit message: Snakemake would print its own
+    pointer into rules/common.smk and a traceback before the problem; this way the problem is the first line."""
+    try:
+        yield
+    except ConfigError as err:
+        raise SystemExit(f"Config error: {err}") from None
 
 
 def _defaults_filling(validator_class):
@@ -29,7 +80,7 @@ def _defaults_filling(validator_class):
         if isinstance(instance, dict):
             for key, subschema in properties.items():
                 if "default" in subschema:
-                    instance.setdefault(key, subschema["default"])
+                    instance.setdefault(key, copy.deepcopy(subschema["default"]))  # never share the schema's
         yield from check_properties(validator, properties, instance, schema)
 
     return validators.extend(validator_class, {"properties": properties_with_defaults})
@@ -98,9 +149,25 @@ def describe(error, config: dict) -> str:
     return f"{where}{key}: {detail}"
 
 
-def validate_config(config: dict, schema_path: str | Path, detail_log: str | Path) -> None:
-    """Check ``config`` against the JSON schema, filling its defaults in place. On failure write every error in
-    full to ``detail_log`` and raise ConfigError with one short line per problem."""
+def section_with_defaults(schema_path: str | Path, section: str, values: dict) -> dict:
+    """``values`` for the config section ``section`` (dotted: ``probe.features``) with the schema's defaults filled
+    in, as validate_config fills them (nothing else is checked): the settings a library caller gets by default."""
+    from jsonschema import Draft202012Validator
+
+    subschema = yaml.safe_load(Path(schema_path).read_text())
+    for key in section.split("."):
+        subschema = subschema["properties"][key]
+    filled = copy.deepcopy(dict(values))
+    for _ in _defaults_filling(Draft202012Validator)(subschema).iter_errors(filled):
+        pass  # a missing required key is the caller's to give; only the filling matters here
+    return filled
+
+
+def validate_config(config: dict, schema_path: str | Path, detail_log: str | Path,
+                    sources: Iterable[str | Path] = ()) -> None:
+    """Check ``config`` (read from ``sources``) against the JSON schema, filling its defaults in place. On failure
+    write every error in full to ``detail_log`` and raise ConfigError: one short line per problem, then a line
+    saying how many there are and where the detail is."""
     from jsonschema import Draft202012Validator
 
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -112,19 +179,23 @@ def validate_config(config: dict, schema_path: str | Path, detail_log: str | Pat
     detail_log.parent.mkdir(parents=True, exist_ok=True)
     detail_log.write_text("\n\n".join(f"--- problem {i + 1} of {len(errors)}\n{e}" for i, e in enumerate(errors)))
     lines = list(dict.fromkeys(describe(e, config) for e in errors))
-    raise ConfigError(f"invalid config: {len(lines)} problem{'s' * (len(lines) > 1)} "
-                      f"(full schema detail in {detail_log}):\n" + "\n".join(f"  - {line}" for line in lines))
+    files = f" in {', '.join(str(s) for s in sources)}" if sources else ""
+    raise ConfigError("\n".join(lines) + f"\n({len(lines)} problem{'s' * (len(lines) > 1)}{files}; nothing was run; "
+                      f"full schema detail in {detail_log})")
 
 
 def check_config(config: dict[str, Any]) -> dict[str, ModelSpec]:
     """Return the configured models by name, refusing duplicates (they would share output paths)."""
-    source = config["benchmark"]["source"]
-    if config.get("probe") and source in ("microvqa", "microvqapp"):
-        raise ConfigError(f"probe: the linear probe learns per-image class labels, which benchmark.source {source} "
+    name = config["benchmark"]["source"]
+    source = source_of(name)
+    if config.get("probe") and not source.image_labels:
+        raise ConfigError(f"probe: the linear probe learns per-image class labels, which benchmark.source {name} "
                           "has not; leave the probe section out of this config")
-    if (config.get("detection") or {}).get("models") and source in ("microvqa", "microvqapp"):
+    if (config.get("detection") or {}).get("models") and not source.boxes:
         raise ConfigError(f"detection: Table 18 scores boxes against ground-truth boxes, which benchmark.source "
-                          f"{source} has not; set `detection: null` in this config")
+                          f"{name} has not; set `detection: null` in this config")
+    if source.release_option:
+        release_given(name, config["benchmark"].get(name) or {})
     models: dict[str, ModelSpec] = {}
     for i, entry in enumerate(config["models"]):
         name = entry["name"]
@@ -138,9 +209,20 @@ def check_config(config: dict[str, Any]) -> dict[str, ModelSpec]:
     return models
 
 
-def parse_model(entry: dict[str, Any], where: str) -> ModelSpec:
-    """One model entry as a ModelSpec; ``where`` (e.g. ``models[2]``) names it in the error."""
-    try:
-        return ModelSpec.from_config(entry)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where} ({entry.get('name')!r}): {err}") from err
+def release_given(source: str, options: dict) -> None:
+    """A MicroVQA-style release must be named before anything is planned: a folder, or a hub id at a revision."""
+    if options.get("path"):
+        return
+    if not options.get("revision"):
+        raise ConfigError(f"benchmark.{source}: set `path` (a folder holding the release's parquet shards) or "
+                          f"`revision` (the hub commit to read from the Hugging Face cache); see docs/microvqa.md")
+    if not options.get("repo_id"):
+        raise ConfigError(f"benchmark.{source}: `revision` needs `repo_id` (the release's Hugging Face dataset id), "
+                          "or set `path` to a local copy instead; see docs/microvqa.md")
+
+
+if __name__ == "__main__":  # `python -m mubench.config FILE…` (make check): Snakemake names no file or line for a
+    import sys              # YAML error in a --configfile; this does, before it starts
+
+    with config_errors_first():
+        check_config_files(*sys.argv[1:])

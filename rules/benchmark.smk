@@ -6,9 +6,9 @@ rule build_benchmark:
     params:
         source=config["benchmark"]["source"],
         seed=config["benchmark"]["seed"],
-        options=config["benchmark"].get(config["benchmark"]["source"], {}),
+        options=SOURCE_OPTIONS,
         max_image_pixels=config["benchmark"]["max_image_pixels"],
-    threads: config["benchmark"].get(config["benchmark"]["source"], {}).get("workers", 1)
+    threads: SOURCE_OPTIONS["workers"] if "workers" in SOURCE_OPTIONS else 1  # the demo builder has one thread
     container:
         BASE_CONTAINER
     log:

@@ -1,32 +1,105 @@
-# Config validation, model/subset lists, input functions and paper_figures/ output-naming helpers — nothing else.
+# Config validation, the settings every rule file shares (derived from the config here, once), input functions and
+# paper_figures/ output-naming helpers — nothing else. Rule files read only what this file defines and their own
+# rules, so their include order does not matter. Defaults live in schemas/config.schema.yaml alone: validate_config
+# fills them in, and rules pass settings to scripts as `params:`.
 
 import re
 from pathlib import Path
 
 from snakemake.utils import min_version
 
-from mubench.benchmark.ubench_cognition import workflow_subsets
-from mubench.config import check_config, validate_config
 from mubench.analyses.merging.plan import merge_plan
+from mubench.answering.detection import detection_models
+from mubench.benchmark.sources import source_of, workflow_subsets
+from mubench.config import check_config, config_errors_first, validate_config
 
 min_version("9.0")
 
 # A short message per problem (model, key, expected, nearest spelling); the full schema detail goes to the log.
-validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", "logs/config_validation.log")
-MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema cannot express
+with config_errors_first():
+    validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml", "logs/config_validation.log",
+                    sources=sorted(workflow.configfiles, key=workflow.overwrite_configfiles.__contains__))
+    MODELS = check_config(config)  # name -> ModelSpec; semantic checks the schema cannot express
+    BENCH = config["benchmark"]["name"]
+    # Models the merging section adds (trained demo models, one merged model per pair and α): evaluated like any
+    # model, but outside Table 1. EVAL_MODELS is every model the predict rule can run.
+    MERGING = merge_plan(config, MODELS, f"results/{BENCH}")
+    # detection.models: configured VLMs by name, or detection-only entries (the classical detector); name → spec
+    DETECTION_MODELS = detection_models(config["detection"]["models"] if config["detection"] else [], MODELS)
+    SUBSETS = workflow_subsets(config["benchmark"], config["subsets"])  # uBench: cognition only with a cognition set
 
-BENCH = config["benchmark"]["name"]
-BENCH_DIR = f"results/{BENCH}/benchmark"
-# Models the merging section adds (trained demo models, one merged model per pair and α): evaluated like any
-# model, but outside Table 1. EVAL_MODELS is every model the predict rule can run.
-MERGING = merge_plan(config, MODELS, f"results/{BENCH}")
 EVAL_MODELS = {**MODELS, **MERGING.specs}
-SUBSETS = workflow_subsets(config["benchmark"], config["subsets"])  # uBench: cognition only with a cognition folder
-BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet", "manifest.json")
+SOURCE = source_of(config["benchmark"]["source"])
+SOURCE_OPTIONS = config["benchmark"].get(config["benchmark"]["source"]) or {}  # the source's own section, if any
+BENCH_DIR = f"results/{BENCH}/benchmark"
+BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet",
+                            "manifest.json")
 BASE_CONTAINER = "containers/base.sif"  # CPU analysis image for every rule that runs no model
 REFERENCE_DIR = Path(workflow.basedir) / "paper_figures" / "reference"  # published numbers, shipped
-TABLE1_OUTPUTS = ["paper_figures/table1.csv", "paper_figures/table1.md", "paper_figures/table1.tex",
-                  "paper_figures/table1_breakdown.csv"]
+PREDICTIONS = "results/{benchmark}/predictions/{model}/{subset}.parquet"
+# the same questions under their alternative caption sets (caption sensitivity; empty for generative models)
+VARIANTS = "results/{benchmark}/predictions/{model}/caption_variants/{subset}.parquet"
+
+# Every job computes with inference.threads, whatever --cores gives it: float results depend on the thread count.
+THREADS = config["inference"]["threads"]
+FULL_IMAGE_CHECK = config["benchmark"]["verify_images"] == "full"  # md5 of every image before a job reads them
+# A job that may run a model on the accelerator asks for one `gpu` (profiles/default allows one at a time).
+GPU = 0 if config["inference"]["device"] == "cpu" else 1
+PROBE = config["probe"]  # None: no probe jobs (cognition-only benchmarks have no per-image class labels)
+PHASH = config["phash"]  # None: no pHash jobs
+# timm runs in the open_clip image; the transformers backend in the HF image.
+PROBE_FEATURE_CONTAINER = ({"timm": "openclip", "transformers": "hf-vlm"}[PROBE["features"]["backend"]] if PROBE
+                           else None)
+
+# Report categories, in the paper's order.
+MAIN = "1 Main results"
+BENCHMARK_SECTION = "2 Benchmark composition (appendix C)"
+ANALYSES_SECTION = "3 Linear probe and near-duplicates (appendix E)"
+LOCALIZATION_SECTION = "4 Localization (appendix Table 18)"
+MERGING_SECTION = "5 Weight merging (appendix G)"
+MORE_RESULTS = "6 More results (appendix)"
+STATISTICS_SECTION = "7 Model comparisons and sensitivity (beyond the paper)"
+
+# Perception figures and composition need coarse/fine questions; MicroVQA (cognition only) has none.
+PERCEPTION = any(subset in SUBSETS for subset in ("coarse", "fine"))
+COGNITION_TABLES = ["table9_cognition_summary", "table10_cognition_modalities", "table11_cognition_domains"]
+COMPOSITION_TABLES = ["table3_perception_summary", "table4_tasks", "table6_domains", "table7_modalities",
+                      "table8_stains"] + (COGNITION_TABLES if "cognition" in SUBSETS else [])
+# merging.subsets is checked against `subsets` in merge_plan; uBench without a cognition folder has no cognition,
+# which Table 19 then says in its notes (and the log) rather than leaving the subset out silently.
+MERGING_SUBSETS = [s for s in MERGING.subsets if s in SUBSETS]
+
+
+def cognition_absent_reason():
+    """Why this configuration has no cognition composition tables (Tables 9–11)."""
+    if "cognition" not in config["subsets"]:
+        return "config `subsets` does not list cognition"
+    return "no cognition set: `benchmark.ubench.cognition_path` is null (the expert cognition set is not public)"
+
+
+# name → (title, why it is absent, report category, the paper_figures/*.csv files it would have written): a note
+# in the report for each artefact this configuration cannot produce (rule absent_artefact), also in reproduction.md.
+ABSENT = {
+    name: entry
+    for name, entry, missing in [
+        ("table19_fig5_merging", ("Table 19 / Fig. 5 — weight merging", "no merging pairs configured "
+                                  "(config `merging.pairs`)", MERGING_SECTION, ["table19.csv"]), not MERGING.pairs),
+        ("table18_grit", ("Table 18 — GRIT localization", "no detection models configured (config "
+                          "`detection.models`)", LOCALIZATION_SECTION, ["table18_grit.csv"]), not DETECTION_MODELS),
+        ("table13_fig8_linear_probe", ("Table 13 / Fig. 8 — linear probe", "the linear probe is off (config "
+                                       "`probe` is null: it needs per-image class labels, which cognition-only "
+                                       "benchmarks such as MicroVQA have not)", ANALYSES_SECTION,
+                                       ["table13_linear_probe.csv"]), not PROBE),
+        ("table14_phash", ("Table 14 — pHash near-duplicates", "pHash is off (config `phash` is null)",
+                           ANALYSES_SECTION, ["table14_phash.csv"]), not PHASH),
+        ("tables9_11_cognition", ("Tables 9–11 — cognition composition", cognition_absent_reason(), BENCHMARK_SECTION,
+                                  [f"{stem}.csv" for stem in COGNITION_TABLES]), "cognition" not in SUBSETS),
+        ("perception", ("Figs. 3, 4, 11–14, Tables 3–11, 20 — perception, composition", "this benchmark has no perception "
+                        "(coarse or fine) questions: it is a cognition benchmark", MAIN,
+                        ["table20_pathology.csv"] + [f"{stem}.csv" for stem in COMPOSITION_TABLES]), not PERCEPTION),
+    ]
+    if missing
+}
 
 
 wildcard_constraints:
@@ -40,6 +113,16 @@ def model_names(models: dict, accelerator: bool) -> str:
     profiles/slurm gives the GPU to the rules of the first kind only."""
     names = [name for name, spec in models.items() if spec.uses_accelerator == accelerator]
     return "|".join(map(re.escape, names)) or "(?!)"
+
+
+def prediction_files(models, subsets=SUBSETS, pattern=PREDICTIONS):
+    """The prediction tables (``pattern=VARIANTS``: caption variants) of ``models`` on ``subsets``."""
+    return expand(pattern, benchmark=BENCH, model=models, subset=subsets)
+
+
+def model_outputs(pattern):
+    """``pattern`` for every subset, one model's job ({benchmark} and {model} stay wildcards)."""
+    return expand(pattern, subset=SUBSETS, allow_missing=True)
 
 
 def model_spec(wildcards):
@@ -72,8 +155,6 @@ def model_weights(wildcards):
     return workflow_weights(wildcards.model)
 
 
-# Called by rules/preflight.smk, included last: PROBE, DETECTION_MODELS and MERGING exist by then (rule files
-# hold no functions, snakemake --lint).
 def workflow_images():
     """Every Apptainer image the jobs of this config use (the rules' `container:` values; tests compare them)."""
     images = {"base"} | ({PROBE_FEATURE_CONTAINER} if PROBE else set())
@@ -81,6 +162,23 @@ def workflow_images():
     if MERGING.trained:
         images.add("openclip")  # train_demo_clip
     return sorted(images)
+
+
+def reproduction_tables(wildcards):
+    """The CSV of every paper artefact this run writes: rule reproduction compares each with the paper."""
+    tables = [rules.table1.output.csv, rules.table21.output.csv]
+    if PERCEPTION:
+        tables += [rules.perception_figures.output.table20]
+        tables += [rules.composition.output[stem.split("_")[0]] for stem in COMPOSITION_TABLES]
+    if PROBE:
+        tables.append(rules.table13.output.csv)
+    if PHASH:
+        tables.append(rules.table14.output.table)
+    if MERGING.pairs:
+        tables.append(rules.merging_figures.output.table19)
+    if DETECTION_MODELS:
+        tables.append(rules.table18.output.csv)
+    return tables
 
 
 def table_files(stem, caption=None, category=None, subcategory=None):
@@ -96,10 +194,3 @@ def named_table_files(stem, category, subcategory):
     name = stem.split("_")[0]
     csv, md, tex = table_files(stem, f"{name}.rst", category, subcategory)
     return {name: csv, f"{name}_md": md, f"{name}_tex": tex}
-
-
-def cognition_absent_reason():
-    """Why this configuration has no cognition composition tables (Tables 9–11)."""
-    if "cognition" not in config["subsets"]:
-        return "config `subsets` does not list cognition"
-    return "no cognition set: `benchmark.ubench.cognition_path` is null (the expert cognition set is not public)"

@@ -1,11 +1,6 @@
 # Localization (appendix Table 18): boxes per model → GRIT score. Runs for the models listed under
-# `detection.models`: configured VLMs with a box format (PaliGemma, Qwen-VL-Chat), asked by prompt, and
-# detection-only entries (the classical threshold detector), which answer no question; absent = no jobs.
-
-from mubench.answering.detection import detection_models
-
-DETECTION_MODELS = detection_models((config.get("detection") or {}).get("models", []), MODELS)  # name → spec
-DETECTION_OUTPUTS = [f"paper_figures/table18_grit.{ext}" for ext in ("csv", "md", "tex")] if DETECTION_MODELS else []
+# `detection.models` (DETECTION_MODELS): configured VLMs with a box format (PaliGemma, Qwen-VL-Chat), asked by
+# prompt, and detection-only entries (the classical threshold detector), which answer no question; absent = no jobs.
 
 
 rule detect:
@@ -22,10 +17,14 @@ rule detect:
     params:
         spec=lambda wc: DETECTION_MODELS[wc.model],
         batch_size=lambda wc: DETECTION_MODELS[wc.model].batch_size or config["inference"]["batch_size"],
-        device=config["inference"].get("device", "auto"),
+        device=config["inference"]["device"],
         # a plain string holding the fingerprint: a changed model reruns the job (Snakemake cannot compare `spec`)
         cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{DETECTION_MODELS[wc.model].fingerprint}",
-    threads: config["inference"].get("threads", 2)
+        threads=THREADS,  # not the job's `threads`: results must not depend on --cores
+        full_image_check=FULL_IMAGE_CHECK,
+    threads: THREADS
+    resources:
+        gpu=GPU,
     container:
         lambda wc: f"containers/{DETECTION_MODELS[wc.model].container}.sif"
     log:
@@ -40,6 +39,8 @@ rule detect:
 use rule detect as detect_cpu with:
     wildcard_constraints:
         model=model_names(DETECTION_MODELS, accelerator=False),
+    resources:
+        gpu=0,
 
 
 rule table18:

@@ -2,43 +2,13 @@
 # written as CSV + Markdown + LaTeX, figures as PNG + PDF (plus the data each figure drew under paper_figures/data/).
 # Report categories follow the paper's sections (report/*.rst holds one caption per artefact).
 
-FIGURES = config.get("figures", {})
-# Report categories, in the paper's order (rules of later sections use them too).
-MAIN = "1 Main results"
-BENCHMARK_SECTION = "2 Benchmark composition (appendix C)"
-ANALYSES_SECTION = "3 Linear probe and near-duplicates (appendix E)"
-LOCALIZATION_SECTION = "4 Localization (appendix Table 18)"
-MERGING_SECTION = "5 Weight merging (appendix G)"
-MORE_RESULTS = "6 More results (appendix)"
-
-
-COGNITION_TABLES = ["table9_cognition_summary", "table10_cognition_modalities", "table11_cognition_domains"]
-COMPOSITION_TABLES = ["table3_perception_summary", "table4_tasks", "table6_domains", "table7_modalities",
-                      "table8_stains"] + (COGNITION_TABLES if "cognition" in SUBSETS else [])
-PERCEPTION_FIGURES = {"fig4": "fig4_perception_axes", "fig11": "fig11_radar", "fig12": "fig12_coarse_by_type",
-                      "fig13": "fig13_fine_biology", "fig14": "fig14_fine_pathology"}
-# Perception figures and composition need coarse/fine questions; MicroVQA (cognition only) has none.
-PERCEPTION = any(subset in SUBSETS for subset in ("coarse", "fine"))
-PERCEPTION_OUTPUTS = (
-    [f"paper_figures/{stem}.{ext}" for stem in PERCEPTION_FIGURES.values() for ext in ("png", "pdf")]
-    + [f"paper_figures/table20_pathology.{ext}" for ext in ("csv", "md", "tex")]
-    + [f"paper_figures/{stem}.{ext}" for stem in COMPOSITION_TABLES for ext in ("csv", "md", "tex")]
-    + [f"paper_figures/fig3_composition.{ext}" for ext in ("png", "pdf")]
-)
-FIGURES_OUTPUTS = (
-    (PERCEPTION_OUTPUTS if PERCEPTION else [])
-    + [f"paper_figures/fig6_samples.{ext}" for ext in ("png", "pdf")]
-    + [f"paper_figures/table21_models.{ext}" for ext in ("csv", "md", "tex")]
-)
-from mubench.figures.published import reference_file
-
 
 rule table1:
     """Table 1: official (pooled) accuracy per subset and model, with CIs and the published values beside them."""
     input:
         scores=all_scores,
         manifest=f"{BENCH_DIR}/manifest.json",
-        reference=REFERENCE_DIR.parent / reference_file(config["benchmark"]["source"]),  # μ-Bench's Table 1 or MicroVQA's
+        reference=REFERENCE_DIR.parent / SOURCE.reference,  # μ-Bench's Table 1 or MicroVQA's leaderboard
         significance="paper_figures/significance.csv",  # marks models tied with the best of their subset
     output:
         csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category=MAIN, subcategory="Table 1"),
@@ -52,7 +22,7 @@ rule table1:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
         bootstrap=config["bootstrap"],
-        alpha=REPORT["significance_level"],
+        alpha=config["report"]["significance_level"],
     container:
         BASE_CONTAINER
     log:
@@ -87,7 +57,7 @@ rule perception_figures:
         fig14=report("paper_figures/fig14_fine_pathology.png", caption="../report/fig14.rst",
                      category=MORE_RESULTS, subcategory="Per axis and task"),
         fig14_pdf="paper_figures/fig14_fine_pathology.pdf",
-        **{f"{name}_data": f"paper_figures/data/{name}.csv" for name in PERCEPTION_FIGURES},
+        **{f"{name}_data": f"paper_figures/data/{name}.csv" for name in ("fig4", "fig11", "fig12", "fig13", "fig14")},
         table20=report("paper_figures/table20_pathology.csv", caption="../report/table20.rst",
                        category=MORE_RESULTS, subcategory="Pathology (Table 20)"),
         table20_md="paper_figures/table20_pathology.md",
@@ -96,7 +66,7 @@ rule perception_figures:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
         bootstrap=config["bootstrap"],
-        radar_models=FIGURES.get("radar_models", 5),
+        radar_models=config["figures"]["radar_models"],
     container:
         BASE_CONTAINER
     log:
@@ -150,8 +120,8 @@ rule sample_images:
         pdf="paper_figures/fig6_samples.pdf",
         data="paper_figures/data/fig6.csv",
     params:
-        per_dataset=FIGURES.get("samples_per_dataset", 6),
-        seed=FIGURES.get("seed", 0),
+        per_dataset=config["figures"]["samples_per_dataset"],
+        seed=config["figures"]["seed"],
     container:
         BASE_CONTAINER
     log:

@@ -8,11 +8,8 @@ rule predict:
         image_dir=f"{BENCH_DIR}/images",
         weights=model_weights,
     output:
-        predictions=expand("results/{{benchmark}}/predictions/{{model}}/{subset}.parquet", subset=SUBSETS),
-        # the same questions under their alternative caption sets (caption sensitivity; empty for generative models)
-        variants=expand(
-            "results/{{benchmark}}/predictions/{{model}}/caption_variants/{subset}.parquet", subset=SUBSETS
-        ),
+        predictions=model_outputs(PREDICTIONS),
+        variants=model_outputs(VARIANTS),
         model_info="results/{benchmark}/predictions/{model}/model.json",
     wildcard_constraints:
         model=model_names(EVAL_MODELS, accelerator=True),
@@ -20,10 +17,14 @@ rule predict:
         spec=model_spec,
         subsets=SUBSETS,
         batch_size=model_batch_size,
-        device=config["inference"].get("device", "auto"),
+        device=config["inference"]["device"],
         # a plain string holding the fingerprint: a changed model reruns the job (Snakemake cannot compare `spec`)
         cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{EVAL_MODELS[wc.model].fingerprint}",
-    threads: config["inference"].get("threads", 2)
+        threads=THREADS,  # not the job's `threads`: results must not depend on --cores
+        full_image_check=FULL_IMAGE_CHECK,
+    threads: THREADS
+    resources:
+        gpu=GPU,
     container:
         model_container
     log:
@@ -35,7 +36,9 @@ rule predict:
 
 
 # The same job for models that never use an accelerator (Random, API models): its own rule name lets profiles/slurm
-# send it to the CPU partition without a GPU.
+# send it to the CPU partition without a GPU, and a local run lets it run beside a GPU job.
 use rule predict as predict_cpu with:
     wildcard_constraints:
         model=model_names(EVAL_MODELS, accelerator=False),
+    resources:
+        gpu=0,

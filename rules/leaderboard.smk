@@ -1,20 +1,18 @@
 # The leaderboard page: one self-contained HTML file (mubench/figures/leaderboard.py) from Table 1's scores, the
 # prediction rows (provenance, wrong answers) and the benchmark's images (thumbnails).
 
-LEADERBOARD_OUTPUTS = ["paper_figures/leaderboard.html"]
-
 
 rule leaderboard:
     """paper_figures/leaderboard.html: models × subsets, accuracy ± CI beside the paper, provenance, significance
     marks and each model's wrong answers with thumbnails; no network needed to view it."""
     input:
         scores=all_scores,
-        predictions=expand(f"results/{BENCH}/predictions/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS),
+        predictions=prediction_files(MODELS),
         images=f"{BENCH_DIR}/images.parquet",
         questions=f"{BENCH_DIR}/questions.parquet",
         manifest=f"{BENCH_DIR}/manifest.json",
         image_dir=f"{BENCH_DIR}/images",
-        reference=REFERENCE_DIR.parent / reference_file(config["benchmark"]["source"]),  # as Table 1
+        reference=REFERENCE_DIR.parent / SOURCE.reference,  # as Table 1
         significance="paper_figures/significance.csv",  # rule significance: ★ and ≈ marks
         sensitivity="paper_figures/sensitivity.csv",  # rule sensitivity: spread over caption sets / matching rules
     output:
@@ -23,7 +21,7 @@ rule leaderboard:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
         bootstrap=config["bootstrap"],
-        settings={**(config.get("leaderboard") or {}), "alpha": REPORT["significance_level"]},  # as Table 1's marks
+        settings={**config["leaderboard"], "alpha": config["report"]["significance_level"]},  # as Table 1's marks
     container:
         BASE_CONTAINER
     log:

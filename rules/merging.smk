@@ -1,17 +1,6 @@
 # Weight merging (appendix G.2, Fig. 5, Table 19): θ = α·θ_base + (1−α)·θ_tuned per pair and α. Each merged model
 # is an ordinary model (common.smk: EVAL_MODELS) whose predict job depends on the folder written here.
 
-# merging.subsets is checked against `subsets` in merge_plan; uBench without a cognition folder has no cognition,
-# which Table 19 then says in its notes (and the log) rather than leaving the subset out silently.
-MERGING_SUBSETS = [s for s in MERGING.subsets if s in SUBSETS]
-MERGING_NOT_EVALUATED = {s: cognition_absent_reason() for s in MERGING.subsets if s not in SUBSETS}
-MERGING_OUTPUTS = (
-    [f"paper_figures/{name}" for name in ("table19.csv", "table19.md", "table19.tex", "fig5_merging.png",
-                                          "fig5_merging.pdf", "data/fig5.csv", "merging_alpha_curve.png",
-                                          "merging_alpha_curve.pdf", "merging_alpha_curve.csv")]
-    if MERGING.pairs else []
-)
-
 
 wildcard_constraints:
     trained="|".join(map(re.escape, MERGING.trained)) or "^$",
@@ -29,7 +18,9 @@ rule train_demo_clip:
         directory("results/{benchmark}/merging/trained/{trained}"),
     params:
         trained=lambda wc: MERGING.trained[wc.trained],
-    threads: config["inference"].get("threads", 2)
+        threads=THREADS,  # not the job's `threads`: the weights depend on it
+        full_image_check=FULL_IMAGE_CHECK,
+    threads: THREADS
     container:
         "containers/openclip.sif"
     log:
@@ -51,7 +42,8 @@ rule merge_weights:
         base=lambda wc: EVAL_MODELS[MERGING.merged[wc.merged].base],
         tuned=lambda wc: EVAL_MODELS[MERGING.merged[wc.merged].tuned],
         alpha=lambda wc: MERGING.merged[wc.merged].alpha,
-    threads: config["inference"].get("threads", 2)
+        threads=THREADS,  # not the job's `threads`: results must not depend on --cores
+    threads: THREADS
     container:
         lambda wc: f"containers/{MERGING.merged[wc.merged].spec.container}.sif"
     log:
@@ -65,8 +57,7 @@ rule merge_weights:
 rule merging_figures:
     """Table 19, Fig. 5 and the α curve, on the questions of config merging.eval_splits."""
     input:
-        predictions=expand(f"results/{BENCH}/predictions/{{model}}/{{subset}}.parquet", model=EVAL_MODELS,
-                           subset=MERGING_SUBSETS),
+        predictions=prediction_files(EVAL_MODELS, MERGING_SUBSETS),
         images=f"{BENCH_DIR}/images.parquet",
         table1=REFERENCE_DIR / "paper_table1.csv",
         pathology=REFERENCE_DIR / "paper_table20_pathology.csv",
@@ -85,8 +76,10 @@ rule merging_figures:
         models=lambda wc: list(EVAL_MODELS.values()),
         plan=MERGING,
         subsets=MERGING_SUBSETS,
-        not_evaluated=MERGING_NOT_EVALUATED,  # subset → why this benchmark has none of its questions
-        section=config.get("merging") or {},
+        # subset → why this benchmark has none of its questions
+        not_evaluated={s: cognition_absent_reason() for s in MERGING.subsets if s not in SUBSETS},
+        eval_splits=config["merging"]["eval_splits"] if config["merging"] else None,
+        slices=config["merging"]["slices"] if config["merging"] else None,
         bootstrap=config["bootstrap"],
     container:
         BASE_CONTAINER

@@ -1,9 +1,5 @@
-# Perceptual near-duplicates (appendix E.5): Table 14 and its Table 1 robustness check.
-
-PHASH = config.get("phash") or {}  # absent or null: no pHash jobs
-PHASH_TABLES = ["table14_phash", "table14_robustness", "table14_robustness_summary"]
-PHASH_OUTPUTS = [f"paper_figures/{stem}.{ext}" for stem in PHASH_TABLES for ext in ("csv", "md", "tex")
-                 if PHASH]
+# Perceptual near-duplicates (appendix E.5): Table 14 and its Table 1 robustness check. Config `phash` null: the
+# rules exist but no target asks for them.
 
 
 rule phash:
@@ -15,7 +11,8 @@ rule phash:
         f"results/{BENCH}/phash/hashes.parquet",
     params:
         cache_dir=f"results/{BENCH}/cache/phash",
-    threads: PHASH.get("workers", 2)
+        full_image_check=FULL_IMAGE_CHECK,
+    threads: PHASH["workers"] if PHASH else 1
     container:
         BASE_CONTAINER
     log:
@@ -30,15 +27,16 @@ rule table14:
     """Near-duplicates per dataset beside the paper; Table 1 re-scored without the most duplicated datasets."""
     input:
         hashes=f"results/{BENCH}/phash/hashes.parquet",
-        predictions=expand(f"results/{BENCH}/predictions/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS),
+        predictions=prediction_files(MODELS),
         reference=REFERENCE_DIR / "paper_table14_phash.csv",
     output:
-        **dict(zip(("table", "table_md", "table_tex"), table_files(PHASH_TABLES[0], "table14.rst",
+        **dict(zip(("table", "table_md", "table_tex"), table_files("table14_phash", "table14.rst",
                                                                    ANALYSES_SECTION, "Table 14"))),
         **dict(zip(("robustness", "robustness_md", "robustness_tex"),
-                   table_files(PHASH_TABLES[1], "table14_robustness.rst", ANALYSES_SECTION, "Table 14"))),
+                   table_files("table14_robustness", "table14_robustness.rst", ANALYSES_SECTION, "Table 14"))),
         **dict(zip(("summary", "summary_md", "summary_tex"),
-                   table_files(PHASH_TABLES[2], "table14_robustness_summary.rst", ANALYSES_SECTION, "Table 14"))),
+                   table_files("table14_robustness_summary", "table14_robustness_summary.rst", ANALYSES_SECTION,
+                               "Table 14"))),
     params:
         models=lambda wc: list(MODELS.values()),
         settings=PHASH,

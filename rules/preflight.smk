@@ -10,11 +10,13 @@ rule preflight:
     params:
         models=lambda wc: list(MODELS.values()),
         benchmark=config["benchmark"],
-        probe_features=PROBE.get("features"),
+        probe_features=PROBE["features"] if PROBE else None,
         images=workflow_images(),
         use_apptainer=DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method,
         repo=workflow.basedir,
-        hash_record=f"results/{BENCH}/ubench_shard_sha256.json",
+        results_dir=f"results/{BENCH}",  # where the build keeps its record of shard hashes
+        failed_log_shown=workflow.output_settings.show_failed_logs,  # then the table is printed by Snakemake
+    retries: 0  # a rerun finds the same gaps: the table once, whatever the profile's `retries`
     log:
         f"logs/preflight/{BENCH}.log",  # no benchmark file: it would count as an output and stop reruns
     run:

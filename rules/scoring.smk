@@ -1,40 +1,20 @@
-from mubench.scoring.accuracy import EULENBERG_DATASETS
-
-# Report settings with their defaults (schemas/config.schema.yaml describes each).
-REPORT = {
-    "excluded_datasets": list(EULENBERG_DATASETS),  # DESIGN §4: totals also without the two Eulenberg datasets
-    "coarse_caption_sets": "default",
-    "significance_level": 0.05,
-    **config.get("report", {}),
-}
-STATISTICS_SECTION = "7 Model comparisons and sensitivity (beyond the paper)"  # report category, after the paper's
-STATS_OUTPUTS = [
-    "paper_figures/significance.csv",
-    "paper_figures/significance_breakdown.csv",
-    "paper_figures/significance_matrix.png",
-    "paper_figures/significance_matrix.pdf",
-    "paper_figures/sensitivity.csv",
-    "paper_figures/sensitivity.png",
-    "paper_figures/sensitivity.pdf",
-]
+# Scores per model (accuracy with bootstrap CIs), and the statistics that compare the configured models.
 
 
 rule score:
     """Accuracy per question type, dataset and subset (micro totals + macro means) with bootstrap CIs, per model."""
     input:
-        predictions=expand("results/{{benchmark}}/predictions/{{model}}/{subset}.parquet", subset=SUBSETS),
-        variants=expand(
-            "results/{{benchmark}}/predictions/{{model}}/caption_variants/{subset}.parquet", subset=SUBSETS
-        ),
+        predictions=model_outputs(PREDICTIONS),
+        variants=model_outputs(VARIANTS),
     output:
-        expand("results/{{benchmark}}/scores/{{model}}/{subset}.parquet", subset=SUBSETS),
+        model_outputs("results/{benchmark}/scores/{model}/{subset}.parquet"),
     wildcard_constraints:
         model=model_names(EVAL_MODELS, accelerator=True),
     params:
         bootstrap=config["bootstrap"],
-        coarse_caption_sets=REPORT["coarse_caption_sets"],
+        coarse_caption_sets=config["report"]["coarse_caption_sets"],
         # DESIGN §4: always also without the two Eulenberg datasets, unless the config names others
-        excluded_datasets=REPORT["excluded_datasets"],
+        excluded_datasets=config["report"]["excluded_datasets"],
     container:
         BASE_CONTAINER
     log:
@@ -55,7 +35,7 @@ rule significance:
     """Paired comparisons of every two configured models on the questions both answered: accuracy difference with an
     image-paired bootstrap CI, exact McNemar test, Holm over the pairs of a subset (and per dataset)."""
     input:
-        expand(f"results/{BENCH}/predictions/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS),
+        prediction_files(MODELS),
     output:
         csv=report("paper_figures/significance.csv", caption="../report/significance.rst", category=STATISTICS_SECTION,
                    subcategory="Paired comparisons"),
@@ -67,7 +47,7 @@ rule significance:
         models=lambda wc: [(name, spec.label) for name, spec in MODELS.items()],
         subsets=SUBSETS,
         bootstrap=config["bootstrap"],
-        alpha=REPORT["significance_level"],
+        alpha=config["report"]["significance_level"],
     container:
         BASE_CONTAINER
     log:
@@ -82,10 +62,8 @@ rule sensitivity:
     """Accuracy of every configured model under each caption set (contrastive, Random) or matching rule
     (generative), beside its default on the same questions, and the spread."""
     input:
-        predictions=expand(f"results/{BENCH}/predictions/{{model}}/{{subset}}.parquet", model=MODELS, subset=SUBSETS),
-        variants=expand(
-            f"results/{BENCH}/predictions/{{model}}/caption_variants/{{subset}}.parquet", model=MODELS, subset=SUBSETS
-        ),
+        predictions=prediction_files(MODELS),
+        variants=prediction_files(MODELS, pattern=VARIANTS),
     output:
         csv=report("paper_figures/sensitivity.csv", caption="../report/sensitivity.rst", category=STATISTICS_SECTION,
                    subcategory="Caption and matching sensitivity"),

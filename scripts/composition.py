@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from mubench.benchmark.sources import source_of
 from mubench.benchmark.tables import Benchmark
 from mubench.figures.benchmark_figures import plot_fig3
 from mubench.figures.composition import composition_tables
@@ -26,7 +27,7 @@ def run(benchmark_root, reference_paths, with_cognition, out):
     images, questions, detection = bench.images, bench.questions, bench.detection
     source = bench.manifest["source"]
     references = ({Path(path).stem.split("_")[1]: read_reference(path) for path in reference_paths}
-                  if source == "ubench" else None)
+                  if source_of(source).paper_data else None)
     note = ("paper_*: the paper's published count (names matched ignoring case and punctuation; paper rows we lack "
             "are listed with ours blank)" if references else
             f"benchmark source {source!r} is not uBench: no paper counts beside ours")

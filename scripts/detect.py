@@ -12,7 +12,7 @@ def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads, fu
     if FAMILIES[spec.family].uses_torch:  # the classical detector never imports torch
         import torch
 
-        from mubench.answering.predict import resolve_device
+        from mubench.models import resolve_device
 
         torch.set_num_threads(threads)
         device = resolve_device(device)
@@ -29,6 +29,6 @@ with log_to(snakemake.log[0]):
         snakemake.params.cache_dir,
         snakemake.params.batch_size,
         snakemake.params.device,
-        snakemake.config["inference"]["threads"],  # not snakemake.threads: results must not depend on --cores
-        snakemake.config["benchmark"]["verify_images"] == "full",
+        snakemake.params.threads,
+        snakemake.params.full_image_check,
     )

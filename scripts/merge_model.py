@@ -13,4 +13,4 @@ def run(base, tuned, alpha, out_dir, threads):
 
 with log_to(snakemake.log[0]):
     run(snakemake.params.base, snakemake.params.tuned, snakemake.params.alpha, snakemake.output[0],
-        snakemake.config["inference"]["threads"])  # not snakemake.threads: results must not depend on --cores
+        snakemake.params.threads)

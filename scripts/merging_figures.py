@@ -5,23 +5,23 @@ import logging
 import pandas as pd
 
 from mubench.figures.export import write_table
-from mubench.figures.merging import alpha_curve, fig5_points, held_out, plot_alpha_curve, plot_fig5, slice_accuracy, \
-    table19
+from mubench.figures.merging import alpha_curve, fig5_points, plot_alpha_curve, plot_fig5, table19
 from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
 from mubench.logs import log_to
 from mubench.scoring.accuracy import BootstrapSettings
+from mubench.scoring.slices import held_out, slice_accuracy
 
 log = logging.getLogger(__name__)
 
 
-def run(prediction_paths, images_path, references, models, plan, subsets, not_evaluated, section, bootstrap, out):
+def run(prediction_paths, images_path, references, models, plan, subsets, not_evaluated, splits, slices, bootstrap,
+        out):
     predictions = pd.concat([pd.read_parquet(p) for p in prediction_paths], ignore_index=True)
-    splits = section.get("eval_splits")
     predictions = held_out(predictions, pd.read_parquet(images_path), splits)
     note = f"questions on {'/'.join(splits)} images only" if splits else "all questions"
     settings = BootstrapSettings(**bootstrap)
-    accuracy = slice_accuracy(predictions, section["slices"], settings)
+    accuracy = slice_accuracy(predictions, slices, settings)
     table1_reference, pathology_reference = read_reference(references.table1), read_reference(references.pathology)
     table = table19(predictions, models, plan, subsets, table1_reference, pathology_reference, accuracy, settings)
     table["evaluated_on"] = note
@@ -43,4 +43,5 @@ def run(prediction_paths, images_path, references, models, plan, subsets, not_ev
 with log_to(snakemake.log[0]):
     run(snakemake.input.predictions, snakemake.input.images, snakemake.input, snakemake.params.models,
         snakemake.params.plan, snakemake.params.subsets, dict(snakemake.params.not_evaluated),
-        dict(snakemake.params.section), dict(snakemake.params.bootstrap), snakemake.output)
+        snakemake.params.eval_splits, dict(snakemake.params.slices), dict(snakemake.params.bootstrap),
+        snakemake.output)

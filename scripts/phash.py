@@ -20,4 +20,4 @@ def run(benchmark_root, cache_dir, output, workers, full_image_check):
 
 with log_to(snakemake.log[0]):
     run(Path(snakemake.input.images).parent, snakemake.params.cache_dir, snakemake.output[0], snakemake.threads,
-        snakemake.config["benchmark"]["verify_images"] == "full")
+        snakemake.params.full_image_check)

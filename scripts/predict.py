@@ -4,10 +4,10 @@ alternative caption set (caption sensitivity; no variant rows for generative mod
 from pathlib import Path
 
 from mubench.answering.caption_variants import predict_caption_variants
-from mubench.answering.predict import load_for, predict_subsets
+from mubench.answering.predict import predict_subsets
 from mubench.io import atomic_write, write_json
 from mubench.logs import log_to
-from mubench.models import FAMILIES
+from mubench.models import FAMILIES, load_for
 
 
 def run(spec, benchmark_root, subsets, outputs, variant_outputs, info_path, cache_dir, batch_size, device, threads,
@@ -39,6 +39,6 @@ with log_to(snakemake.log[0]):
         snakemake.params.cache_dir,
         snakemake.params.batch_size,
         snakemake.params.device,
-        snakemake.config["inference"]["threads"],  # not snakemake.threads: results must not depend on --cores
-        snakemake.config["benchmark"]["verify_images"] == "full",
+        snakemake.params.threads,
+        snakemake.params.full_image_check,
     )

@@ -21,8 +21,5 @@ def run(features_path, benchmark_root, settings, output, threads):
 
 
 with log_to(snakemake.log[0]):
-    options = {k: v for k, v in dict(snakemake.params.settings).items() if k != "features"}
-    if "fallback_split" in options:
-        options["fallback_split"] = tuple(options["fallback_split"])
-    run(snakemake.input.features, Path(snakemake.input.images).parent, ProbeSettings(**options),
-        snakemake.output[0], snakemake.config["inference"]["threads"])  # BLAS threads: fixed, never --cores
+    run(snakemake.input.features, Path(snakemake.input.images).parent,
+        ProbeSettings.from_config(dict(snakemake.params.settings)), snakemake.output[0], snakemake.params.threads)

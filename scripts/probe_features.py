@@ -28,6 +28,4 @@ def run(benchmark_root, settings, cache_dir, output, threads, full_image_check):
 
 with log_to(snakemake.log[0]):
     run(Path(snakemake.input.images).parent, FeatureSettings.from_config(dict(snakemake.params.settings)),
-        snakemake.params.cache_dir, snakemake.output[0],
-        snakemake.config["inference"]["threads"],  # not snakemake.threads: features must not depend on --cores
-        snakemake.config["benchmark"]["verify_images"] == "full")
+        snakemake.params.cache_dir, snakemake.output[0], snakemake.params.threads, snakemake.params.full_image_check)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mubench.benchmark.sources import source_of
 from mubench.figures.export import describe_benchmark
 from mubench.figures.reproduction import render, summarise
 from mubench.io import atomic_write
@@ -18,7 +19,7 @@ def run(table_paths, absent, manifest_path, output):
     notes = [f"benchmark: {describe_benchmark(manifest)}",
              "within paper CI: our value lies in the paper's value ± its published \"±\" (Tables 1, 19, 20)",
              "Δ = ours − paper (Table 21: in percent of the paper's parameter count); counts compare exactly"]
-    if manifest["source"] != "ubench":
+    if not source_of(manifest["source"]).paper_data:
         notes.append("this is NOT the μ-Bench data: numbers beside the paper's are for orientation only")
     atomic_write(output, lambda tmp: Path(tmp).write_text(render(summarise(tables), notes)))
 

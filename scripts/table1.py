@@ -5,14 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mubench.figures.published import (
-    for_benchmark,
-    per_task_published,
-    protocol_notes,
-    published_notes,
-    render_tasks,
-    skip_notes,
-)
+from mubench.benchmark.sources import source_of
+from mubench.figures.published import for_benchmark, per_task_published, protocol_notes, render_tasks, skip_notes
 from mubench.figures.export import describe_benchmark, latex
 from mubench.figures.table1 import (
     TIED_MARK,
@@ -42,7 +36,7 @@ def run(score_paths, manifest_path, reference_path, significance_path, models, s
         f"{TIED_MARK} = not significantly different from the best model of its subset (first row): exact McNemar test "
         f"on the questions both answered, Holm-corrected over the subset's model pairs, p ≥ {alpha:g} "
         "(significance.csv)",
-        *published_notes(manifest["source"]),
+        *source_of(manifest["source"]).published_notes,
         *protocol_notes(manifest, models),
         *skip_notes(manifest, models),
     ]

@@ -5,16 +5,12 @@ import logging
 import numpy as np
 import pandas as pd
 
-from mubench.figures.table14 import (
-    build_table14,
-    datasets_above,
-    read_reference,
-    robustness_check,
-)
+from mubench.analyses.phash import datasets_above, similarity_table
 from mubench.figures.export import write_table
+from mubench.figures.table14 import build_table14, read_reference
 from mubench.logs import log_to
-from mubench.analyses.phash import similarity_table
 from mubench.scoring.accuracy import BootstrapSettings
+from mubench.scoring.robustness import robustness_check
 
 PREDICTION_KEYS = ["model", "subset", "question_type", "dataset", "image_id", "correct"]  # all Table 1 needs
 

@@ -16,5 +16,4 @@ def run(trained, benchmark_root, init_dir, out_dir, threads, full_image_check):
 
 with log_to(snakemake.log[0]):
     run(snakemake.params.trained, Path(snakemake.input.questions).parent, snakemake.input.get("init"),
-        snakemake.output[0], snakemake.config["inference"]["threads"],  # not --cores: the weights depend on it
-        snakemake.config["benchmark"]["verify_images"] == "full")
+        snakemake.output[0], snakemake.params.threads, snakemake.params.full_image_check)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import os
@@ -13,14 +14,50 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from mubench.benchmark.tables import write_table
+from mubench.config import section_with_defaults, validate_config
 from mubench.io import write_json
+from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub request must fail at once, never hang in retries
 
 REPO = Path(__file__).resolve().parent.parent
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+
+
+def config_section(section: str, **values) -> dict:
+    """Config ``section`` (dotted: ``probe.features``) as the workflow sees it: ``values`` over the schema's defaults,
+    so no test restates a default."""
+    return section_with_defaults(SCHEMA, section, values)
+
+
+def bootstrap_settings(**values) -> BootstrapSettings:
+    """The config's bootstrap settings (seed 0 unless given) with ``values`` changed."""
+    return BootstrapSettings(**config_section("bootstrap", **{"seed": 0, **values}))
+
+
+EXCLUDED_DATASETS = config_section("report")["excluded_datasets"]  # the "without_excluded" scope's default
+
+
+def scores_table(predictions, *, bootstrap: BootstrapSettings | None = None, excluded_datasets=EXCLUDED_DATASETS):
+    """accuracy_table with the config's defaults for what a test does not set."""
+    return accuracy_table(predictions, bootstrap=bootstrap or bootstrap_settings(), excluded_datasets=excluded_datasets)
+
+
+def with_merging_defaults(config: dict) -> dict:
+    """A partial test config whose ``merging`` section carries the schema's defaults, as merge_plan receives it."""
+    return {**config, "merging": config_section("merging", **config["merging"])}
+
+
+def workflow_config(config: dict | None = None) -> dict:
+    """``config`` (default: the shipped config.yaml) as the workflow reads it: validated, the schema's defaults
+    filled in."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text()) if config is None else copy.deepcopy(config)
+    validate_config(config, SCHEMA, "/nonexistent/config_validation.log")
+    return config
 
 
 def _image_row(root: Path, image_id: str, pixels: np.ndarray, dataset: str) -> dict:
@@ -104,6 +141,24 @@ def checkout_stays_clean():
                          f"copy (conftest.copy_workflow) or with --directory <tmp_path>, and write only under tmp_path")
 
 
+# The tiny random open_clip model every scoring test uses (a real open_clip architecture, mubench-tiny-ViT).
+TINY_OPEN_CLIP = {"family": "open_clip", "architecture": "mubench-tiny-ViT", "pretrained": None, "seed": 0}
+
+
+def tiny_open_clip_spec(name: str = "tiny", **entry):
+    """The tiny open_clip model's spec (``entry`` changes its config entry)."""
+    from mubench.models import ModelSpec
+
+    return ModelSpec.from_config({"name": name, **TINY_OPEN_CLIP, **entry})
+
+
+def tiny_open_clip(name: str = "tiny", **entry):
+    """The tiny open_clip model, loaded on the CPU."""
+    from mubench.models.open_clip_family import OpenClipModel
+
+    return OpenClipModel(tiny_open_clip_spec(name, **entry))
+
+
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "report",
                   "paper_figures/reference", "paper_figures/published", "paper_figures/README.md"]
@@ -129,11 +184,12 @@ def load_bindings():
     return module
 
 
-def snakemake(workdir: Path, *args: str, cores: int = 2, check: bool = True, env: dict | None = None,
+def snakemake(workdir: Path, *args: str, cores: int | None = 2, check: bool = True, env: dict | None = None,
               timeout: int = 1800) -> subprocess.CompletedProcess:
-    """``snakemake --cores N *args`` in ``workdir``; fails the test with the output's tail unless ``check=False``."""
-    result = subprocess.run([str(SNAKEMAKE), "--cores", str(cores), *args], cwd=workdir, capture_output=True,
-                            text=True, timeout=timeout, env=env)
+    """``snakemake --cores N *args`` in ``workdir`` (``cores=None``: as the profile says); the one way tests run
+    Snakemake. Fails the test with the output's tail unless ``check=False``."""
+    result = subprocess.run([str(SNAKEMAKE), *(["--cores", str(cores)] if cores else []), *args], cwd=workdir,
+                            capture_output=True, text=True, timeout=timeout, env=env)
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.workflow
 CLIP, PALI = "OpenCLIP-tiny-untrained", "tiny-PaliGemma"
 PREDICTIONS = f"results/demo/predictions/{CLIP}/coarse.parquet"
 BOXES = f"results/demo/detection/{PALI}/boxes.parquet"
-# encode_cached (mubench.answering.predict) and _ask (mubench.answering.detection) log what they reuse
+# encode_cached (mubench.answering.embedding_cache) and _ask (mubench.answering.detection) log what they reuse
 ENCODED = re.compile(r"(texts|images): (\d+) unique, (\d+) cached, (\d+) to encode")
 ASKED = re.compile(r"(\d+) distinct detection prompts, (\d+) cached, (\d+) to ask")
 

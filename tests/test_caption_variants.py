@@ -8,20 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import tiny_open_clip, tiny_open_clip_spec
+
 from mubench.answering.caption_variants import VARIANT_COLUMNS, predict_caption_variants, variant_questions
 from mubench.answering.generative import GENERATIVE_COLUMNS
 from mubench.answering.predict import predict_subset
 from mubench.benchmark.tables import Benchmark, write_table
 from mubench.models import ModelSpec
-from mubench.models.open_clip_family import OpenClipModel
 from mubench.scoring.sensitivity import SENSITIVITY_COLUMNS, caption_set_name, pooled_with_variants, sensitivity_table
-
-TINY = dict(name="tiny", family="open_clip", architecture="mubench-tiny-ViT", pretrained=None, seed=0)
-
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    return OpenClipModel(ModelSpec.from_config(TINY))
+    return tiny_open_clip()
 
 
 class Counting:
@@ -62,7 +60,7 @@ def with_variants(root):
 def test_variant_rows_are_scored_like_the_question_with_that_caption_set_without_reencoding_images(
         tiny_benchmark, tiny_model, tmp_path):
     root = with_variants(tiny_benchmark)
-    spec = ModelSpec.from_config(TINY)
+    spec = tiny_open_clip_spec()
     counting = Counting(tiny_model)
     default = predict_subset(spec, root, "coarse", cache_dir=tmp_path / "cache", batch_size=8, model=counting)
     assert counting.images == 12 and "img000:modality" not in set(default.question_id)  # no captions: skipped
@@ -96,7 +94,7 @@ def test_variant_rows_are_scored_like_the_question_with_that_caption_set_without
 def test_skipped_questions_are_logged(tiny_benchmark, tiny_model, tmp_path, caplog):
     root = with_variants(tiny_benchmark)
     with caplog.at_level(logging.INFO):
-        predict_subset(ModelSpec.from_config(TINY), root, "coarse", cache_dir=tmp_path, batch_size=8,
+        predict_subset(tiny_open_clip_spec(), root, "coarse", cache_dir=tmp_path, batch_size=8,
                        model=tiny_model)
     assert "1 questions have no caption set; contrastive models skip them" in caplog.text
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
+from conftest import bootstrap_settings, scores_table
+
 from mubench.scoring.bootstrap import METHODS, proportion_ci
 from mubench.scoring.cluster_bootstrap import cluster_ci, image_categories, resample_images, stratified
 
@@ -93,9 +94,9 @@ def _width_ratio(table, subset, level, group="all", scope="all"):
 
 def test_accuracy_table_reports_both_widths_and_uses_the_configured_one():
     predictions = _coarse_predictions(correlated=True)
-    settings = BootstrapSettings(n_resamples=1999, seed=2)
-    rows = accuracy_table(predictions, bootstrap=settings)
-    images = accuracy_table(predictions, bootstrap=BootstrapSettings(n_resamples=1999, seed=2, resample="images"))
+    settings = bootstrap_settings(n_resamples=1999, seed=2)
+    rows = scores_table(predictions, bootstrap=settings)
+    images = scores_table(predictions, bootstrap=bootstrap_settings(n_resamples=1999, seed=2, resample="images"))
     pd.testing.assert_frame_equal(rows.drop(columns=["ci_low", "ci_high", "ci_halfwidth"]),
                                   images.drop(columns=["ci_low", "ci_high", "ci_halfwidth"]))
     np.testing.assert_array_equal(rows.ci_low, rows.rows_ci_low)
@@ -114,8 +115,8 @@ def test_accuracy_table_reports_both_widths_and_uses_the_configured_one():
 
 
 def test_independent_answers_give_image_widths_close_to_row_widths():
-    ratios = [_width_ratio(accuracy_table(_coarse_predictions(correlated=False, seed=s),
-                                          bootstrap=BootstrapSettings(n_resamples=1999, seed=s)), "coarse", "total")
+    ratios = [_width_ratio(scores_table(_coarse_predictions(correlated=False, seed=s),
+                                          bootstrap=bootstrap_settings(n_resamples=1999, seed=s)), "coarse", "total")
               for s in range(8)]
     assert np.mean(ratios) == pytest.approx(1.0, abs=0.06)
 
@@ -123,9 +124,9 @@ def test_independent_answers_give_image_widths_close_to_row_widths():
 @pytest.mark.parametrize("method", METHODS)
 def test_image_intervals_are_deterministic_and_independent_of_row_order(method):
     predictions = _coarse_predictions(correlated=True, images=90)
-    settings = BootstrapSettings(method=method, n_resamples=499, seed=7, resample="images")
-    first = accuracy_table(predictions, bootstrap=settings)
-    pd.testing.assert_frame_equal(first, accuracy_table(predictions.sample(frac=1, random_state=3),
+    settings = bootstrap_settings(method=method, n_resamples=499, seed=7, resample="images")
+    first = scores_table(predictions, bootstrap=settings)
+    pd.testing.assert_frame_equal(first, scores_table(predictions.sample(frac=1, random_state=3),
                                                         bootstrap=settings))
     assert first[["images_ci_low", "images_ci_high"]].notna().all().all()
     # both scopes resample the same dataset once: identical dataset rows
@@ -135,4 +136,4 @@ def test_image_intervals_are_deterministic_and_independent_of_row_order(method):
 
 def test_unknown_resampling_unit_is_refused():
     with pytest.raises(ValueError, match="bootstrap.resample"):
-        BootstrapSettings(resample="questions")
+        bootstrap_settings(resample="questions")

@@ -10,17 +10,15 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, SNAKEMAKE, copy_workflow, load_bindings
+from conftest import REPO, copy_workflow, load_bindings, snakemake
 
 MAX_JOBS_PER_MODEL = 3
 MAX_AGGREGATE_JOBS = 6
@@ -76,11 +74,9 @@ def test_paper_config_submits_at_most_three_slurm_jobs_per_model(tmp_path):
     overrides.write_text(yaml.safe_dump({"benchmark": {"ubench": {
         "path": str(tmp_path / "ubench"), "cognition_path": str(cognition_folder(tmp_path / "cognition"))}}}))
     profile = site_profile_without_apptainer(tmp_path / "profile")
-    planned = subprocess.run(
-        [str(SNAKEMAKE), "-n", "--profile", str(profile), "--snakefile", str(REPO / "Snakefile"),
-         "--configfile", str(REPO / "configs/paper.yaml"), str(overrides), "--directory", str(tmp_path / "run")],
-        capture_output=True, text=True, timeout=600)
-    assert planned.returncode == 0, planned.stdout[-3000:] + planned.stderr[-3000:]
+    (tmp_path / "run").mkdir()
+    planned = snakemake(tmp_path / "run", "-n", "--profile", str(profile), "--snakefile", str(REPO / "Snakefile"),
+                        "--configfile", str(REPO / "configs/paper.yaml"), str(overrides), timeout=600)
     assert "/cognition.parquet" in planned.stdout, "the cognition folder must put cognition in the plan"
 
     submissions = slurm_submissions(planned.stdout)
@@ -117,7 +113,9 @@ def _shard(folder: Path, name: str, payload: bytes) -> str:
 
 
 def test_preflight_names_every_missing_item_in_one_run(tmp_path):
-    """A missing model, a missing shard and a shard with the wrong hash: all three in one table, and the run fails."""
+    """A missing model, a missing shard and a shard with the wrong hash: all three in one table, and the run fails.
+    Through the SLURM profile, as `make check PROFILE=profiles/slurm` runs it: its `retries` must not repeat the
+    table, and --show-failed-logs must not print it a second time."""
     release = tmp_path / "release"
     release.mkdir()
     good = _shard(release, "ubench-test-00000-of-00003.arrow", b"shard zero")
@@ -133,12 +131,16 @@ def test_preflight_names_every_missing_item_in_one_run(tmp_path):
     }
     (workdir / "site.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([str(SNAKEMAKE), "--cores", "1", "preflight", "--configfile", "site.yaml"], cwd=workdir,
-                          capture_output=True, text=True, timeout=600, env=env)
+    profile = site_profile_without_apptainer(tmp_path / "profile")
+    # the profile's 40 s wait before the first SLURM status check is for submitted jobs; the preflight submits none
+    done = snakemake(workdir, "preflight", "--configfile", "site.yaml", "--profile", str(profile),
+                     "--slurm-init-seconds-before-status-checks", "1", cores=1, check=False, env=env, timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode != 0, output[-3000:]
-    table = {line.split("|")[0].strip(): line.split("|")[1].strip() for line in output.splitlines()
-             if line.count("|") >= 3 and not line.startswith("item")}
+    lines = (workdir / "logs/preflight/site.log").read_text().splitlines()
+    assert output.count(lines[0]) == 1, output  # the table once
+    assert max(len(line) for line in lines) <= 120, max(lines, key=len)
+    table = dict(reversed(m.groups()) for m in map(re.compile(r"^(ok|MISSING|ERROR) +(.+?):(?: |$)").match, lines) if m)
     assert table["uBench shard ubench-test-00000-of-00003.arrow"] == "ok"
     assert table["uBench shard ubench-test-00001-of-00003.arrow"] == "ERROR"  # wrong SHA-256
     assert table["uBench shard ubench-test-00002-of-00003.arrow"] == "MISSING"
@@ -146,4 +148,65 @@ def test_preflight_names_every_missing_item_in_one_run(tmp_path):
     assert table["model Random (random)"] == "ok"
     assert "3 of 6 items not ready" in output
     assert "hf download vinid/plip" in output  # the remedy, not just the verdict
+    text = " ".join(line.strip() for line in lines)  # as read, without the wrapping
+    assert f"not in the HF cache {tmp_path / 'hf-home' / 'hub'} (HF_HOME={tmp_path / 'hf-home'})" in text
     assert not (workdir / "results/site/benchmark").exists(), "the preflight builds nothing"
+
+
+def test_preflight_says_which_hf_cache_it_looked_in_when_hf_home_is_unset(tmp_path, monkeypatch):
+    from mubench.models import ModelSpec
+    from mubench.preflight import model_check
+
+    for name in ("HF_HOME", "HF_HUB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the default cache, kept inside the test's folder
+    check = model_check(ModelSpec.from_config({"name": "PLIP", "family": "hf_clip", "model_id": "vinid/plip"}))
+    assert check.status == "MISSING"
+    assert f"not in the HF cache {tmp_path / 'huggingface' / 'hub'} (HF_HOME is unset, so the default)" in check.detail
+
+
+def planned_jobs_with_resources(dry_run: str) -> list[tuple[str, str, int]]:
+    """(rule, model or '', gpu) for every job a dry run prints."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", dry_run):
+        head = re.match(r"(?:local)?rule (\w+):\n", block)
+        if head:
+            model = re.search(r"wildcards: [^\n]*?\b(?:model|merged|trained)=([^,\s]+)", block)
+            gpu = re.search(r"resources: [^\n]*\bgpu=(\d+)", block)
+            jobs.append((head[1], model[1] if model else "", int(gpu[1]) if gpu else 0))
+    return jobs
+
+
+def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
+    """A local paper run on a one-GPU workstation must not start several VLM jobs on its GPU at once: every job
+    that may run a model on the accelerator asks for one `gpu`, and profiles/default (which a local run and a
+    cluster run both read) provides one; profiles/slurm lets SLURM schedule the GPUs instead."""
+    assert yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())["resources"] == ["gpu=1"]
+    slurm = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert slurm["resources"] == [f"gpu={slurm['jobs']}"]
+    planned = snakemake(copy_workflow(tmp_path), "-n", "--forceall").stdout  # with profiles/default, as shipped
+    jobs = planned_jobs_with_resources(planned)
+    on_gpu = sorted((rule, model) for rule, model, gpu in jobs if gpu)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    torch_models = {m["name"] for m in config["models"] if m["family"] != "random"}
+    torch_models |= {m["name"] for m in config["merging"]["train"]["models"]}
+    torch_models |= {f"M-DemoCLIP-a{alpha:g}" for alpha in config["merging"]["alphas"]}
+    assert on_gpu == sorted([("predict", name) for name in torch_models] + [("probe_features", "")])
+    assert all(gpu == 0 for rule, _, gpu in jobs if rule in ("predict_cpu", "detect_cpu"))
+
+
+def test_rule_files_do_not_depend_on_their_include_order(tmp_path):
+    """Every rule file reads only rules/common.smk's settings and its own: reversed, they plan the same jobs."""
+    shipped = copy_workflow(tmp_path / "shipped")
+    reordered = copy_workflow(tmp_path / "reordered")
+    text = (reordered / "Snakefile").read_text()
+    includes = re.findall(r'^include: "rules/(?!common)\w+\.smk"\n', text, re.MULTILINE)
+    assert len(includes) >= 10
+    block = "".join(includes)
+    assert block in text  # one run of include lines after common.smk
+    (reordered / "Snakefile").write_text(text.replace(block, "".join(reversed(includes))))
+
+    def plan(workdir):
+        return sorted(planned_jobs_with_resources(snakemake(workdir, "-n", "--forceall").stdout))
+
+    assert plan(reordered) == plan(shipped)

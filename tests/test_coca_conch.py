@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mubench.benchmark.tables import Benchmark, load_image
-from mubench.answering.predict import option_texts, predict_subset, softmax
+from mubench.answering.contrastive import option_texts, softmax
+from mubench.answering.predict import predict_subset
 from mubench.models import ModelLoadError, ModelSpec, load_model
 
 TINY_COCA = {  # the layout of open_clip's coca_ViT-B-32.json, scaled down

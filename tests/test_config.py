@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from mubench.config import ConfigError, check_config, validate_config
+from mubench.config import ConfigError, check_config, read_config_file, validate_config
+
+from conftest import copy_workflow, snakemake
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 
 
 def dry_run(config: dict, tmp_path: Path) -> subprocess.CompletedProcess:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [str(SNAKEMAKE), "-n", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path),
-         "--snakefile", str(REPO / "Snakefile")],
-        capture_output=True, text=True, timeout=120,
-    )
+    return snakemake(tmp_path, "-n", "--configfile", str(path), "--snakefile", str(REPO / "Snakefile"), cores=1,
+                     check=False, timeout=120)
 
 
 def mutated(mutate) -> dict:
@@ -70,10 +68,13 @@ def test_schema_problems_come_first_and_short_with_the_detail_in_a_log(tmp_path)
 
     result = dry_run(mutated(typos), tmp_path)
     output = result.stderr + result.stdout
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if "invalid config: 2 problems" in line)
-    assert "did you mean 'open_clip'?" in lines[start + 2] and "did you mean 'pretrained'?" in lines[start + 1]
-    assert len(output.splitlines()) < 20
+    # Snakemake's own start-up lines, then the problems themselves: no pointer into rules/common.smk, no traceback
+    lines = [line for line in output.splitlines() if not line.startswith(("Using workflow specific profile",
+                                                                           "Config file config.yaml is extended"))]
+    assert lines[0] == f"Config error: {TINY}: unknown key 'pretrianed' — did you mean 'pretrained'?", output
+    assert "did you mean 'open_clip'?" in lines[1]
+    assert lines[2].startswith("(2 problems in ") and "config.yaml; nothing was run" in lines[2]
+    assert len(lines) == 3 and "common.smk" not in output and "Traceback" not in output
     detail = (tmp_path / "logs" / "config_validation.log").read_text()
     assert "Failed validating 'enum'" in detail and "Failed validating 'additionalProperties'" in detail
 
@@ -124,8 +125,9 @@ def test_malformed_values_get_one_short_line_naming_the_key(mutate, expected, tm
     with pytest.raises(ConfigError) as err:
         validate_config(mutated(mutate), SCHEMA, tmp_path / "validation.log")
     message = str(err.value)
-    assert expected in message
-    assert message.startswith("invalid config: 1 problem (full schema detail in") and len(message.splitlines()) == 2
+    assert expected in message.splitlines()[0]  # the problem first, then how many and where the detail is
+    assert message.splitlines()[1].startswith("(1 problem; nothing was run; full schema detail in")
+    assert len(message.splitlines()) == 2
     assert "Failed validating" in (tmp_path / "validation.log").read_text()
 
 
@@ -135,7 +137,23 @@ def test_validation_fills_the_schema_defaults_like_snakemake():
     ours, theirs = copy.deepcopy(DEFAULT), copy.deepcopy(DEFAULT)
     validate_config(ours, SCHEMA, "/nonexistent/never-written.log")
     validate(theirs, str(SCHEMA))
-    assert ours == theirs and ours["inference"]["threads"] == 2 and ours["models"][0]["matching"] == "code"
+    assert ours == theirs and ours["inference"]["threads"] == 2 and ours["probe"]["pca_variance"] == 0.95
+
+
+def test_defaults_live_in_the_schema_alone():
+    """Absent sections get the schema's defaults (null = off), so no rule or settings object restates one."""
+    config = {key: copy.deepcopy(DEFAULT[key]) for key in ("benchmark", "subsets", "models", "inference", "bootstrap")}
+    validate_config(config, SCHEMA, "/nonexistent/never-written.log")
+    assert config["report"] == {"excluded_datasets": ["eulenberg_et_al_2017_darkfield",
+                                                      "eulenberg_et_al_2017_epifluorescence"],
+                                "coarse_caption_sets": "default", "significance_level": 0.05}
+    assert config["figures"] == {"seed": 0, "samples_per_dataset": 6, "radar_models": 5}
+    assert config["leaderboard"]["max_thumbnails"] == 1500
+    assert config["probe"] is config["phash"] is config["merging"] is config["detection"] is None
+    rules = "".join(path.read_text() for path in (REPO / "rules").glob("*.smk"))
+    assert not re.search(r"\.get\([^)]*,", rules), "a rule restates a default the schema holds"
+    scripts = "".join(path.read_text() for path in (REPO / "scripts").glob("*.py"))
+    assert "snakemake.config" not in scripts, "scripts take their settings as params"
 
 
 def test_probe_phash_and_merging_can_be_switched_off(tmp_path):
@@ -164,3 +182,35 @@ def test_check_config_rejects_unknown_family_directly():
     config = mutated(lambda c: c["models"][0].update(family="gpt"))
     with pytest.raises(ConfigError, match=r"models\[0\].*unknown family 'gpt'"):
         check_config(config)
+
+
+def test_a_key_given_twice_is_refused_naming_file_line_and_key(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text("bootstrap:\n  seed: 0\n  n_resamples: 999\n  seed: 1\n")
+    with pytest.raises(ConfigError, match=rf"{path}, line 4: key 'seed' is given twice in one mapping "
+                                          r"\(first on line 2\)"):
+        read_config_file(path)
+    path.write_text("models:\n  - {name: A, family: random, seed: 0, seed: 1}\n")  # flow style too
+    with pytest.raises(ConfigError, match="line 2: key 'seed' is given twice"):
+        read_config_file(path)
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text("benchmark:\n  name: demo\n  seed: [0\n")
+    with pytest.raises(ConfigError, match=rf"{path}, line 4, column 1: not valid YAML: expected ',' or ']'"):
+        read_config_file(path)
+
+
+def test_repeated_key_and_yaml_error_stop_the_workflow_naming_the_file(tmp_path):
+    """In a --configfile (which Snakemake reads leniently) and in the workflow's own config.yaml."""
+    workdir = copy_workflow(tmp_path / "run")
+    (workdir / "site.yaml").write_text("inference:\n  batch_size: 8\n  batch_size: 16\n")
+    result = snakemake(workdir, "-n", "--configfile", "site.yaml", check=False)
+    assert result.returncode != 0
+    assert "Config error: " in result.stderr and "site.yaml, line 3: key 'batch_size' is given twice" in result.stderr
+    config = workdir / "config.yaml"
+    config.write_text(config.read_text() + "probe: [\n")
+    result = snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    assert "Config error: config.yaml, line " in result.stderr and "not valid YAML" in result.stderr

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, copy_workflow, snakemake
+from conftest import REPO, copy_workflow, snakemake, workflow_config
 
 from mubench.analyses.merging.plan import merge_plan
 from mubench.config import check_config
@@ -406,7 +406,7 @@ def job_images(workdir: Path) -> list[tuple[str, str, str]]:
 def test_each_job_is_bound_to_its_familys_image(tmp_path):
     """predict runs in its model's family image, the CPU analysis rules in base, any other rule in some image
     that has a recipe (rules added by other stages choose their own)."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = workflow_config()
     configured = check_config(config)
     family_of = {name: spec.family for name, spec in configured.items()}
     family_of.update({name: spec.family for name, spec in merge_plan(config, configured, "results/demo").specs.items()})

@@ -55,7 +55,7 @@ from mubench.models.openai_api import image_data_url
 from mubench.models.spec import ModelSpec
 from mubench.redaction import redact
 
-from conftest import SNAKEMAKE, copy_workflow, make_tiny_benchmark, snakemake
+from conftest import SNAKEMAKE, TINY_OPEN_CLIP, copy_workflow, make_tiny_benchmark, snakemake, tiny_open_clip_spec
 from fake_http import EndpointHandler, reply_slowly, serve
 from test_ubench import ROWS, SCHEMA, SHARD
 
@@ -209,8 +209,7 @@ def small_config(base_url: str, *, merging: bool = False, models: list[dict] | N
         "subsets": ["fine"],
         "models": models or [
             {"name": "Random", "family": "random", "seed": 0},
-            {"name": OPEN_CLIP, "family": "open_clip", "architecture": "mubench-tiny-ViT", "pretrained": None,
-             "seed": 0, "batch_size": 8},
+            {"name": OPEN_CLIP, **TINY_OPEN_CLIP, "batch_size": 8},
             {"name": API_MODEL, "family": "openai_api", "api_model": "answers", "base_url": base_url,
              "concurrency": 2, "request_timeout_s": 0.5, "max_retries": 3, "retry_base_s": 0.01},
         ],
@@ -581,8 +580,7 @@ def test_same_size_replacement_is_caught_by_md5_and_full_check(tmp_path):
 @pytest.mark.parametrize("cache", ["warm", "cold"])
 def test_prediction_refuses_a_damaged_image_with_warm_or_cold_cache(tmp_path, cache):
     bench = _benchmark(tmp_path)
-    spec = ModelSpec.from_config({"name": "tiny", "family": "open_clip", "architecture": "mubench-tiny-ViT",
-                                  "pretrained": None, "seed": 0})
+    spec = tiny_open_clip_spec()
     if cache == "warm":
         predict_subset(spec, bench.root, "fine", cache_dir=tmp_path / "cache", batch_size=4)
     image = sorted((bench.root / "images").glob("*.png"))[0]

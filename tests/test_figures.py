@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, bootstrap_settings, scores_table, with_merging_defaults
 
 from mubench.analyses.merging.plan import merge_plan
 from mubench.figures import merging, perception, style
@@ -19,7 +19,7 @@ from mubench.figures.table1 import read_reference
 from mubench.figures.table20 import build_table20
 from mubench.figures.table21 import build_table21, human_count, parse_count, read_model_facts
 from mubench.models.spec import ModelSpec
-from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
+from mubench.scoring.slices import slice_accuracy
 
 REFERENCE = REPO / "paper_figures" / "reference"
 ENTRIES = [
@@ -73,8 +73,8 @@ def with_attributes(predictions: pd.DataFrame, images: pd.DataFrame) -> pd.DataF
 @pytest.fixture(scope="module")
 def scores() -> pd.DataFrame:
     images = synthetic_images()
-    return accuracy_table(with_attributes(synthetic_predictions(images), images),
-                          bootstrap=BootstrapSettings(n_resamples=199))
+    return scores_table(with_attributes(synthetic_predictions(images), images),
+                          bootstrap=bootstrap_settings(n_resamples=199))
 
 
 def test_accuracy_table_splits_by_domain_and_image_attributes(scores):
@@ -91,7 +91,7 @@ def test_accuracy_table_splits_by_domain_and_image_attributes(scores):
 def test_rows_carrying_only_some_attributes_are_refused():
     rows = synthetic_predictions(synthetic_images()).assign(domain="biology")
     with pytest.raises(ValueError, match="only some image attributes"):
-        accuracy_table(rows, bootstrap=BootstrapSettings(n_resamples=99))
+        scores_table(rows, bootstrap=bootstrap_settings(n_resamples=99))
 
 
 def test_model_group_comes_from_config_then_paper_then_kind():
@@ -190,8 +190,8 @@ def test_figs_12_to_14_draw_every_model_per_panel_with_cis(scores, tmp_path, dra
 
 def test_fig14_without_pathology_writes_a_note_instead(tmp_path):
     images = synthetic_images(pathology_domain="biology")
-    scores = accuracy_table(with_attributes(synthetic_predictions(images), images),
-                            bootstrap=BootstrapSettings(n_resamples=99))
+    scores = scores_table(with_attributes(synthetic_predictions(images), images),
+                            bootstrap=bootstrap_settings(n_resamples=99))
     data = perception.plot_fig14(scores, MODELS, tmp_path / "f.png", tmp_path / "f.pdf")
     assert data.empty and (tmp_path / "f.png").stat().st_size > 1000
 
@@ -207,7 +207,7 @@ def test_fig11_radar_shows_the_top_models_on_every_axis_with_ci_bands(scores, tm
 def test_table20_keeps_only_rows_whose_image_domain_is_pathology(tmp_path):
     images = synthetic_images(pathology_domain="Pathology")  # the domain column decides, whatever its case
     predictions = synthetic_predictions(images)
-    scores = accuracy_table(with_attributes(predictions, images), bootstrap=BootstrapSettings(n_resamples=199))
+    scores = scores_table(with_attributes(predictions, images), bootstrap=bootstrap_settings(n_resamples=199))
     table = build_table20(scores, MODELS, ["coarse", "fine", "cognition"],
                           read_reference(REFERENCE / "paper_table20_pathology.csv"))
     assert list(dict.fromkeys(table["subset"])) == ["coarse", "fine"]  # no cognition rows: left out
@@ -293,7 +293,7 @@ def _merging_accuracy(plan) -> pd.DataFrame:
 
 def test_fig5_draws_ours_and_the_papers_points_with_cis_and_labels_inside(tmp_path, monkeypatch):
     configured = {m.name: m for m in MODELS if m.name in ("CLIP", "OpenCLIP", "PLIP")}
-    plan = merge_plan(MERGE_CONFIG, configured, "results/demo")
+    plan = merge_plan(with_merging_defaults(MERGE_CONFIG), configured, "results/demo")
     models = [*configured.values(), *(m.spec for m in plan.merged.values())]
     points = merging.fig5_points(_merging_accuracy(plan), models, plan, ["coarse", "fine"],
                                  read_reference(REFERENCE / "paper_table1.csv"),
@@ -363,15 +363,15 @@ def test_printed_sizes_parse():
 
 def test_table19_is_table1_with_pair_alpha_and_slice_accuracies_counted_by_hand():
     configured = {m.name: m for m in MODELS if m.name in ("CLIP", "OpenCLIP", "PLIP")}
-    plan = merge_plan(MERGE_CONFIG, configured, "results/demo")
+    plan = merge_plan(with_merging_defaults(MERGE_CONFIG), configured, "results/demo")
     models = [*configured.values(), *(m.spec for m in plan.merged.values())]
     images = synthetic_images()
     # every model answers like CLIP, with its own seed
     predictions = pd.concat([synthetic_predictions(images, seed=i).query("model == 'CLIP'").assign(model=name)
                              for i, name in enumerate(spec.name for spec in models)], ignore_index=True)
     slices = {"pathology": ["path_0", "path_1"], "he": ["path_0"]}
-    settings = BootstrapSettings(n_resamples=99)
-    accuracy = merging.slice_accuracy(predictions, slices, settings)
+    settings = bootstrap_settings(n_resamples=99)
+    accuracy = slice_accuracy(predictions, slices, settings)
     table = merging.table19(predictions, models, plan, ["coarse", "fine"], read_reference(REFERENCE /
                             "paper_table1.csv"), read_reference(REFERENCE / "paper_table20_pathology.csv"),
                             accuracy, settings)

@@ -22,7 +22,8 @@ import pytest
 import torch
 
 from mubench.benchmark.tables import Benchmark, load_image
-from mubench.answering.predict import option_texts, predict_subset
+from mubench.answering.contrastive import option_texts
+from mubench.answering.predict import predict_subset
 from mubench.models import ModelLoadError, ModelSpec, load_model
 from mubench.models.hf_contrastive import HFClipModel
 

@@ -6,17 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import tiny_open_clip, tiny_open_clip_spec
+
 from mubench.benchmark.tables import Benchmark, BenchmarkImageError, load_image
-from mubench.answering.predict import option_texts, predict_subset, softmax
+from mubench.answering.contrastive import option_texts, softmax
+from mubench.answering.predict import predict_subset
 from mubench.models import ModelSpec
-from mubench.models.open_clip_family import OpenClipModel
-
-TINY = dict(name="tiny", family="open_clip", architecture="mubench-tiny-ViT", pretrained=None, seed=0)
-
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    return OpenClipModel(ModelSpec.from_config(TINY))
+    return tiny_open_clip()
 
 
 class CountingModel:
@@ -44,7 +43,7 @@ class CountingModel:
 
 
 def run(bench_root, subset, model, cache_dir, batch_size=4):
-    spec = ModelSpec.from_config(TINY)
+    spec = tiny_open_clip_spec()
     return predict_subset(spec, bench_root, subset, cache_dir=cache_dir, batch_size=batch_size, model=model)
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 from browser import Browser, chromium  # noqa: F401  (session fixture)
-from conftest import REPO, copy_workflow, snakemake
+from conftest import REPO, bootstrap_settings, config_section, copy_workflow, scores_table, snakemake
 from PIL import Image
 
 from mubench.config import check_config
@@ -29,9 +29,15 @@ from mubench.figures.leaderboard import (
 from mubench.figures.published import for_benchmark
 from mubench.figures.table1 import read_reference
 from mubench.scoring.sensitivity import SENSITIVITY_COLUMNS
-from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 
 PAPER = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+
+
+def leaderboard_settings(**values) -> LeaderboardSettings:
+    """The page's settings as the rule passes them: config ``leaderboard`` (schema defaults) and the report's
+    significance level."""
+    return LeaderboardSettings(**config_section("leaderboard", **values),
+                               alpha=config_section("report")["significance_level"])
 REFERENCE = read_reference(REPO / "paper_figures" / "reference" / "paper_table1.csv")
 N_DATASETS, IMAGES_PER_DATASET = 32, 24
 INJECTION = '<img src=x onerror="document.title=\'pwned\'"></script>'
@@ -79,7 +85,7 @@ def paper_results(tmp_path_factory):
             benchmark_source="ubench", benchmark_revision="3f2c5b5", prompt_version="v-prompt",
             parser_version="v-parser", seed=spec.seed, mubench_version="0.1.0+gtest"))
     predictions = pd.concat(predictions, ignore_index=True)
-    scores = accuracy_table(predictions, bootstrap=BootstrapSettings(n_resamples=99))
+    scores = scores_table(predictions, bootstrap=bootstrap_settings(n_resamples=99))
     return dict(predictions=predictions, questions=questions, image_files=image_files, image_md5=image_md5,
                 scores=scores, models=models, subsets=PAPER["subsets"])
 
@@ -100,7 +106,7 @@ def paper_data(results, significance=None, **settings) -> dict:
         image_files=results["image_files"], image_md5=results["image_md5"],
         manifest={"source": "ubench", "revision": "3f2c5b5"}, reference=REFERENCE, significance=significance,
         sensitivity=SENSITIVITY, models=results["models"], subsets=results["subsets"], bootstrap=PAPER["bootstrap"],
-        settings=LeaderboardSettings(**{**PAPER["leaderboard"], **settings}))
+        settings=leaderboard_settings(**{**PAPER["leaderboard"], **settings}))
 
 
 def test_table_has_every_paper_model_beside_its_published_value(paper_results):
@@ -153,7 +159,7 @@ def test_significance_marks_follow_holm_p_against_the_best(paper_results):
 
 
 def test_wrong_answers_are_counted_then_sampled_the_same_way_for_every_model(paper_results):
-    settings = LeaderboardSettings(max_wrong_per_dataset=5, seed=3)
+    settings = leaderboard_settings(max_wrong_per_dataset=5, seed=3)
     predictions = paper_results["predictions"]
     counts, shown = wrong_answers(predictions, paper_results["questions"], settings)
     expected = (~predictions["correct"]).groupby([predictions["model"], predictions["dataset"]]).sum()

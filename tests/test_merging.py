@@ -9,7 +9,7 @@ import pytest
 import torch
 import transformers
 import yaml
-from conftest import REPO, copy_workflow, load_bindings, snakemake
+from conftest import REPO, copy_workflow, load_bindings, snakemake, with_merging_defaults
 
 from mubench.config import ConfigError
 from mubench.analyses.merging.plan import merge_plan, merged_name
@@ -149,7 +149,7 @@ CONFIGURED = {
 
 
 def test_plan_registers_trained_and_merged_models_as_ordinary_specs():
-    plan = merge_plan(PAIR_CONFIG, CONFIGURED, "results/demo")
+    plan = merge_plan(with_merging_defaults(PAIR_CONFIG), CONFIGURED, "results/demo")
     assert list(plan.trained) == ["Gen", "Spec"]
     assert plan.trained["Spec"].settings.datasets == ("a",)
     assert plan.trained["Gen"].spec.architecture == "local-dir:results/demo/merging/trained/Gen"
@@ -165,8 +165,8 @@ def test_plan_registers_trained_and_merged_models_as_ordinary_specs():
 def test_plan_fingerprints_follow_the_parents():
     changed = copy.deepcopy(PAIR_CONFIG)
     changed["merging"]["train"]["models"][0]["steps"] = 3
-    before = merge_plan(PAIR_CONFIG, CONFIGURED, "results/demo")
-    after = merge_plan(changed, CONFIGURED, "results/demo")
+    before = merge_plan(with_merging_defaults(PAIR_CONFIG), CONFIGURED, "results/demo")
+    after = merge_plan(with_merging_defaults(changed), CONFIGURED, "results/demo")
     for name in ("Spec", "M-Spec-a0.5"):  # a retrained base changes its child and every merge of it
         assert before.specs[name].fingerprint != after.specs[name].fingerprint
     assert before.specs["M-PLIP-a0.5"].fingerprint == after.specs["M-PLIP-a0.5"].fingerprint
@@ -183,7 +183,7 @@ def test_plan_errors_name_the_key(edit, message):
     config = copy.deepcopy(PAIR_CONFIG)
     edit(config["merging"])
     with pytest.raises(ConfigError, match=message):
-        merge_plan(config, CONFIGURED, "results/demo")
+        merge_plan(with_merging_defaults(config), CONFIGURED, "results/demo")
 
 
 def test_merging_subset_outside_subsets_stops_the_dry_run(tmp_path):

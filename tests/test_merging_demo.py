@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import REPO
+from conftest import workflow_config
 
 from mubench.benchmark.demo import build_demo
-from mubench.figures.merging import NON_PATHOLOGY, PATHOLOGY, held_out, slice_accuracy
+from mubench.scoring.accuracy import BootstrapSettings
+from mubench.scoring.slices import NON_PATHOLOGY, PATHOLOGY, held_out, slice_accuracy
 from mubench.answering.predict import predict_subset
 from mubench.analyses.merging.plan import merge_plan
 from mubench.analyses.merging.weights import write_merged_model
@@ -21,7 +21,7 @@ ALPHAS = (0.25, 0.5, 0.75)
 
 @pytest.fixture(scope="module")
 def accuracy(tmp_path_factory) -> pd.DataFrame:
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = workflow_config()
     root = tmp_path_factory.mktemp("merging_demo")
     bench = root / "benchmark"
     build_demo(bench, seed=config["benchmark"]["seed"], **config["benchmark"]["demo"])
@@ -45,7 +45,7 @@ def accuracy(tmp_path_factory) -> pd.DataFrame:
         for key, spec in specs.items() for subset in ("coarse", "fine")
     ])
     predictions = held_out(predictions, pd.read_parquet(bench / "images.parquet"), config["merging"]["eval_splits"])
-    table = slice_accuracy(predictions, config["merging"]["slices"])
+    table = slice_accuracy(predictions, config["merging"]["slices"], BootstrapSettings(**config["bootstrap"]))
     return table.set_index(["model", "subset", "slice"])["accuracy"]
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import zlib
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -18,16 +19,15 @@ from mubench.answering.generative import answer_key, matching_sensitivity
 from mubench.answering.predict import predict_subset
 from mubench.answering.prompting import build_microvqa_prompt, match_microvqa
 from mubench.benchmark.mcq_checks import MCQError, option_labels
-from mubench.benchmark.microvqa import build_microvqa, build_microvqapp
+from mubench.benchmark.microvqa import availability, build_microvqa, build_microvqapp
 from mubench.benchmark.microvqa_release import ReleaseError
 from mubench.benchmark.tables import Benchmark, load_image, set_max_image_pixels
-from mubench.benchmark.ubench_cognition import workflow_subsets
+from mubench.benchmark.sources import source_of, workflow_subsets
 from mubench.config import ConfigError, check_config
-from mubench.figures.published import for_benchmark, protocol_notes, reference_file, skip_notes
+from mubench.figures.published import for_benchmark, protocol_notes, skip_notes
 from mubench.figures.table1 import read_reference
 from mubench.io import sha256_file
 from mubench.models import ModelSpec
-from mubench.preflight import microvqa_checks
 
 from conftest import REPO, copy_workflow, load_bindings, snakemake
 from microvqa_fixtures import (
@@ -199,14 +199,14 @@ def test_hub_cache_needs_a_revision_and_is_read_offline(tmp_path, microvqa_relea
 def test_preflight_finds_and_checks_the_release_without_downloading(tmp_path, microvqa_release, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # even online, preflight only looks in the cache
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    record = tmp_path / "results" / "ubench_shard_sha256.json"
+    results_dir = tmp_path / "results"  # the results folder: the build keeps its record of shard hashes there
     shards = {p.name: sha256_file(p) for p in (microvqa_release / "data").glob("*.parquet")}
-    [ok] = microvqa_checks("microvqa", dict(path=str(microvqa_release), sha256=shards), record)
+    [ok] = availability("microvqa", dict(path=str(microvqa_release), sha256=shards), results_dir)
     assert ok.passed and "2 train shards" in ok.detail and "SHA-256 verified" in ok.detail
-    [bad] = microvqa_checks("microvqa", dict(path=str(microvqa_release), sha256=dict(shards, **{
-        "train-00000-of-00002.parquet": "1" * 64})), record)
+    [bad] = availability("microvqa", dict(path=str(microvqa_release), sha256=dict(shards, **{
+        "train-00000-of-00002.parquet": "1" * 64})), results_dir)
     assert bad.status == "ERROR" and "train-00000-of-00002.parquet" in bad.detail
-    [missing] = microvqa_checks("microvqa", dict(revision="d" * 40), record)
+    [missing] = availability("microvqa", dict(revision="d" * 40), results_dir)
     assert missing.status == "MISSING" and "not in the Hugging Face cache" in missing.detail
     assert not (tmp_path / "hf" / "hub" / "datasets--jmhb--microvqa").exists()
 
@@ -228,7 +228,10 @@ def test_shipped_configs_plan_a_note_for_each_artefact_a_reasoning_benchmark_lac
     """The report says why Tables 3–20 (but 14), Figs. 4–14, the probe, merging and detection are absent, and
     reproduction.md names each missing table with its reason, instead of files silently missing."""
     workdir = copy_workflow(tmp_path)  # the API works in the Snakefile's folder: never the checkout
-    jobs = load_bindings().planned_jobs(workdir / "Snakefile", [workdir / configfile])
+    source = Path(configfile).stem
+    site = workdir / "site.yaml"  # what a user adds: where the release is
+    site.write_text(yaml.safe_dump({"benchmark": {source: {"path": str(tmp_path / "release")}}}))
+    jobs = load_bindings().planned_jobs(workdir / "Snakefile", [workdir / configfile, site])
     notes = {job.wildcards_dict["absent"]: job.params.reason for job in jobs if job.rule.name == "absent_artefact"}
     assert set(notes) == {"perception", "table13_fig8_linear_probe", "table18_grit", "table19_fig5_merging"}
     assert "config `probe` is null" in notes["table13_fig8_linear_probe"]
@@ -358,14 +361,14 @@ def test_one_image_answer_keys_are_unchanged_so_old_caches_are_kept():
 
 
 def test_leaderboard_reference_holds_the_published_values():
-    board = read_reference(REPO / "paper_figures" / reference_file("microvqa")).set_index("model")
+    board = read_reference(REPO / "paper_figures" / source_of("microvqa").reference).set_index("model")
     assert board.index.is_unique and board["accuracy"].between(0, 100).all()
     for model, overall in {"o1": 52.8, "Claude-3.5-Sonnet": 51.7, "Gemini-Pro-1.5": 51.1, "GPT-4o": 45.6,
                            "Random": 22.0, "InternVL3.5-4B (MicroVQA++ fine-tuned)": 59.4}.items():
         assert board.loc[model, "accuracy"] == overall
     assert board.loc[["Claude-3.5-Sonnet", "GPT-4o"], "used_in_refinebot"].all()
     assert board["used_in_refinebot"].sum() == 2 and set(board["benchmark"]) == {"microvqa"}
-    assert reference_file("demo") == reference_file("ubench") == "reference/paper_table1.csv"
+    assert source_of("demo").reference == source_of("ubench").reference == "reference/paper_table1.csv"
     assert for_benchmark(board.reset_index(), "microvqapp").empty
 
 
@@ -517,3 +520,13 @@ def test_workflow_microvqapp_end_to_end(tmp_path):
     questions = Benchmark(workdir / "results" / "microvqapp" / "benchmark").questions
     assert (predictions["answer_idx"].tolist() == questions["answer_idx"].tolist() == [0, 3, 1, 2])
     assert "no results on MicroVQA++'s own questions" in (workdir / "paper_figures" / "table1.md").read_text()
+
+
+def test_shipped_config_without_data_stops_at_once_saying_what_to_set(tmp_path):
+    """configs/microvqa.yaml as shipped names no release (path and revision null): refused when the config is read,
+    before anything is planned or built."""
+    result = snakemake(copy_workflow(tmp_path), "-n", "--configfile", "configs/microvqa.yaml", check=False)
+    assert result.returncode != 0
+    assert ("Config error: benchmark.microvqa: set `path` (a folder holding the release's parquet shards) or "
+            "`revision`") in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout and "absent" not in result.stdout  # nothing planned

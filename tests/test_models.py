@@ -13,6 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import tiny_open_clip
+
 from mubench.models import ModelLoadError, ModelSpec, load_model
 from mubench.models.open_clip_family import OpenClipModel
 
@@ -35,7 +37,7 @@ def save_open_clip_dir(model: OpenClipModel, folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def seeded():
-    return OpenClipModel(spec(architecture="mubench-tiny-ViT", pretrained=None, seed=7))
+    return tiny_open_clip("m", seed=7)
 
 
 def probe(model) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +46,8 @@ def probe(model) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_random_init_is_seeded(seeded):
-    same = OpenClipModel(spec(architecture="mubench-tiny-ViT", pretrained=None, seed=7))
-    other = OpenClipModel(spec(architecture="mubench-tiny-ViT", pretrained=None, seed=8))
+    same = tiny_open_clip("m", seed=7)
+    other = tiny_open_clip("m", seed=8)
     np.testing.assert_array_equal(probe(seeded)[0], probe(same)[0])
     assert not np.allclose(probe(seeded)[0], probe(other)[0])
     assert spec(architecture="mubench-tiny-ViT", seed=7).fingerprint != spec(architecture="mubench-tiny-ViT",
@@ -53,9 +55,9 @@ def test_random_init_is_seeded(seeded):
 
 
 def test_entry_preprocessing_and_context_length_are_applied():
-    model = OpenClipModel(spec(architecture="mubench-tiny-ViT", context_length=32,
-                               preprocessing={"image_size": 32, "interpolation": "bilinear",
-                                              "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}))
+    model = tiny_open_clip("m", context_length=32,
+                           preprocessing={"image_size": 32, "interpolation": "bilinear",
+                                          "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})
     tensor = model.preprocess(Image.new("RGB", (100, 80), (128, 0, 255)))
     assert tuple(tensor.shape) == (3, 32, 32)
     assert tensor[0].mean().item() == pytest.approx((128 / 255 - 0.5) / 0.25, abs=1e-3)
@@ -77,7 +79,8 @@ def test_local_dir_without_weights_is_refused(seeded, tmp_path):
 
 
 def test_hf_hub_id_loads_from_hf_home_cache_at_pinned_revision(seeded, tmp_path):
-    """A user's `hf-hub:` entry, offline, served from $HF_HOME exactly as huggingface_hub caches it."""
+    """A user's `hf-hub:` entry, offline, served from $HF_HOME exactly as huggingface_hub caches it; merged as the
+    tuned model of a pair (as QuiltNet is in M-QuiltNet), its open_clip config comes from the same snapshot."""
     repo = tmp_path / "hf" / "hub" / "models--mubench--tiny-clip"
     save_open_clip_dir(seeded, repo / "snapshots" / REVISION)
     (repo / "refs").mkdir()
@@ -87,13 +90,17 @@ def test_hf_hub_id_loads_from_hf_home_cache_at_pinned_revision(seeded, tmp_path)
         "import numpy as np, sys; sys.path.insert(0, %r)\n"
         "from test_models import probe, spec\n"
         "from mubench.models import load_model\n"
-        "m = load_model(spec(architecture='hf-hub:mubench/tiny-clip', revision=%r))\n"
-        "np.save(sys.argv[1], probe(m)[0])\n"
+        "from mubench.analyses.merging.weights import write_merged_model\n"
+        "s = spec(architecture='hf-hub:mubench/tiny-clip', revision=%r)\n"
+        "np.save(sys.argv[1], probe(load_model(s))[0])\n"
+        "write_merged_model(s, s, 0.5, sys.argv[2])\n"
     ) % (str(Path(__file__).parent), REVISION)
     env = dict(os.environ, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
-    out = tmp_path / "emb.npy"
-    subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True, timeout=120)
+    out, merged = tmp_path / "emb.npy", tmp_path / "merged"
+    subprocess.run([sys.executable, "-c", script, str(out), str(merged)], env=env, check=True, timeout=120)
     np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
+    written = json.loads((merged / "open_clip_config.json").read_text())["model_cfg"]
+    assert written == json.loads((CONFIG_DIR / "mubench-tiny-ViT.json").read_text())
 
 
 def test_offline_hub_model_fails_at_once_naming_model_and_remedy(tmp_path, monkeypatch):

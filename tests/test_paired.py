@@ -5,11 +5,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mubench.scoring.accuracy import BootstrapSettings
+from conftest import bootstrap_settings
+
 from mubench.scoring.cluster_bootstrap import cluster_ci
 from mubench.scoring.paired import SIGNIFICANCE_COLUMNS, holm, mcnemar_exact, paired_comparisons, tied_with_best
 
-FAST = BootstrapSettings(n_resamples=999, seed=1)
+FAST = bootstrap_settings(n_resamples=999, seed=1)
 
 
 def _predictions(correct: dict[str, list[bool]], subset="coarse", per_image=5, dataset="d1") -> pd.DataFrame:

@@ -12,14 +12,13 @@ import pytest
 import skimage.data
 from PIL import Image
 
+from conftest import bootstrap_settings
+
 from mubench.analyses import phash
-from mubench.figures.table14 import (
-    build_table14,
-    datasets_above,
-    read_reference,
-    robustness_check,
-)
+from mubench.figures.table14 import build_table14, read_reference
+from mubench.scoring.robustness import robustness_check
 from mubench.analyses.phash import (
+    datasets_above,
     as_uint64,
     hamming_matrix,
     hash_bytes,
@@ -28,7 +27,6 @@ from mubench.analyses.phash import (
     similarity_table,
     with_averages,
 )
-from mubench.scoring.accuracy import BootstrapSettings
 
 REFERENCE = Path(__file__).resolve().parent.parent / "paper_figures" / "reference" / "paper_table14_phash.csv"
 THRESHOLD = 5
@@ -158,7 +156,7 @@ def test_robustness_check_rescoring_and_ranking():
         "A": {"dup": [1] * 10, "clean": [1, 0, 0, 0]},
         "B": {"dup": [0] * 10, "clean": [1, 1, 1, 0]},
     })
-    settings = BootstrapSettings(n_resamples=99)
+    settings = bootstrap_settings(n_resamples=99)
     per_model, summary = robustness_check(predictions, ["dup"], {"A": "Model A"}, settings)
     rows = per_model.set_index("model")
     assert rows.loc["Model A", "accuracy"] == pytest.approx(100 * 11 / 14, abs=0.01)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from sklearn.metrics import f1_score
+
+from conftest import config_section, workflow_config
 
 from mubench.analyses import probe_features
 from mubench.benchmark.demo import build_demo
@@ -30,7 +31,18 @@ from mubench.analyses.probe import (
 from mubench.analyses.probe_features import FeatureSettings, image_features
 
 REPO = Path(__file__).resolve().parent.parent
-CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+CONFIG = workflow_config()  # config.yaml as the workflow reads it
+
+
+def probe_settings(**values) -> ProbeSettings:
+    """Config ``probe`` settings (the schema's defaults) with ``values`` changed."""
+    probe = config_section("probe", **{"features": {"backend": "timm"}, "n_trials": 2, "seed": 0, **values})
+    return ProbeSettings.from_config(probe)
+
+
+def feature_settings(**values) -> FeatureSettings:
+    """Config ``probe.features`` settings (the schema's defaults, timm backend) with ``values`` changed."""
+    return FeatureSettings.from_config(config_section("probe.features", **{"backend": "timm", **values}))
 
 
 def test_source_split_is_used_when_it_has_train_val_and_test():
@@ -70,7 +82,7 @@ def _blobs(n_per_class: int, seed: int, dim: int = 20):
 
 def test_tuned_probe_separates_blobs_and_is_deterministic():
     (x_train, y_train), (x_val, y_val) = _blobs(30, 0), _blobs(10, 1)
-    settings = ProbeSettings(n_trials=8, seed=0)
+    settings = probe_settings(n_trials=8, seed=0)
     model, params, val_f1 = tune_probe(x_train, y_train, x_val, y_val, settings)
     assert val_f1 == 1.0 and (model.predict(x_val) == y_val).all()
     assert tune_probe(x_train, y_train, x_val, y_val, settings)[1] == params
@@ -86,7 +98,7 @@ def test_tasks_and_skipped_tasks_on_the_tiny_benchmark(tiny_benchmark):
     assert (tasks[("coarse", "stain")].labels == "H&E").all() and len(tasks[("fine", "ds_b")].image_ids) == 6
     images = bench.images
     features = np.random.default_rng(0).normal(size=(len(images), 8))
-    results = run_probe(images, bench.questions, images["image_id"].to_numpy(), features, ProbeSettings(n_trials=2))
+    results = run_probe(images, bench.questions, images["image_id"].to_numpy(), features, probe_settings(n_trials=2))
     assert list(results.columns) == RESULT_COLUMNS
     assert (results["status"] == "skipped: fewer than 2 classes in train").all()  # one label everywhere
     assert results["macro_f1"].isna().all()
@@ -95,27 +107,27 @@ def test_tasks_and_skipped_tasks_on_the_tiny_benchmark(tiny_benchmark):
 def test_missing_features_are_named(tiny_benchmark):
     bench = Benchmark(tiny_benchmark)
     with pytest.raises(KeyError, match="img000"):
-        run_probe(bench.images, bench.questions, np.array(["other"]), np.zeros((1, 4)), ProbeSettings())
+        run_probe(bench.images, bench.questions, np.array(["other"]), np.zeros((1, 4)), probe_settings())
 
 
 def test_feature_settings_validation_label_and_fingerprint():
     with pytest.raises(ValueError, match="pooling"):
-        FeatureSettings.from_config({"pooling": "mean"})
+        feature_settings(pooling="mean")
     with pytest.raises(ValueError, match="multiple of 14"):
-        FeatureSettings.from_config({"image_size": 100})
-    base = FeatureSettings.from_config({"image_size": 112})
+        feature_settings(image_size=100)
+    base = feature_settings(image_size=112)
     assert "UNTRAINED" in base.display_label
-    assert "UNTRAINED" not in FeatureSettings(pretrained="facebook/dinov2-small").display_label
-    assert FeatureSettings.from_config({"image_size": 112, "batch_size": 3}).fingerprint == base.fingerprint
-    assert FeatureSettings.from_config({"image_size": 126}).fingerprint != base.fingerprint
-    assert FeatureSettings.from_config({"image_size": 112, "seed": 1}).fingerprint != base.fingerprint
+    assert "UNTRAINED" not in feature_settings(pretrained="facebook/dinov2-small").display_label
+    assert feature_settings(image_size=112, batch_size=3).fingerprint == base.fingerprint
+    assert feature_settings(image_size=126).fingerprint != base.fingerprint
+    assert feature_settings(image_size=112, seed=1).fingerprint != base.fingerprint
 
 
 @pytest.mark.parametrize("backend,pooling,dim", [("timm", "cls", 384), ("timm", "cls_mean_patch", 768),
                                                   ("transformers", "cls", 384)])
 def test_untrained_features_shape_seed_and_cache(tiny_benchmark, tmp_path, monkeypatch, backend, pooling, dim):
     images = Benchmark(tiny_benchmark).images.head(4)
-    settings = FeatureSettings(backend=backend, pooling=pooling, image_size=28, batch_size=3)
+    settings = feature_settings(backend=backend, pooling=pooling, image_size=28, batch_size=3)
     first = image_features(images, tiny_benchmark, settings, tmp_path / "cache")
     assert first.shape == (4, dim) and np.isfinite(first).all()
     assert np.allclose(image_features(images, tiny_benchmark, settings, tmp_path / "other"), first, atol=1e-5)
@@ -130,7 +142,7 @@ def test_untrained_features_shape_seed_and_cache(tiny_benchmark, tmp_path, monke
 def test_local_weights_load_for_both_backends(tiny_benchmark, tmp_path):
     """Weights saved from the seeded untrained model load back through the `pretrained` path: same features."""
     images = Benchmark(tiny_benchmark).images.head(2)
-    untrained = {backend: FeatureSettings(backend=backend, image_size=28, seed=5) for backend in ("timm", "transformers")}
+    untrained = {backend: feature_settings(backend=backend, image_size=28, seed=5) for backend in ("timm", "transformers")}
     timm_model = probe_features.FeatureExtractor(untrained["timm"]).backbone.model
     weights = tmp_path / "vit.safetensors"
     from safetensors.torch import save_file
@@ -139,13 +151,13 @@ def test_local_weights_load_for_both_backends(tiny_benchmark, tmp_path):
     folder = tmp_path / "dinov2"
     probe_features.FeatureExtractor(untrained["transformers"]).backbone.model.save_pretrained(folder)
     for backend, source in (("timm", weights), ("transformers", folder)):
-        loaded = FeatureSettings(backend=backend, image_size=28, seed=0, pretrained=str(source))
+        loaded = feature_settings(backend=backend, image_size=28, seed=0, pretrained=str(source))
         expected = image_features(images, tiny_benchmark, untrained[backend], tmp_path / "a")
         assert np.allclose(image_features(images, tiny_benchmark, loaded, tmp_path / "b"), expected, atol=1e-4)
 
 
 def test_missing_weights_file_is_refused_with_remedy(tmp_path):
-    settings = FeatureSettings(pretrained=str(tmp_path / "absent.safetensors"), image_size=28)
+    settings = feature_settings(pretrained=str(tmp_path / "absent.safetensors"), image_size=28)
     with pytest.raises(probe_features.ModelLoadError, match="probe.features.pretrained"):
         probe_features.FeatureExtractor(settings)
 
@@ -193,11 +205,10 @@ def demo_probe(tmp_path_factory):
     bench = Benchmark(root)
     settings = FeatureSettings.from_config(CONFIG["probe"]["features"])
     features = image_features(bench.images, root, settings, root.parent / "cache")
-    options = {k: v for k, v in CONFIG["probe"].items() if k != "features"}
     tasks = {t.name: t for t in probe_tasks(bench.images, bench.questions)}
     index = pd.Series(np.arange(len(bench.images)), index=bench.images["image_id"])
     return {name: evaluate_task(tasks[name], features[index.loc[tasks[name].image_ids].to_numpy()],
-                                ProbeSettings(**options)) for name in ("stain", "modality")}
+                                ProbeSettings.from_config(workflow_config()["probe"])) for name in ("stain", "modality")}
 
 
 @pytest.mark.parametrize("task", ["stain", "modality"])

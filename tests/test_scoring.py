@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mubench.scoring.accuracy import TABLE_COLUMNS, BootstrapSettings, accuracy_table
+from conftest import bootstrap_settings, scores_table
+
+from mubench.scoring.accuracy import TABLE_COLUMNS
 
 DARK = "eulenberg_et_al_2017_darkfield"
 EPI = "eulenberg_et_al_2017_epifluorescence"
@@ -38,7 +40,7 @@ def _row(table, scope, level, group="all"):
 
 
 def test_micro_and_macro_numbers_by_hand():
-    table = accuracy_table(_predictions(HAND_MADE))
+    table = scores_table(_predictions(HAND_MADE))
     assert list(table.columns) == list(TABLE_COLUMNS)
     expected = {
         ("all", "total", "all"): (6, 4, 4 / 6),
@@ -67,13 +69,13 @@ def test_micro_and_macro_numbers_by_hand():
 
 
 def test_all_correct_group_has_a_zero_width_interval():
-    row = _row(accuracy_table(_predictions(HAND_MADE)), "all", "dataset", "d1")
+    row = _row(scores_table(_predictions(HAND_MADE)), "all", "dataset", "d1")
     assert (row.ci_low, row.ci_high, row.ci_halfwidth) == (1.0, 1.0, 0.0)
 
 
 def test_subset_with_only_excluded_rows_keeps_its_shape_with_nan():
     cells = [("classification", DARK, True), ("classification", EPI, False)]
-    table = accuracy_table(_predictions(cells, subset="fine"))
+    table = scores_table(_predictions(cells, subset="fine"))
     assert set(table.scope) == {"all", "without_excluded"}
     empty = table[table.scope == "without_excluded"]
     assert list(empty.level) == ["total", "macro_question_type", "macro_dataset"]
@@ -82,7 +84,7 @@ def test_subset_with_only_excluded_rows_keeps_its_shape_with_nan():
 
 
 def test_excluded_datasets_are_a_parameter():
-    table = accuracy_table(_predictions(HAND_MADE), excluded_datasets=["d2"])
+    table = scores_table(_predictions(HAND_MADE), excluded_datasets=["d2"])
     scoped = table[table.scope == "without_excluded"]
     assert "d2" not in set(scoped.group) and DARK in set(scoped.group)
     assert _row(table, "without_excluded", "total").n == 5
@@ -96,14 +98,14 @@ def test_same_input_gives_identical_tables_whatever_the_row_order(method):
     pairs = [(m, s) for m in ("m1", "m2") for s in ("coarse", "fine")]
     frames = [_predictions(cells, model=m, subset=s) for m, s in pairs]
     predictions = pd.concat(frames, ignore_index=True)
-    settings = BootstrapSettings(method=method, n_resamples=999, seed=3)
-    first = accuracy_table(predictions, bootstrap=settings)
-    pd.testing.assert_frame_equal(first, accuracy_table(predictions, bootstrap=settings))
+    settings = bootstrap_settings(method=method, n_resamples=999, seed=3)
+    first = scores_table(predictions, bootstrap=settings)
+    pd.testing.assert_frame_equal(first, scores_table(predictions, bootstrap=settings))
     shuffled = predictions.sample(frac=1.0, random_state=1)
-    pd.testing.assert_frame_equal(first, accuracy_table(shuffled, bootstrap=settings))
+    pd.testing.assert_frame_equal(first, scores_table(shuffled, bootstrap=settings))
 
     # A group's CI does not depend on which other models or subsets are in the table.
-    alone = accuracy_table(frames[0], bootstrap=settings)
+    alone = scores_table(frames[0], bootstrap=settings)
     same = first[(first.model == "m1") & (first.subset == "coarse")].reset_index(drop=True)
     pd.testing.assert_frame_equal(alone, same)
 
@@ -111,9 +113,9 @@ def test_same_input_gives_identical_tables_whatever_the_row_order(method):
 def test_bad_prediction_rows_are_rejected():
     predictions = _predictions(HAND_MADE)
     with pytest.raises(ValueError, match="lack columns"):
-        accuracy_table(predictions.drop(columns="dataset"))
+        scores_table(predictions.drop(columns="dataset"))
     with pytest.raises(ValueError, match="'correct'"):
-        accuracy_table(predictions.assign(correct=[True, None, True, False, True, False]))
+        scores_table(predictions.assign(correct=[True, None, True, False, True, False]))
 
 
 def _spec(name, label=None, paper_name=None):
@@ -128,7 +130,7 @@ def test_table1_joins_the_paper_by_subset_and_paper_name():
     from mubench.figures.table1 import build_table1
 
     predictions = pd.concat([_predictions(HAND_MADE, model="ours"), _predictions(HAND_MADE, model="ours", subset="fine")])
-    scores = accuracy_table(predictions, bootstrap=BootstrapSettings(n_resamples=99))
+    scores = scores_table(predictions, bootstrap=bootstrap_settings(n_resamples=99))
     reference = pd.DataFrame({"subset": ["coarse", "fine", "coarse"], "model": ["CLIP", "CLIP", "PLIP"],
                               "accuracy": [11.0, 22.0, 33.0], "ci": [0.1, 0.2, 0.3]})
     table = build_table1(scores, [_spec("ours", label="Ours", paper_name="CLIP")], ["fine", "coarse"], reference)
@@ -141,7 +143,7 @@ def test_table1_refuses_two_models_with_one_label():
     from mubench.figures.table1 import build_table1
 
     predictions = pd.concat([_predictions(HAND_MADE, model="a"), _predictions(HAND_MADE, model="b")])
-    scores = accuracy_table(predictions, bootstrap=BootstrapSettings(n_resamples=99))
+    scores = scores_table(predictions, bootstrap=bootstrap_settings(n_resamples=99))
     with pytest.raises(ValueError, match=r"share the label\(s\) \['CLIP'\]"):
         build_table1(scores, [_spec("a", label="CLIP"), _spec("b", label="CLIP")], ["coarse"], pd.DataFrame(
             columns=["subset", "model", "accuracy", "ci"]))

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -27,9 +26,8 @@ import yaml
 
 from mubench.config import check_config
 
-from conftest import REPO, copy_workflow
+from conftest import REPO, copy_workflow, snakemake
 
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 SLURM_TOOLS = Path(__file__).resolve().parent / "slurm"
 # Table 1 only: the run stays a few minutes however many stages the default target grows
 COMPARED_TABLES = ["paper_figures/table1.csv", "paper_figures/table1_breakdown.csv"]
@@ -61,8 +59,8 @@ def site_profile(workdir: Path) -> Path:
 
 
 def run_snakemake(workdir: Path, args: list[str], env: dict[str, str]) -> str:
-    proc = subprocess.run([str(SNAKEMAKE), *args], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=900)
+    """conftest.snakemake through the cluster (the profile sets the jobs); a failure shows the SLURM logs too."""
+    proc = snakemake(workdir, *args, cores=None, check=False, env=env, timeout=900)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         slurm_logs = "".join(f"\n--- {log}\n{log.read_text()[-3000:]}"
@@ -94,7 +92,8 @@ def slurm_env(private_tmp):
 
 
 def submitted_jobs(output: str) -> dict[str, str]:
-    """SLURM job id → what it ran ('rule_build_benchmark', 'group_model', …), from the executor's log lines."""
+    """SLURM job id → what it ran ('rule_build_benchmark', 'group_Random_predict_cpu_score_cpu', …), from the
+    executor's log lines: its log folder under .snakemake/slurm_logs/."""
     return dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/([^/]+)/", output))
 
 
@@ -104,29 +103,35 @@ def test_demo_through_shipped_profile_equals_local_run(slurm_env, private_tmp, d
 
     submitted = submitted_jobs(output)
     models = check_config(yaml.safe_load((cluster / "config.yaml").read_text()))
-    on_gpu = sum(spec.uses_accelerator for spec in models.values())  # the demo: OpenCLIP on GPU, Random on CPU
-    assert Counter(submitted.values()) == {"group_model_predict_score": on_gpu, "rule_build_benchmark": 1,
-                                           "group_model_predict_cpu_score_cpu": len(models) - on_gpu}, (
-        f"one SLURM job per model (predict + score) plus the benchmark build expected:\n{output[-4000:]}")
+    # one SLURM job per model (predict + score), named after the model, plus the benchmark build
+    expected = {"rule_build_benchmark": ("cpu", "N/A", "2")}
+    for name, spec in models.items():
+        if spec.uses_accelerator:  # the profile's GPU request, honoured as written
+            expected[f"group_{name}_predict_score"] = ("gpu", "gres:gpu:1", "8", "48000M")
+        else:  # Random: no GPU held while it answers
+            expected[f"group_{name}_predict_cpu_score_cpu"] = ("cpu", "N/A", "4")
+    assert Counter(submitted.values()) == Counter(list(expected)), (
+        f"one SLURM job per model plus the benchmark build expected:\n{output[-4000:]}")
     # every model's predict and score ran inside one of those group jobs, each model once
     grouped = re.findall(r"rule predict(?:_cpu)?:.*?wildcards: benchmark=demo, model=(\S+)", output, re.DOTALL)
     assert sorted(grouped) == sorted(models)
 
     rows = subprocess.run(
         ["squeue", "--states=all", "--noheader", "--jobs", ",".join(submitted),
-         "--Format=JobID:|,State:|,Partition:|,tres-per-job:|,NumCPUs:|,MinMemory:|,Account:"],
+         "--Format=JobID:|,State:|,Partition:|,tres-per-job:|,NumCPUs:|,MinMemory:|,Account:|,Name:80|,Comment:80"],
         env=slurm_env, capture_output=True, text=True, check=True,
     ).stdout.splitlines()
     jobs = {row.split("|")[0].strip(): [field.strip() for field in row.split("|")[1:]] for row in rows}
     assert set(jobs) == set(submitted)
-    for job_id, (state, partition, gres, cpus, memory, account) in jobs.items():
+    for job_id, (state, partition, gres, cpus, memory, account, name, comment) in jobs.items():
+        ran = submitted[job_id]
         assert state == "COMPLETED" and account == SITE_ACCOUNT, jobs[job_id]
-        if submitted[job_id] == "group_model_predict_score":  # the profile's GPU request, honoured as written
-            assert (partition, gres, cpus, memory) == ("gpu", "gres:gpu:1", "8", "48000M"), jobs[job_id]
-        elif submitted[job_id] == "group_model_predict_cpu_score_cpu":  # Random: no GPU held while it answers
-            assert (partition, gres, cpus) == ("cpu", "N/A", "4"), jobs[job_id]
-        else:
-            assert (partition, gres, cpus) == ("cpu", "N/A", "2"), jobs[job_id]
+        resources = (partition, gres, cpus, memory)[:len(expected[ran])]
+        assert resources == expected[ran], (ran, jobs[job_id])
+        # the queue shows whose jobs they are and, per job, the rule and model; the log is found by the same name
+        assert name.startswith("mubench_"), jobs[job_id]
+        assert comment == "rule_" + ran.removeprefix("group_").removeprefix("rule_"), (ran, comment)
+        assert (cluster / ".snakemake/slurm_logs" / ran / f"{job_id}.log").is_file(), ran
 
     for table in COMPARED_TABLES:
         assert (cluster / table).read_bytes() == (demo_run / table).read_bytes(), f"{table} differs from local run"

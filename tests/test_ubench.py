@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +12,14 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
+from conftest import REPO, snakemake
+
 from mubench.benchmark import ubench_acquire
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.benchmark.ubench import build_ubench
 from mubench.benchmark.ubench_acquire import SUBFOLDER, UBenchSourceError
-from mubench.benchmark.ubench_cognition import CognitionFormatError, workflow_subsets
+from mubench.benchmark.sources import workflow_subsets
+from mubench.benchmark.ubench_cognition import CognitionFormatError
 from mubench.benchmark.ubench_convert import (
     Tally,
     UnevenListsError,
@@ -183,7 +184,7 @@ def test_official_conversion_row_by_row(tmp_path, release):
 
 def test_question_without_any_caption_set_is_kept_for_generative_models_only(tmp_path):
     """All caption sets null: generative models still get the question; contrastive models skip it (counted)."""
-    from mubench.answering.predict import subset_questions
+    from mubench.answering.questions import subset_questions
     from mubench.models import ModelSpec
 
     rows = [release_row("wong_1", "wong_et_al_2022", "IHC", image=encoded(11, "PNG"), caption_keys=()),
@@ -376,12 +377,8 @@ def test_uneven_outline_lists_are_counted_logged_and_never_paired_by_guess(tmp_p
 
 def test_paper_config_plans_without_the_shards(tmp_path):
     """The dry run needs no release files, and asks for no cognition jobs while no cognition folder is set."""
-    repo = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "snakemake"), "-n", "--cores", "1", "--snakefile", str(repo / "Snakefile"),
-         "--configfile", str(repo / "configs" / "paper.yaml"), "--directory", str(tmp_path)],
-        capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr + done.stdout
+    done = snakemake(tmp_path, "-n", "--snakefile", str(REPO / "Snakefile"), "--configfile",
+                     str(REPO / "configs" / "paper.yaml"), cores=1, timeout=300)
     assert "results/ubench/benchmark/images.parquet" in done.stdout
     assert "results/ubench/predictions/BiomedCLIP/fine.parquet" in done.stdout
     assert "/cognition.parquet" not in done.stdout

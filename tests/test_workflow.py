@@ -302,3 +302,31 @@ def test_breakdown_reports_row_and_image_interval_widths(demo_run):
     # the untrained CLIP's correctness is set by the question type (e.g. always right on domain, never on stain), so
     # every image scores 1-2 of 5 and image totals vary far less than independent rows would: a narrower interval
     assert totals.loc[("coarse", "OpenCLIP tiny (untrained)"), "images_to_rows_width"] < 0.8
+
+
+def test_readme_states_the_merging_numbers_this_demo_produces(demo_run):
+    """README's account of the merging demo is this run's Table 19, not an impression of it."""
+    table = pd.read_csv(demo_run / "paper_figures" / "table19.csv").set_index(["subset", "model"])
+
+    def pct(subset: str, label: str, column: str) -> str:
+        return f"{table.loc[(subset, label), column]:g}"
+
+    base, tuned = "DemoCLIP (generalist)", "DemoCLIP-path (histology fine-tuned)"
+    half, three_quarters = "M-DemoCLIP (α=0.5)", "M-DemoCLIP (α=0.75)"
+    path, other = "pathology_accuracy", "non_pathology_accuracy"
+    lost = table.loc[("coarse", base), other] - table.loc[("coarse", tuned), other]
+    won = table.loc[("coarse", half), other] - table.loc[("coarse", tuned), other]
+    stated = (
+        f"the histology specialist raises pathology accuracy from {pct('coarse', base, path)} to "
+        f"{pct('coarse', tuned, path)} % (coarse) and from {pct('fine', base, path)} to {pct('fine', tuned, path)} % "
+        f"(fine) and drops accuracy outside pathology from {pct('coarse', base, other)} to "
+        f"{pct('coarse', tuned, other)} % (coarse) and from {pct('fine', base, other)} to {pct('fine', tuned, other)} % "
+        f"(fine). At the paper's α = 0.5 the merged model keeps the pathology gain ({pct('coarse', half, path)} %, "
+        f"{pct('fine', half, path)} %) but wins back little outside pathology: {pct('coarse', half, other)} % on "
+        f"coarse ({won:g} of the {lost:g} points lost), {pct('fine', half, other)} % on fine, no better than the "
+        f"specialist. At α = 0.75 it is the other way round: {pct('coarse', three_quarters, other)} % and "
+        f"{pct('fine', three_quarters, other)} % outside pathology, {pct('coarse', three_quarters, path)} % and "
+        f"{pct('fine', three_quarters, path)} % on pathology."
+    )
+    assert table.loc[("fine", half), other] <= table.loc[("fine", tuned), other]  # "no better than the specialist"
+    assert stated in " ".join((REPO / "README.md").read_text().split())

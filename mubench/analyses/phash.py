@@ -13,8 +13,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mubench.answering.embedding_cache import EmbeddingCache
-from mubench.answering.predict import encode_cached
+from mubench.answering.embedding_cache import EmbeddingCache, encode_cached
 
 HASH_SIZE = 8  # imagehash default: an 8×8 DCT block → 64 bits
 HASH_VERSION = f"phash-{HASH_SIZE}-v1"  # cache folder name: bump when the hash computation changes
@@ -100,3 +99,8 @@ def with_averages(table: pd.DataFrame) -> pd.DataFrame:
     ])
     out = pd.concat([table, averages], ignore_index=True)
     return out.astype({"similar_images": "Int64", "total_images": "Int64"})
+
+
+def datasets_above(table: pd.DataFrame, max_percent: float) -> list[str]:
+    """Datasets whose share of near-duplicate images exceeds ``max_percent`` (averages rows excluded)."""
+    return sorted(table.loc[table["percent_similar"] > max_percent, "dataset"])

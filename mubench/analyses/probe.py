@@ -33,17 +33,23 @@ RESULT_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProbeSettings:
     """``probe`` from the config (less ``features``)."""
 
-    n_trials: int = 50
-    seed: int = 0
-    pca_variance: float = 0.95
-    fallback_split: tuple[float, float, float] = (0.7, 0.1, 0.2)  # train/val/test when the source has none
-    max_iter: int = 2000
-    ci_resamples: int = 999  # test-set bootstrap of macro F1 (Fig. 8's error bars)
-    ci_confidence: float = 0.95
+    n_trials: int
+    seed: int
+    pca_variance: float
+    fallback_split: tuple[float, float, float]  # train/val/test when the source has none
+    max_iter: int
+    ci_resamples: int  # test-set bootstrap of macro F1 (Fig. 8's error bars)
+    ci_confidence: float
+
+    @classmethod
+    def from_config(cls, probe: dict) -> "ProbeSettings":
+        """Config ``probe`` (its ``features`` are FeatureSettings')."""
+        values = {key: value for key, value in probe.items() if key != "features"}
+        return cls(**{**values, "fallback_split": tuple(values["fallback_split"])})
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from mubench.benchmark.tables import load_image
-from mubench.answering.embedding_cache import EmbeddingCache
-from mubench.answering.predict import encode_cached, resolve_device
+from mubench.answering.embedding_cache import EmbeddingCache, encode_cached
+from mubench.models import resolve_device
 from mubench.models.base import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -37,22 +37,22 @@ HOW_TO_PROVIDE = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FeatureSettings:
     """``probe.features`` from the config; every field except batch_size/device changes the features."""
 
-    backend: str = "timm"  # timm | transformers
-    architecture: str = "vit_small_patch14_dinov2"  # timm model name (transformers: ignored, ViT-S/14 config)
+    backend: str  # timm | transformers
+    architecture: str  # timm model name (transformers: ignored, ViT-S/14 config)
     pretrained: str | None = None  # timm: hf-hub:org/repo or a weights file; transformers: hub id or folder
     revision: str | None = None
-    seed: int = 0
-    pooling: str = "cls"
-    image_size: int = 224
-    interpolation: str = "bicubic"
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    batch_size: int = 32
-    device: str = "auto"
+    seed: int
+    pooling: str
+    image_size: int
+    interpolation: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    batch_size: int
+    device: str
     label: str | None = None
 
     @classmethod

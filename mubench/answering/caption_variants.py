@@ -17,13 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mubench.answering.predict import (
-    PREDICTION_COLUMNS,
-    contrastive_scores,
-    model_provenance,
-    prediction_table,
-    subset_questions,
-)
+from mubench.answering.contrastive import contrastive_scores
+from mubench.answering.predict import PREDICTION_COLUMNS, model_provenance, prediction_table
+from mubench.answering.questions import subset_questions
 from mubench.benchmark.tables import Benchmark
 from mubench.models.random_baseline import random_scores
 

@@ -22,9 +22,10 @@ import pandas as pd
 from PIL import Image
 
 from mubench.benchmark.tables import Benchmark, load_image
-from mubench.config import ConfigError, parse_model
 from mubench.answering.generative import GenerationError, ResponseCache, answer_key
 from mubench.answering.prefetch import prefetched
+from mubench.errors import ConfigError
+from mubench.models.spec import parse_model
 from mubench.provenance import Provenance, mubench_version
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,12 @@ import hashlib
 import logging
 import zipfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
+from mubench.answering.prefetch import prefetched
 from mubench.io import atomic_write, set_aside
 
 log = logging.getLogger(__name__)
@@ -72,3 +74,27 @@ class EmbeddingCache:
 
     def matrix(self, keys: Sequence[str]) -> np.ndarray:
         return np.stack([self._vectors[k] for k in keys])
+
+
+def encode_cached(
+    keys: Sequence[str],
+    load: Callable[[str], object],
+    encode: Callable[[list], np.ndarray],
+    cache: EmbeddingCache,
+    batch_size: int,
+    desc: str,
+    on_batch: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """Encode the keys the cache lacks, one atomically saved batch at a time; return all keys' vectors.
+
+    The next batches are loaded (images decoded) in a background thread while the model encodes this one.
+    """
+    todo = cache.missing(keys)
+    log.info("%s: %d unique, %d cached, %d to encode", desc, len(set(keys)), len(set(keys)) - len(todo), len(todo))
+    batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
+    loaded = prefetched(batches, lambda batch: [load(k) for k in batch])
+    for batch, items in tqdm(loaded, total=len(batches), desc=desc, unit="batch", mininterval=5):
+        cache.add(batch, encode(items))
+        if on_batch is not None:
+            on_batch()
+    return cache.matrix(keys)

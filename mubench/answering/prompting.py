@@ -11,11 +11,11 @@ returns the option index the response is credited with (-1 = unparseable) and wh
 from __future__ import annotations
 
 import re
-from string import ascii_uppercase
 from collections.abc import Mapping
 from typing import Callable, NamedTuple, Sequence
 
 from mubench.benchmark.tables import LETTER_PROTOCOL, LINE_BREAKS, MAX_OPTIONS, OPTION_NAMES
+from mubench.models.base import letters
 
 # Bump when the text a model sees, or the way its answer is read, changes (stamped on every prediction row).
 PROMPT_VERSION = "letter-mcq-v1"
@@ -33,12 +33,6 @@ def one_line(text: str) -> str:
     if not LINE_BREAKS.intersection(text):
         return text
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
-
-
-def letters(n_options: int) -> str:
-    if n_options > len(ascii_uppercase):
-        raise ValueError(f"{n_options} options cannot be lettered A–Z")
-    return ascii_uppercase[:n_options]
 
 
 def lettered_options(options: Sequence[str]) -> list[str]:

@@ -41,6 +41,7 @@ from mubench.benchmark.tables import (
     write_table,
 )
 from mubench.benchmark.ubench_convert import ImageDataError, count_by, png_bytes
+from mubench.checks import ERROR, MISSING, OK, Check
 from mubench.io import atomic_write, sha256_file, write_json
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,11 @@ def _write_images(layout, shards, split, checked, out_dir, workers) -> tuple[lis
     return list(images.values()), per_question
 
 
+def hash_record_name(source: str) -> str:
+    """The file beside the benchmark folder recording the release's shard hashes (build and preflight)."""
+    return f"{source}_shard_sha256.json"
+
+
 def build_microvqa_source(source: str, out_dir: str | Path, *, seed: int, path: str | None = None,
                           repo_id: str | None = None, revision: str | None = None, split: str | None = None,
                           sha256: Mapping[str, str] | None = None, task_names: Mapping[str, str] | None = None,
@@ -260,7 +266,7 @@ def build_microvqa_source(source: str, out_dir: str | Path, *, seed: int, path: 
     out_dir = Path(out_dir)
     repo_id = repo_id or layout.repo_id
     split, shards, where = locate_release(source, path, repo_id, revision, split)
-    hashes = check_hashes(source, shards, sha256, Path(hash_record or out_dir.parent / f"{source}_shard_sha256.json"))
+    hashes = check_hashes(source, shards, sha256, Path(hash_record or out_dir.parent / hash_record_name(source)))
     columns = release_columns(shards)
     missing = [c for c in layout.required if c not in columns]
     if missing:
@@ -319,3 +325,21 @@ def build_microvqa(out_dir, **options) -> dict:
 
 def build_microvqapp(out_dir, **options) -> dict:
     return build_microvqa_source("microvqapp", out_dir, **options)
+
+
+def availability(source: str, options: dict, results_dir: Path) -> list[Check]:
+    """Preflight hook (benchmark/sources.py): the release's shards found (never downloaded), complete, and of
+    the configured SHA-256."""
+    item = f"{source} shards"
+    try:
+        split, shards, where = locate_release(source, options.get("path"), options.get("repo_id")
+                                              or LAYOUTS[source].repo_id, options.get("revision"),
+                                              options.get("split"), download=False)
+    except ReleaseError as err:
+        return [Check(item, MISSING, str(err), "see docs/microvqa.md")]
+    try:
+        check_hashes(source, shards, options.get("sha256"), Path(results_dir) / hash_record_name(source))
+    except ReleaseError as err:
+        return [Check(item, ERROR, str(err), "delete the shard and fetch it again")]
+    pinned = "SHA-256 verified" if options.get("sha256") else f"SHA-256 not pinned (benchmark.{source}.sha256)"
+    return [Check(item, OK, f"{len(shards)} {split} shards at {where}; {pinned}")]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from mubench.benchmark.ubench_acquire import hash_files, hub_cache, hub_offline
+from mubench.benchmark.ubench_acquire import hash_files
+from mubench.hf_cache import hub_cache, hub_offline
 
 SHARD_NAME = re.compile(r"^(?P<split>[A-Za-z0-9_.]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
 

@@ -30,7 +30,7 @@ from mubench.benchmark.ubench_acquire import (
     locate_shards,
     verify_shards,
 )
-from mubench.benchmark.ubench_cognition import load_cognition
+from mubench.benchmark.ubench_cognition import CognitionFormatError, load_cognition, read_cognition
 from mubench.benchmark.ubench_convert import (
     Tally,
     coarse_caption_rows,
@@ -41,6 +41,8 @@ from mubench.benchmark.ubench_convert import (
     resolve_dataset,
     selected_for_questions,
 )
+from mubench.checks import ERROR, MISSING, OK, Check
+from mubench.hf_cache import cache_description, cached_snapshot
 from mubench.io import atomic_write, sha256_file, write_json
 
 TASK_LISTS = ("official", "all")
@@ -121,6 +123,9 @@ class _PngWriter:
             self._progress.close()
 
 
+HASH_RECORD = "ubench_shard_sha256.json"  # beside the benchmark folder: known shard hashes (build and preflight)
+
+
 def _expected_hashes(revision: str, sha256: dict[str, str] | None) -> dict[str, str]:
     if sha256:
         return dict(sha256)
@@ -151,7 +156,7 @@ def build_ubench(out_dir: str | Path, *, seed: int, path: str | None = None, rep
     out_dir, excluded = Path(out_dir), frozenset(exclude_datasets)
     expected = _expected_hashes(revision, sha256)
     shards = locate_shards(path, sorted(expected), repo_id=repo_id, revision=revision)
-    verified = verify_shards(shards, expected, hash_record or out_dir.parent / "ubench_shard_sha256.json")
+    verified = verify_shards(shards, expected, hash_record or out_dir.parent / HASH_RECORD)
     log(f"uBench {repo_id}@{revision}: {len(shards)} shards verified")
 
     tally, source_of = Tally(), {}
@@ -235,3 +240,42 @@ def build_ubench(out_dir: str | Path, *, seed: int, path: str | None = None, rep
     log(f"uBench: {manifest['rows']['total']} release rows → {len(image_rows)} images, {len(questions)} questions, "
         f"{len(detection)} detection rows → {out_dir}")
     return manifest
+
+
+def availability(source: str, options: dict, results_dir: Path) -> list[Check]:
+    """Preflight hook (benchmark/sources.py): each shard found offline and of the pinned SHA-256 (recorded, so
+    the build does not hash it again); the cognition folder parsed when one is configured."""
+    revision = options.get("revision", REVISION)
+    repo_id = options.get("repo_id", REPO_ID)
+    checks = []
+    try:
+        expected = _expected_hashes(revision, options.get("sha256"))
+    except UBenchSourceError as err:
+        return [Check("uBench shards", ERROR, str(err))]
+    if options.get("path"):
+        roots = [Path(options["path"]).expanduser()]
+        where = f"benchmark.ubench.path {roots[0]}"
+    else:
+        snapshot = cached_snapshot(repo_id, revision, repo_type="dataset")
+        roots = [snapshot] if snapshot else []
+        where = f"the HF cache {cache_description()} ({repo_id}@{revision})"
+    for name, sha in sorted(expected.items()):
+        item = f"uBench shard {name}"
+        found = next((root / sub / name for root in roots for sub in ("", SUBFOLDER)
+                      if (root / sub / name).is_file()), None)
+        if found is None:
+            checks.append(Check(item, MISSING, f"not in {where}",
+                                f"copy {SUBFOLDER}/ of {repo_id}@{revision} there (docs/ubench.md)"))
+            continue
+        try:
+            verify_shards({name: found}, {name: sha}, Path(results_dir) / HASH_RECORD)
+            checks.append(Check(item, OK, f"{found}, SHA-256 verified"))
+        except UBenchSourceError as err:
+            checks.append(Check(item, ERROR, str(err), "delete the file and fetch it again"))
+    if options.get("cognition_path"):
+        try:
+            n = len(read_cognition(options["cognition_path"]))
+            checks.append(Check("cognition folder", OK, f"{options['cognition_path']}: {n} questions"))
+        except CognitionFormatError as err:
+            checks.append(Check("cognition folder", ERROR, str(err), "fix the folder (format: docs/ubench.md)"))
+    return checks

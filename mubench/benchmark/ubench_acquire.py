@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+from mubench.hf_cache import hub_cache, hub_offline
 from mubench.io import sha256_file, write_json
 
 log = logging.getLogger(__name__)
@@ -34,18 +35,6 @@ SHARD_SHA256 = {
 
 class UBenchSourceError(RuntimeError):
     """The uBench release cannot be found or is not the pinned one; the message says what to do."""
-
-
-def hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def hub_cache() -> Path:
-    """The hub cache as the environment says *now* (huggingface_hub reads HF_HOME only once, at its import)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
-    return Path(home).expanduser() / "hub"
 
 
 def _folder_with_shards(root: Path, shard_names) -> Path | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -31,22 +30,6 @@ OPTIONAL_LABELS = ("domain", "modality", "submodality", "stain")
 
 class CognitionFormatError(ValueError):
     """The cognition folder does not follow the documented format; the message names file, row and field."""
-
-
-COGNITION_ONLY_SOURCES = ("microvqa", "microvqapp")  # reasoning benchmarks: every question is a cognition one
-
-
-def workflow_subsets(benchmark: Mapping, subsets) -> list[str]:
-    """The subsets the workflow runs: a uBench build without a cognition folder has no cognition questions;
-    MicroVQA and MicroVQA++ have nothing else."""
-    if benchmark["source"] == "ubench" and not (benchmark.get("ubench") or {}).get("cognition_path"):
-        return [s for s in subsets if s != "cognition"]
-    if benchmark["source"] in COGNITION_ONLY_SOURCES:
-        if "cognition" not in subsets:
-            raise ValueError(f"subsets: benchmark.source {benchmark['source']} has only the cognition subset; "
-                             f"list it (subsets: [cognition])")
-        return ["cognition"]
-    return list(subsets)
 
 
 def _read_records(folder: Path) -> tuple[Path, list[dict]]:

@@ -167,7 +167,7 @@ def question_rows(image_id: str, dataset: str, questions, captions, tally: Tally
             tally.add("answer_idx_disagrees_with_answer", f"{dataset}/{question_type}")
         sets = _caption_sets(question_type, captions, len(options), answer_idx, dataset, tally)
         key = DEFAULT_CAPTION_KEY[question_type]
-        if not sets:  # still asked to generative models; contrastive models skip it (mubench.answering.predict)
+        if not sets:  # still asked to generative models; contrastive models skip it (mubench.answering.questions)
             key = ""
             tally.add("questions_without_caption_set", f"{dataset}/{question_type}")
         elif key not in sets:

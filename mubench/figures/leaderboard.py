@@ -29,9 +29,10 @@ from PIL import Image
 
 from mubench.benchmark.tables import load_image
 from mubench.figures.export import describe_benchmark
-from mubench.figures.published import measured_here, protocol_notes, published_notes, skip_notes
+from mubench.benchmark.sources import source_of
+from mubench.figures.published import protocol_notes, skip_notes
 from mubench.figures.style import GROUP_COLOURS
-from mubench.figures.table1 import BENCHMARK_TITLES, build_table1
+from mubench.figures.table1 import build_table1
 from mubench.models.groups import GROUPS
 from mubench.provenance import Provenance
 
@@ -43,17 +44,17 @@ DATA_TOKEN = "__LEADERBOARD_DATA__"
 CSP_TOKEN = "__CONTENT_SECURITY_POLICY__"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LeaderboardSettings:
-    """The page's size caps and the significance level (config ``leaderboard:``)."""
+    """The page's size caps (config ``leaderboard``) and the significance level (``report.significance_level``)."""
 
-    max_wrong_per_dataset: int = 12  # wrong answers shown per (model, dataset): a seeded sample
-    max_thumbnails: int = 1500  # distinct images embedded; wrong answers beyond it are shown without one
-    thumbnail_px: int = 96  # longest side of a thumbnail
-    jpeg_quality: int = 70
-    response_chars: int = 300  # a generative model's reply is cut after this many characters
-    alpha: float = 0.05  # Holm-adjusted McNemar p ≥ alpha: not significantly different from the best
-    seed: int = 0  # which wrong answers are sampled
+    max_wrong_per_dataset: int  # wrong answers shown per (model, dataset): a seeded sample
+    max_thumbnails: int  # distinct images embedded; wrong answers beyond it are shown without one
+    thumbnail_px: int  # longest side of a thumbnail
+    jpeg_quality: int
+    response_chars: int  # a generative model's reply is cut after this many characters
+    alpha: float  # Holm-adjusted McNemar p ≥ alpha: not significantly different from the best
+    seed: int  # which wrong answers are sampled
 
 
 def leaderboard_table(scores: pd.DataFrame, models, subsets: Sequence[str], reference: pd.DataFrame) -> pd.DataFrame:
@@ -189,11 +190,11 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
             "prediction": int(row.prediction), "image": md5 if md5 in thumbnails else None,
             "more_images": len(row.extra_image_ids),
             "response": None if response is None else _cut(response, settings.response_chars)})
-    source = manifest["source"]
+    source = source_of(manifest["source"])
     return _clean({
-        "benchmark": {"title": f"{BENCHMARK_TITLES.get(source, source)} leaderboard",
+        "benchmark": {"title": f"{source.title} leaderboard",
                       "description": describe_benchmark(manifest),
-                      "notes": [*published_notes(source), *protocol_notes(manifest, models),
+                      "notes": [*source.published_notes, *protocol_notes(manifest, models),
                                 *skip_notes(manifest, models)]},  # what Table 1 says of the published values
         "subsets": list(subsets),
         "groups": {key: {"label": label, "colour": GROUP_COLOURS[key]} for key, label in GROUPS.items()
@@ -203,7 +204,7 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
                     "provenance": provenance.get(spec.name, {}), "cells": cells.get(spec.name, {})}
                    for spec in models],
         "published": published,
-        "published_shown": measured_here(source),  # else hidden until asked for: measured on another benchmark
+        "published_shown": source.measured_here,  # else hidden until asked for: measured on another benchmark
         "significance": {"available": significance_available, "alpha": settings.alpha},
         "bootstrap": dict(bootstrap),
         "wrong": wrong,

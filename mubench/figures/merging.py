@@ -1,8 +1,5 @@
 """Weight-merging outputs: Table 19 (Table 1 plus merged rows), Fig. 5 (pathology H&E vs μ-Bench accuracy, arrows
-base → tuned → merged) and the accuracy-vs-α curve, all from prediction rows.
-
-Rows can be restricted to some image splits (``eval_splits``): the demo's trained models saw its train split, so
-the demo scores them on val + test only; on uBench every image is test and nothing is dropped.
+base → tuned → merged) and the accuracy-vs-α curve, from the slice accuracies of mubench.scoring.slices.
 """
 
 from __future__ import annotations
@@ -22,43 +19,10 @@ from mubench.figures.style import (
     NEUTRAL, PAPER_WIDTH_IN, ROLE_COLOURS, group_colour, paper_style, save_figure,
 )
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
-from mubench.scoring.bootstrap import group_seed, proportion_ci
+from mubench.scoring.slices import ALL, HE, NON_PATHOLOGY, PATHOLOGY
 
-PATHOLOGY, HE, NON_PATHOLOGY, ALL = "pathology", "he", "non_pathology", "all"
 CURVE_COLUMNS = ["pair", "alpha", "model", "subset", "slice", "n", "accuracy", "ci_low", "ci_high"]
 FIG5_COLUMNS = ["source", "subset", "pair", "role", "model", "label", "x", "x_low", "x_high", "y", "y_low", "y_high"]
-
-
-def held_out(predictions: pd.DataFrame, images: pd.DataFrame, eval_splits: Sequence[str] | None) -> pd.DataFrame:
-    """Prediction rows whose image is in ``eval_splits`` (None keeps every row)."""
-    if eval_splits is None:
-        return predictions
-    keep = set(images.loc[images["split"].isin(eval_splits), "image_id"])
-    return predictions[predictions["image_id"].isin(keep)].reset_index(drop=True)
-
-
-def slice_accuracy(predictions: pd.DataFrame, slices: dict[str, Sequence[str]],
-                   bootstrap: BootstrapSettings = BootstrapSettings()) -> pd.DataFrame:
-    """Pooled accuracy (percent, with its bootstrap CI) per (model, subset) on every slice, the complement of the
-    pathology slice, and all rows."""
-    masks = {ALL: pd.Series(True, index=predictions.index)}
-    for name, datasets in slices.items():
-        masks[name] = predictions["dataset"].isin(datasets)
-    masks[NON_PATHOLOGY] = ~masks[PATHOLOGY]
-    rows = []
-    for name, mask in masks.items():
-        grouped = predictions[mask].groupby(["model", "subset"])["correct"].agg(["size", "sum"])
-        for (model, subset), r in grouped.iterrows():
-            rows.append({"model": model, "subset": subset, "slice": name, "n": int(r["size"]),
-                         "n_correct": int(r["sum"])})
-    table = pd.DataFrame(rows, columns=["model", "subset", "slice", "n", "n_correct"])
-    seeds = [group_seed(bootstrap.seed, "merging", m, s, c) for m, s, c in
-             zip(table["model"], table["subset"], table["slice"])]
-    low, high = proportion_ci(table["n_correct"], table["n"], seeds=seeds, method=bootstrap.method,
-                              confidence=bootstrap.confidence, n_resamples=bootstrap.n_resamples)
-    table["accuracy"] = 100 * table["n_correct"] / table["n"]
-    table["ci_low"], table["ci_high"] = 100 * low, 100 * high
-    return table.drop(columns="n_correct")
 
 
 def alpha_curve(accuracy: pd.DataFrame, plan: MergePlan) -> pd.DataFrame:

@@ -1,8 +1,8 @@
-"""Which published numbers Table 1 prints beside ours, per benchmark source, and what a reader must know of them.
-
-μ-Bench sources compare with the paper's Table 1; MicroVQA with its authors' leaderboard (overall and per task), plus
-MicroVQA++'s headline result on MicroVQA. MicroVQA++'s own test set has no published results yet, so nothing is
-printed beside it rather than MicroVQA's numbers, which measure another question set.
+"""The published numbers beside ours: the rows of a reference file measured on this benchmark, per-task values, and
+the notes on how the models were asked. Which file a source compares with, and what Table 1 says of it, is the
+source's own fact (mubench/benchmark/sources.py): μ-Bench sources compare with the paper's Table 1; MicroVQA with
+its authors' leaderboard (overall and per task) plus MicroVQA++'s headline result on MicroVQA; MicroVQA++'s own
+test set has no published results yet.
 """
 
 from __future__ import annotations
@@ -13,50 +13,11 @@ import pandas as pd
 
 from mubench.benchmark.tables import COGNITION_TASKS
 
-# Paths under paper_figures/: the μ-Bench paper's numbers in reference/, other benchmarks' in published/.
-REFERENCE_FILES = {"microvqa": "published/microvqa_leaderboard.csv", "microvqapp": "published/microvqa_leaderboard.csv"}
-MUBENCH_REFERENCE = "reference/paper_table1.csv"
-MICROVQAPP_HEADLINE = "InternVL3.5-4B (MicroVQA++ fine-tuned)"  # its model name in microvqa_leaderboard.csv
-
-
-def reference_file(source: str) -> str:
-    """The file under paper_figures/ whose values Table 1 prints for ``source``."""
-    return REFERENCE_FILES.get(source, MUBENCH_REFERENCE)
-
-
-def measured_here(source: str) -> bool:
-    """Whether the published values were measured on this benchmark (the demo only borrows μ-Bench's, to orient)."""
-    return source == "ubench" or source in REFERENCE_FILES
-
-
 def for_benchmark(reference: pd.DataFrame, source: str) -> pd.DataFrame:
     """Only the rows measured on this benchmark (files without a ``benchmark`` column hold μ-Bench's values)."""
     if "benchmark" not in reference.columns:
         return reference
     return reference[reference["benchmark"] == source].reset_index(drop=True)
-
-
-def published_notes(source: str) -> list[str]:
-    """Table 1's notes on the published columns."""
-    if source == "microvqa":
-        return [
-            "paper: overall accuracy on MicroVQA's leaderboard (github.com/jmhb0/microvqa; arXiv 2503.13399) for the "
-            "model of the same name (`paper_name`); no CIs are published; per-task values are in "
-            "table1_breakdown.csv and below",
-            "MicroVQA++ (arXiv 2511.11407): InternVL3.5-4B-Instruct fine-tuned on MicroVQA++ reaches 59.4 % mean "
-            f"accuracy on MicroVQA; give such a model `paper_name: {MICROVQAPP_HEADLINE}` to print it beside",
-        ]
-    if source == "microvqapp":
-        return [
-            "paper: none — no results on MicroVQA++'s own questions are published yet; MicroVQA's leaderboard "
-            "measures another question set and is not printed",
-            "MicroVQA++ (arXiv 2511.11407) reports InternVL3.5-4B-Instruct fine-tuned on it at 59.4 % on MicroVQA "
-            "(configs/microvqa.yaml scores a model on MicroVQA itself)",
-        ]
-    notes = ["paper / paper ±: published μ-Bench values (arXiv 2407.01791) for the model of the same name"]
-    if source != "ubench":
-        notes.append("this is NOT the μ-Bench data: paper columns are printed for orientation only")
-    return notes
 
 
 def protocol_notes(manifest: Mapping, models: Sequence) -> list[str]:

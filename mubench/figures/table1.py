@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from mubench.benchmark.sources import source_of
 from mubench.models.spec import ModelSpec
 
 TABLE1_COLUMNS = [
@@ -81,14 +82,11 @@ def _cell(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-# What Table 1's title calls each source's questions (the demo is a pipeline check, not μ-Bench).
-BENCHMARK_TITLES = {"ubench": "μ-Bench", "demo": "embedded demo benchmark", "microvqa": "MicroVQA",
-                    "microvqapp": "MicroVQA++"}
 TIED_MARK = "†"
 
 
 def table1_title(source: str) -> str:
-    return f"Table 1 — {BENCHMARK_TITLES.get(source, source)} accuracy (%)"
+    return f"Table 1 — {source_of(source).title} accuracy (%)"
 
 
 def mark_tied(table: pd.DataFrame, tied: Mapping[str, set[str]]) -> pd.DataFrame:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from mubench.models.base import ContrastiveModel, ModelLoadError
 from mubench.models.spec import FAMILIES, ModelSpec
+from mubench.registry import resolve
 
 
 def load_model(spec: ModelSpec, device: str = "cpu"):
@@ -13,8 +12,41 @@ def load_model(spec: ModelSpec, device: str = "cpu"):
     family = FAMILIES[spec.family]
     if not family.adapter:
         raise ValueError(f"model {spec.name!r}: family {spec.family!r} has no model to load")
-    module, cls = family.adapter.split(":")
-    return getattr(import_module(module), cls)(spec, device=device)
+    return resolve(family.adapter)(spec, device=device)
 
 
-__all__ = ["ContrastiveModel", "FAMILIES", "ModelLoadError", "ModelSpec", "load_model"]
+def resolve_device(device: str) -> str:
+    """``auto`` → cuda when torch sees one, else cpu; any other value as given."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_for(spec: ModelSpec, device: str):
+    """The family's adapter on the resolved device; None for the random baseline, which has no model."""
+    if spec.kind == "random":
+        return None
+    return load_model(spec, device=resolve_device(device) if FAMILIES[spec.family].uses_torch else "cpu")
+
+
+def model_info(spec: ModelSpec, model) -> dict:
+    """What Table 21 reports: family, checkpoint, revision and the parameter count of the loaded weights."""
+    module = getattr(model, "model", None)
+    parameters = getattr(module, "parameters", None)
+    return {
+        "name": spec.name,
+        "label": spec.label,
+        "family": spec.family,
+        "kind": spec.kind,
+        "source_id": spec.source_id,
+        "revision": spec.weights_revision,
+        "fingerprint": spec.fingerprint,
+        "model_class": type(module).__name__ if module is not None else None,
+        "n_parameters": int(sum(p.numel() for p in parameters())) if callable(parameters) else None,
+    }
+
+
+__all__ = ["ContrastiveModel", "FAMILIES", "ModelLoadError", "ModelSpec", "load_for", "load_model", "model_info",
+           "resolve_device"]

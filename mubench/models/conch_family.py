@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mubench.checks import Check
 from mubench.models.base import ModelLoadError
-from mubench.models.hub import torch_dtype
+from mubench.models.hub import folder_or_hub_check, torch_dtype
 from mubench.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -103,3 +104,8 @@ class ConchModel:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         tokens = self.tokenize(self.tokenizer, list(texts)).to(self.device)
         return self.model.encode_text(tokens, normalize=True).float().cpu().numpy()
+
+
+def weights_check(item: str, spec: ModelSpec) -> Check:
+    """Weights hook: ``model_id`` is the checkpoint file itself, a folder holding it, or a hub id at ``revision``."""
+    return folder_or_hub_check(item, spec.model_id or "", spec.revision, file_ok=True)

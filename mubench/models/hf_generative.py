@@ -19,12 +19,11 @@ from typing import Iterator, Sequence
 import torch
 from PIL import Image
 
-from mubench.models.base import ModelLoadError
+from mubench.models.base import ModelLoadError, letters
 from mubench.models.hub import model_dir, torch_dtype
 from mubench.models.prefix_reuse import (FULL_PREFILL_REASONS, PrefillStats, SharedGroup, image_key, plan_groups,
                                          shared_rows)
 from mubench.models.spec import ModelSpec
-from mubench.answering.prompting import letters
 
 log = logging.getLogger(__name__)
 

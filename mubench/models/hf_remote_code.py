@@ -17,8 +17,9 @@ from typing import Iterator, Sequence
 
 from PIL import Image
 
+from mubench.checks import MISSING, Check
 from mubench.models.base import ModelLoadError
-from mubench.models.hub import model_dir, torch_dtype
+from mubench.models.hub import folder_or_hub_check, model_dir, torch_dtype
 from mubench.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -109,3 +110,13 @@ def _tokenizer_dir(spec: ModelSpec) -> str:
     if not spec.tokenizer_id:
         raise ModelLoadError(f"model {spec.name!r}: CogVLM needs `tokenizer_id` (lmsys/vicuna-7b-v1.5 or a folder)")
     return model_dir(spec.name, spec.tokenizer_id, spec.tokenizer_revision)
+
+
+def weights_check(item: str, spec: ModelSpec) -> Check:
+    """Weights hook: the model's folder or snapshot, and CogVLM's separate tokenizer (``tokenizer_id``)."""
+    check = folder_or_hub_check(item, spec.model_id or "", spec.revision)
+    if check.passed and spec.tokenizer_id:
+        tokenizer = folder_or_hub_check(item, spec.tokenizer_id, spec.tokenizer_revision)
+        if not tokenizer.passed:
+            return Check(item, MISSING, f"tokenizer {tokenizer.detail}", tokenizer.remedy)
+    return check

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mubench.checks import MISSING, OK, Check
+from mubench.hf_cache import cache_description, cached_snapshot
 from mubench.models.base import ModelLoadError
 
 # Other frameworks' weight files in transformers repos: never needed here, often gigabytes.
 IGNORED_FILES = ["*.h5", "*.msgpack", "*.ot", "*.onnx", "flax_model*", "tf_model*", "rust_model*", "onnx/*"]
 TORCH_DTYPES = ("float32", "float16", "bfloat16")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 def how_to_provide(repo_id: str, revision: str | None) -> str:
@@ -56,3 +59,31 @@ def torch_dtype(name: str):
     if name not in TORCH_DTYPES:
         raise ValueError(f"dtype must be one of {TORCH_DTYPES}, got {name!r}")
     return getattr(torch, name)
+
+
+def has_weights(folder: Path) -> bool:
+    return folder.is_dir() and any(p.suffix in WEIGHT_SUFFIXES for p in folder.iterdir())
+
+
+def folder_or_hub_check(item: str, location: str, revision: str | None, *, file_ok: bool = False) -> Check:
+    """Weights as ``model_dir`` finds them, looked up offline: a local folder (or checkpoint file) with weights, or
+    a cached hub snapshot at ``revision``."""
+    path = Path(location).expanduser()
+    if path.exists() or location.startswith(("/", ".", "~")):
+        if file_ok and path.is_file():
+            return Check(item, OK, f"checkpoint file {path}")
+        if has_weights(path):
+            return Check(item, OK, f"local folder {path}")
+        return Check(item, MISSING, f"local folder {path} is absent or has no weights ({', '.join(WEIGHT_SUFFIXES)})",
+                     "copy the model's files there (save_pretrained layout)")
+    snapshot = cached_snapshot(location, revision)
+    if snapshot is not None and has_weights(snapshot):
+        return Check(item, OK, f"HF cache {snapshot}")
+    what = (f"snapshot {snapshot} has no weights" if snapshot is not None else
+            f"not in the HF cache {cache_description()}")
+    return Check(item, MISSING, f"{location}@{revision or 'main'}: {what}", how_to_provide(location, revision))
+
+
+def hub_weights(item: str, spec) -> Check:
+    """Weights hook of the transformers families: ``model_id`` is a local folder or a hub id at ``revision``."""
+    return folder_or_hub_check(item, spec.model_id or "", spec.revision)

@@ -32,6 +32,7 @@ import requests
 import urllib3
 from PIL import Image
 
+from mubench.checks import MISSING, OK, Check
 from mubench.models.base import ModelLoadError
 from mubench.models.spec import ModelSpec
 from mubench.redaction import display_url, redact
@@ -309,3 +310,11 @@ def _retry_after(reply: requests.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def weights_check(item: str, spec: ModelSpec) -> Check:
+    """Weights hook of the API family: no weights, but the key, which only the environment may hold."""
+    if os.environ.get("OPENAI_API_KEY"):
+        return Check(item, OK, f"OPENAI_API_KEY is set; endpoint {spec.base_url}")
+    return Check(item, MISSING, "OPENAI_API_KEY is not set",
+                 "export OPENAI_API_KEY in the environment that starts snakemake (never in a file)")

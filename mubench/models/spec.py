@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mubench.errors import ConfigError
 from mubench.models.groups import default_group
 
 
@@ -19,26 +20,36 @@ class Family:
     container: str  # containers/<container>.def
     uses_torch: bool = True  # False: the job never imports torch (its image can leave it out)
     version: int = 1  # bump when the adapter's outputs change, so cached embeddings/answers are not reused
+    weights: str = ""  # "module:function" (item, spec) → checks.Check: its weights found offline; "" = none needed
+
+
+# What of a family is part of a model's fingerprint: the code that computes its outputs (not how it is checked).
+CODE_IDENTITY = ("kind", "adapter", "container", "uses_torch", "version")
+HUB_WEIGHTS = "mubench.models.hub:hub_weights"
 
 
 # One line per family. The adapter class takes (spec, device) and implements the kind's protocol (models/base.py).
 FAMILIES = {
     "random": Family("random", "", "base", uses_torch=False),
-    "open_clip": Family("contrastive", "mubench.models.open_clip_family:OpenClipModel", "openclip"),
-    "hf_clip": Family("contrastive", "mubench.models.hf_contrastive:HFClipModel", "openclip"),
-    "hf_align": Family("contrastive", "mubench.models.hf_contrastive:HFAlignModel", "openclip"),
-    "hf_blip": Family("contrastive", "mubench.models.hf_contrastive:HFBlipITCModel", "openclip"),
-    "conch": Family("contrastive", "mubench.models.conch_family:ConchModel", "openclip"),
-    "paligemma": Family("generative", "mubench.models.hf_generative:PaliGemmaModel", "hf-vlm"),
-    "hf_vlm": Family("generative", "mubench.models.hf_generative:HfVlmModel", "hf-vlm"),
-    "hf_remote_code": Family("generative", "mubench.models.hf_remote_code:RemoteCodeModel", "legacy-remote-code"),
-    "openai_api": Family("generative", "mubench.models.openai_api:OpenAIChatModel", "api", uses_torch=False),
+    "open_clip": Family("contrastive", "mubench.models.open_clip_family:OpenClipModel", "openclip",
+                        weights="mubench.models.open_clip_family:weights_check"),
+    "hf_clip": Family("contrastive", "mubench.models.hf_contrastive:HFClipModel", "openclip", weights=HUB_WEIGHTS),
+    "hf_align": Family("contrastive", "mubench.models.hf_contrastive:HFAlignModel", "openclip", weights=HUB_WEIGHTS),
+    "hf_blip": Family("contrastive", "mubench.models.hf_contrastive:HFBlipITCModel", "openclip", weights=HUB_WEIGHTS),
+    "conch": Family("contrastive", "mubench.models.conch_family:ConchModel", "openclip",
+                    weights="mubench.models.conch_family:weights_check"),
+    "paligemma": Family("generative", "mubench.models.hf_generative:PaliGemmaModel", "hf-vlm", weights=HUB_WEIGHTS),
+    "hf_vlm": Family("generative", "mubench.models.hf_generative:HfVlmModel", "hf-vlm", weights=HUB_WEIGHTS),
+    "hf_remote_code": Family("generative", "mubench.models.hf_remote_code:RemoteCodeModel", "legacy-remote-code",
+                             weights="mubench.models.hf_remote_code:weights_check"),
+    "openai_api": Family("generative", "mubench.models.openai_api:OpenAIChatModel", "api", uses_torch=False,
+                         weights="mubench.models.openai_api:weights_check"),
     "classical_detector": Family("detection", "mubench.models.classical_detector:ThresholdDetector", "base",
                                  uses_torch=False),
 }
 
 # Families asked with every image of a multi-image question (MicroVQA); the others take one image and skip such
-# questions (answering/predict.py: answerable). Random looks at no image.
+# questions (answering/questions.py: answerable). Random looks at no image.
 SEVERAL_IMAGES = frozenset({"random", "hf_vlm", "openai_api"})
 
 # Per-family defaults that differ from ModelSpec's: local VLMs run in bf16 (the paper's PaliGemma setting), the
@@ -176,5 +187,14 @@ class ModelSpec:
                  and k not in OPERATIONAL_KEYS}
         if self.kind != "detection":  # detector settings change nothing else (and older caches stay valid)
             del keyed["thresholding"]
-        keyed["adapter"] = asdict(FAMILIES[self.family])  # code identity: adapter class and its version
+        family = FAMILIES[self.family]
+        keyed["adapter"] = {name: getattr(family, name) for name in CODE_IDENTITY}  # adapter class and its version
         return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def parse_model(entry: dict[str, Any], where: str) -> ModelSpec:
+    """One model entry as a ModelSpec; ``where`` (e.g. ``models[2]``) names it in the error."""
+    try:
+        return ModelSpec.from_config(entry)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where} ({entry.get('name')!r}): {err}") from err

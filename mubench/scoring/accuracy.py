@@ -20,8 +20,6 @@ from mubench.benchmark.tables import IMAGE_ATTRIBUTES
 from mubench.scoring.bootstrap import check_settings, group_seed, macro_mean_ci
 from mubench.scoring.cluster_bootstrap import ClusterResample, resample_images, stratified
 
-# Left out in the authors' rebuttal; the "without_excluded" scope drops them.
-EULENBERG_DATASETS = ("eulenberg_et_al_2017_darkfield", "eulenberg_et_al_2017_epifluorescence")
 SCOPES = ("all", "without_excluded")  # then one "domain=<domain>" scope per domain (the biology/pathology split)
 RESAMPLING_UNITS = ("rows", "images")
 # What prediction rows say about their image; when present, each is a level (accuracy per modality, stain, ...).
@@ -35,19 +33,19 @@ TABLE_COLUMNS = (
 _KEYS = ("model", "subset", "question_type", "dataset")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BootstrapSettings:
-    """CI settings; the defaults are what the authors' code ran (basic, 95 %, 9,999 resamples of rows).
+    """CI settings: config ``bootstrap``, whose schema defaults are what the authors' code ran.
 
     ``resample`` = the unit resampled for ``ci_low``/``ci_high``: question ``rows`` or ``images`` with all their
     questions (both intervals are always in the table).
     """
 
-    method: str = "basic"
-    confidence: float = 0.95
-    n_resamples: int = 9999
-    seed: int = 0
-    resample: str = "rows"
+    method: str
+    confidence: float
+    n_resamples: int
+    seed: int
+    resample: str
 
     def __post_init__(self) -> None:
         check_settings(self.method, self.confidence, self.n_resamples)
@@ -58,8 +56,8 @@ class BootstrapSettings:
 def accuracy_table(
     predictions: pd.DataFrame,
     *,
-    bootstrap: BootstrapSettings = BootstrapSettings(),
-    excluded_datasets: Iterable[str] = EULENBERG_DATASETS,
+    bootstrap: BootstrapSettings,
+    excluded_datasets: Iterable[str],
 ) -> pd.DataFrame:
     """Long table with TABLE_COLUMNS: one row per (model, subset, scope, level, group).
 

@@ -56,7 +56,7 @@ def paired_comparisons(
     models: Sequence[tuple[str, str]],
     *,
     subsets: Sequence[str],
-    bootstrap: BootstrapSettings = BootstrapSettings(),
+    bootstrap: BootstrapSettings,
     by_dataset: bool = False,
 ) -> pd.DataFrame:
     """One row per pair of ``models`` ((name, label) in config order) and subset, or subset and dataset.

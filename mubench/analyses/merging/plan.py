@@ -13,23 +13,25 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mubench.config import ConfigError
+from mubench.errors import ConfigError
 from mubench.models.spec import ModelSpec
 
 MERGEABLE_FAMILIES = ("open_clip", "hf_clip")  # the layouts mubench.analyses.merging.convert converts between
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainSettings:
+    """One ``merging.train.models`` entry with the section's seed; weight decay and split are fixed choices."""
+
     steps: int
     lr: float
-    batch_size: int = 32
+    batch_size: int
     weight_decay: float = 0.05
     datasets: tuple[str, ...] | None = None  # None = every dataset of the benchmark
     # Sampling weight per dataset (default 1): a rare domain, as pathology is in web-scale pretraining data.
     dataset_weights: tuple[tuple[str, float], ...] = ()
     split: str = "train"
-    seed: int = 0
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class MergePlan:
     trained: dict[str, TrainedModel] = field(default_factory=dict)
     merged: dict[str, MergedModel] = field(default_factory=dict)
     pairs: tuple[dict, ...] = ()
-    report_alpha: float = 0.5
+    report_alpha: float | None = None  # the α whose merged row carries its pair's name; None without merging
     subsets: tuple[str, ...] = ()  # where merged models are evaluated (merging.subsets, default: every subset)
 
     @property
@@ -103,10 +105,10 @@ def merge_plan(config: dict, models: dict[str, ModelSpec], results_dir: str) -> 
         if init is not None and init not in trained:
             raise ConfigError(f"merging.train.models[{i}].init: {init!r} is not a trained model listed before it")
         settings = TrainSettings(
-            steps=entry["steps"], lr=entry["lr"], batch_size=entry.get("batch_size", 32),
+            steps=entry["steps"], lr=entry["lr"], batch_size=entry["batch_size"],
             datasets=tuple(entry["datasets"]) if entry.get("datasets") else None,
             dataset_weights=tuple(sorted((entry.get("dataset_weights") or {}).items())),
-            seed=training.get("seed", 0),
+            seed=training["seed"],
         )
         produced_by = {"architecture": training["architecture"], "settings": settings.__dict__,
                        "init": trained[init].spec.revision if init else None, "benchmark": config["benchmark"]}
@@ -119,7 +121,7 @@ def merge_plan(config: dict, models: dict[str, ModelSpec], results_dir: str) -> 
             "revision": f"trained:{_key(produced_by)}", "seed": settings.seed,
         })
         trained[name] = known[name] = TrainedModel(spec, training["architecture"], settings, init)
-    report_alpha = float(section.get("report_alpha", 0.5))
+    report_alpha = float(section["report_alpha"])
     if section.get("pairs") and report_alpha not in map(float, section["alphas"]):
         # Table 19's paper join and Fig. 5's arrows read the merged model at this α: it must be one that is built.
         raise ConfigError(f"merging.report_alpha: {report_alpha:g} is not one of merging.alphas "

@@ -22,14 +22,9 @@ def _open_clip_config(adapter) -> dict:
     """open_clip_config.json of a loaded open_clip model: its model config and the preprocessing it ran with."""
     import open_clip
 
-    name = adapter.spec.architecture
-    if name.startswith("hf-hub:"):
-        from mubench.models.open_clip_family import _resolve_hub_id
-
-        name = _resolve_hub_id(adapter.spec)
-    model_cfg = open_clip.get_model_config(name)
+    model_cfg = open_clip.get_model_config(adapter.model_name)  # an hf-hub: id, resolved to its pinned snapshot
     if model_cfg is None:
-        raise ValueError(f"model {adapter.spec.name!r}: no open_clip config found for {name!r}")
+        raise ValueError(f"model {adapter.spec.name!r}: no open_clip config found for {adapter.model_name!r}")
     return {"model_cfg": model_cfg, "preprocess_cfg": dict(adapter.model.visual.preprocess_cfg)}
 
 
