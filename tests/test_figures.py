@@ -518,6 +518,7 @@ def test_significance_matrix_colours_only_significant_differences_and_every_valu
         assert significant is (value.strip("+-") in ("4.7", "31.0"))
         assert (saturation > 0.05) is significant, value  # a non-significant cell is neutral grey
     assert seen["+4.7"][1] > seen["+7.5"][1]
+    assert colliding([fig._suptitle, *(a.title for a in fig.axes if a.get_title())]) == [] and off_canvas(fig) == []
     plt.close(fig)
 
 

@@ -14,7 +14,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.cm import ScalarMappable  # noqa: E402
 from matplotlib.colors import Normalize, to_rgba  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
 
 # No version or date stamps: the same table gives the same bytes.
 _METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}
@@ -69,10 +68,8 @@ def significance_matrix(significance: pd.DataFrame, subsets: Sequence[str], alph
         ax.set_title(f"{subset}: row − column (pp)", fontsize=9)
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes[0].tolist(), shrink=0.8,
                  label="significant difference (pp)")
-    fig.legend(handles=[Patch(facecolor=NOT_SIGNIFICANT, edgecolor="0.6",
-                              label=f"not significant (Holm-corrected McNemar p ≥ {alpha:g})")],
-               loc="outside lower center", frameon=False, fontsize=7)
-    fig.suptitle(f"Paired comparisons — coloured and bold: Holm-corrected McNemar p < {alpha:g}", fontsize=9)
+    fig.suptitle(f"Paired comparisons — coloured and bold: Holm-corrected McNemar p < {alpha:g}; grey: not "
+                 f"significant", fontsize=9)
     return fig
 
 
