@@ -15,6 +15,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.cm import ScalarMappable  # noqa: E402
 from matplotlib.colors import Normalize, to_rgba  # noqa: E402
 
+from mubench.figures.style import fit_titles  # noqa: E402
+
 # No version or date stamps: the same table gives the same bytes.
 _METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}
 
@@ -70,6 +72,7 @@ def significance_matrix(significance: pd.DataFrame, subsets: Sequence[str], alph
                  label="significant difference (pp)")
     fig.suptitle(f"Paired comparisons — coloured and bold: Holm-corrected McNemar p < {alpha:g}; grey: not "
                  f"significant", fontsize=9)
+    fit_titles(fig)
     return fig
 
 
@@ -127,6 +130,7 @@ def sensitivity_plot(sensitivity: pd.DataFrame, subsets: Sequence[str], labels: 
         fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 4),
                    fontsize=7, frameon=False)
     fig.suptitle("Sensitivity to caption wording and answer matching (bar: spread)", fontsize=9)
+    fit_titles(fig)
     return fig
 
 
