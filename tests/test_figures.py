@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 import numpy as np
 import pandas as pd
 import pytest
@@ -149,6 +150,8 @@ def drawn_whiskers(monkeypatch):
                             if np.isfinite([low, high]).all():
                                 whiskers.append((round(low, 4), round(high, 4)))
         save_figure(fig, png, pdf)
+        FigureCanvasAgg(fig).draw()
+        assert off_canvas(fig) == []  # every title, label and key on the canvas
 
     monkeypatch.setattr(perception, "save_figure", keep)
     return whiskers

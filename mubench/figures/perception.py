@@ -217,6 +217,7 @@ def plot_fig11(scores: pd.DataFrame, models: Sequence[ModelSpec], n_models: int,
             ax.plot(closed, values[:, 0], styles[i % len(styles)], color=colour, marker="o", markersize=3,
                     label=spec.label)
         ax.set_xticks(angles, spokes)
+        ax.tick_params(axis="x", pad=8)  # axis names clear of the outer circle
         ax.set_ylim(0, 100)
         ax.set_yticks([20, 40, 60, 80, 100])  # no "0": at the centre every spoke would cross it
         ax.set_rlabel_position(radial_label_angle(len(spokes)))
@@ -262,7 +263,7 @@ def _bars(ax, positions, rows: pd.DataFrame, group: str, width: float, vertical:
                         solid_capstyle="butt", clip_on=False, gid="zero-stub")
             end = top if np.isfinite(top) else 0.0
             ax.annotate("0" if value == 0 else "n/a", (position, end) if vertical else (end, position),
-                        xytext=(0, 1.5) if vertical else (1.5, 0), textcoords="offset points", fontsize=5.5,
+                        xytext=(0, 1.5) if vertical else (1.5, 0), textcoords="offset points", fontsize=6.5,
                         ha="center" if vertical else "left", va="bottom" if vertical else "center", color=NEUTRAL,
                         gid="zero-label" if value == 0 else "missing-label")
 
