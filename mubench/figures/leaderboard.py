@@ -93,7 +93,8 @@ def significance_marks(table: pd.DataFrame, significance: pd.DataFrame | None, m
 
 def published_only(reference: pd.DataFrame, models, subsets: Sequence[str]) -> list[dict]:
     """The published rows of models this run does not score (no configured ``paper_name`` matches), so a new model
-    is ranked among everything the paper or leaderboard reports; ``kind`` is the publication's model group."""
+    is ranked among everything the paper or leaderboard reports on the same benchmark (the page lists them apart
+    when they were measured on another); ``kind`` is the publication's model group."""
     scored = {spec.paper_name for spec in models}
     rows = reference[reference["subset"].isin(subsets) & ~reference["model"].isin(scored)]
     published: dict[str, dict] = {}
