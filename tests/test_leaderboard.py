@@ -338,7 +338,8 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     for answer, seen in zip(wrong, shown):
         item = data["questions"][answer["question_id"]]
         assert seen["correct"] == "false"
-        assert (seen["gold"], seen["chosen"]) == (item["options"][item["answer"]], item["options"][answer["prediction"]])
+        options = item["options"]
+        assert (seen["gold"], seen["chosen"]) == (options[item["answer"]], options[answer["prediction"]])
         assert seen["img"] == (data["images"][item["image"]] if item["image"] else None)
         assert seen["reply"] == f"reply: {answer['response']}"
     click(browser, "#answers-more")
@@ -447,7 +448,8 @@ def test_csv_download_is_the_board_as_shown(page_file, browser, tmp_path):
     assert {"coarse_accuracy", "fine_ci_low", "fine_paper", "fine_delta"} <= set(table.columns)
     plip = table.set_index("model").loc["PLIP"]
     cell = next(m for m in data["models"] if m["name"] == "PLIP")["cells"]["fine"]
-    assert (plip["fine_accuracy"], plip["fine_ci_high"], plip["fine_n"]) == (cell["accuracy"], cell["ci_high"], cell["n"])
+    assert (plip["fine_accuracy"], plip["fine_ci_high"], plip["fine_n"]) == (cell["accuracy"], cell["ci_high"],
+                                                                              cell["n"])
     assert plip["fine_delta"] == pytest.approx(cell["accuracy"] - cell["paper"], abs=1e-4)
     assert plip["source"] == "run here" and pd.isna(table.set_index("model").loc["M-PLIP", "coarse_accuracy"])
     assert table["fine_accuracy"].fillna(table["fine_paper"]).is_monotonic_increasing

@@ -1,7 +1,7 @@
 """Perception results broken down by axis (Fig. 4, 11, 12, 13, 14), from the long score table of accuracy_table.
 
-Every plot function draws from one tidy frame and returns it (percent, with the CI bounds each bar or band was
-drawn with), so what a figure shows can be checked without reading pixels.
+Every plot function draws from one tidy frame and returns it (percent, with the CI bounds of the score table; a
+bound outside 0–100 % is drawn at the edge), so what a figure shows can be checked without reading pixels.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def plot_fig11(scores: pd.DataFrame, models: Sequence[ModelSpec], n_models: int,
         for i, spec in enumerate(top):
             mine = data[data["model"] == spec.name].set_index("category").reindex(spokes)
             colour = group_colour(spec.group)
-            values = mine[["accuracy", "ci_low", "ci_high"]].to_numpy(dtype=float)
+            values = mine[["accuracy", "ci_low", "ci_high"]].to_numpy(dtype=float).clip(0.0, 100.0)
             values = np.vstack([values, values[:1]])
             ax.fill_between(closed, values[:, 1], values[:, 2], color=colour, alpha=0.15, linewidth=0)
             ax.plot(closed, values[:, 0], styles[i % len(styles)], color=colour, marker="o", markersize=3,
@@ -243,12 +243,12 @@ def _category_order(category: str) -> tuple:
 
 
 def _bars(ax, positions, rows: pd.DataFrame, group: str, width: float, vertical: bool) -> None:
-    """Bars at ``positions`` with asymmetric CI whiskers (rows: accuracy, ci_low, ci_high). A bar of 0 % would be
-    invisible and read as missing, so it gets a stub across its width and a "0" beyond its whisker; a missing value
-    (NaN) is written "n/a" instead of leaving a gap."""
+    """Bars at ``positions`` with asymmetric CI whiskers cut at 0–100 % (rows: accuracy, ci_low, ci_high). A bar of
+    0 % would be invisible and read as missing, so it gets a stub across its width and a "0" beyond its whisker; a
+    missing value (NaN) is written "n/a" instead of leaving a gap."""
     values = rows["accuracy"].to_numpy(dtype=float)
-    high = rows["ci_high"].to_numpy(dtype=float)
-    errors = np.vstack([values - rows["ci_low"].to_numpy(dtype=float), high - values])
+    low, high = (np.clip(rows[c].to_numpy(dtype=float), 0.0, 100.0) for c in ("ci_low", "ci_high"))  # 0–100 %
+    errors = np.vstack([values - low, high - values])
     colour = group_colour(group)
     draw = ax.bar if vertical else ax.barh
     extent = {"width": width} if vertical else {"height": width}
