@@ -4,7 +4,6 @@ after it was saved, laid out as in the files."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.transforms import Bbox
 
@@ -71,8 +70,3 @@ def colliding(texts) -> list[tuple[str, str]]:
     """Pairs of texts whose boxes overlap."""
     boxes = [(t.get_text(), extent(t)) for t in texts]
     return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:] if overlap(box_a, box_b)]
-
-
-def close_all(figures) -> None:
-    for fig in figures:
-        plt.close(fig)

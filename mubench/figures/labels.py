@@ -37,11 +37,10 @@ def place_labels(ax, labels: Sequence[PointLabel], fontsize: float = 6, marker_p
     taken: list[Bbox] = []
     placed = []
     for label in labels:
-        cost, (dx, dy) = min(((_cost(text_box(ax, label, dx, dy, fontsize, renderer), taken + markers, frame),
-                               (dx, dy)) for dx, dy in _candidates()), key=lambda c: c[0])
-        note = _annotate(ax, label, dx, dy, fontsize, leader=max(abs(dx), abs(dy)) >= _LEADER_FROM)
-        taken.append(text_box(ax, label, dx, dy, fontsize, renderer).padded(half / 2))
-        placed.append(note)
+        spots = [(text_box(ax, label, dx, dy, fontsize, renderer), (dx, dy)) for dx, dy in _candidates()]
+        box, (dx, dy) = min(spots, key=lambda spot: _cost(spot[0], taken + markers, frame))  # first of the cheapest
+        placed.append(_annotate(ax, label, dx, dy, fontsize, leader=max(abs(dx), abs(dy)) >= _LEADER_FROM))
+        taken.append(box.padded(half / 2))
     return placed
 
 
@@ -55,7 +54,7 @@ def text_box(ax, label: PointLabel, dx: float, dy: float, fontsize: float, rende
 
 
 def _candidates():
-    """Offsets nearest first; the first one without any cost wins (``min`` keeps the first of equal costs)."""
+    """Offsets nearest first, so the nearest spot without any cost wins."""
     return [(dx * ring, dy * ring) for ring in _RINGS for dx, dy in _DIRECTIONS]
 
 
