@@ -197,7 +197,8 @@ def test_question_without_any_caption_set_is_kept_for_generative_models_only(tmp
     assert manifest["decisions"]["questions_without_caption_set"] == {
         f"wong_et_al_2022/{t}": 1 for t in QUESTION_KEYS}
     assert "questions_dropped" not in manifest["decisions"]
-    assert manifest["counts"]["coarse_rows_of_caption_scored_models"] == {"default": 5, "pooled": 6}  # modality_1
+    assert manifest["counts"]["coarse_rows"] == {  # Random answers wong_1's five questions too; modality_1 pools
+        "contrastive": {"default": 5, "pooled": 6}, "random": {"default": 10, "pooled": 11}, "generative": 10}
 
     contrastive = ModelSpec.from_config(dict(name="clip", family="open_clip", architecture="ViT-B-32"))
     generative = ModelSpec.from_config(dict(name="vlm", family="hf_vlm", model_id="/nowhere"))
