@@ -17,7 +17,7 @@ import yaml
 
 from mubench.answering.generative import answer_key, matching_sensitivity
 from mubench.answering.predict import predict_subset
-from mubench.answering.prompting import build_microvqa_prompt, match_microvqa
+from mubench.answering.prompting import RULES, build_microvqa_prompt, match_microvqa, microvqa_bad_response
 from mubench.benchmark.mcq_checks import MCQError, option_labels
 from mubench.benchmark.microvqa import availability, build_microvqa, build_microvqapp
 from mubench.benchmark.microvqa_release import ReleaseError
@@ -279,6 +279,30 @@ def test_microvqa_parser_matches_the_authors_regex_for_every_valid_option_count(
         number = int(found.group(1)) - 1 if found else -1
         expected = number if 0 <= number < n_options else -1
         assert match_microvqa(response, [f"o{i}" for i in range(n_options)], 0).parsed_idx == expected, response
+
+
+def authors_bad_responses(responses) -> int:
+    """calculate_metrics of the authors' eval/eval.py: predictions (digit − 1, or −1) outside range(5) are bad."""
+    preds = [int(found.group(1)) - 1 if (found := AUTHORS_REGEX.search(r)) else -1 for r in responses]
+    return sum(pred not in set(range(5)) for pred in preds)
+
+
+def test_bad_responses_are_counted_as_the_authors_scorer_counts_them_beside_ours():
+    responses = ["The answer is (6)", "The answer is (3)", "answer is **(9)**", "no answer", "The answer is (0)",
+                 "answer is 5", "The answer is (6)"]
+    assert [microvqa_bad_response(r) for r in responses] == [authors_bad_responses([r]) == 1 for r in responses]
+    n_options, answers = [6, 5, 9, 5, 5, 5, 5], [5, 2, 0, 0, 0, 4, 1]  # the first question's answer is its option 6
+    rows = []
+    for i, (response, n, answer) in enumerate(zip(responses, n_options, answers)):
+        match = match_microvqa(response, [f"o{j}" for j in range(n)], answer)
+        rows.append(dict(model="vlm", subset="cognition", question_id=f"q{i}", response=response,
+                         parsed_microvqa=match.parsed_idx, correct_microvqa=match.correct,
+                         **{f"{kind}_{rule}": None for kind in ("parsed", "correct") for rule in RULES
+                            if rule != "microvqa"}))
+    [row] = matching_sensitivity(pd.DataFrame(rows)).to_dict("records")
+    assert row["n_unparseable"] == 3  # no answer, (0), and (6) on the five-option question; (9) names option 9
+    assert row["n_bad_microvqa_scorer"] == authors_bad_responses(responses) == 5  # (6) twice, (9), no answer, (0)
+    assert row["n_correct"] == 3  # (6) on the six-option question, (3), 5: the same under the authors' reading
 
 
 @pytest.mark.parametrize("n_options, protocol, message", [
