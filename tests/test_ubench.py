@@ -387,8 +387,8 @@ def test_paper_config_plans_without_the_shards(tmp_path):
     from test_workflow import PAPER_FIGURES, PAPER_TABLES, STATISTICS
 
     cognition = {"table9_cognition_summary", "table10_cognition_modalities", "table11_cognition_domains"}
-    expected = ([f"paper_figures/{stem}.tex" for stem in PAPER_TABLES if stem not in cognition]
-                + [f"paper_figures/{stem}.pdf" for stem in PAPER_FIGURES] + [f"paper_figures/{name}" for name in
-                   STATISTICS] + ["paper_figures/leaderboard.html", "paper_figures/reproduction.md",
-                                  "paper_figures/absent/tables9_11_cognition.png"])
+    expected = [f"paper_figures/ubench/{name}" for name in
+                [f"{stem}.tex" for stem in PAPER_TABLES if stem not in cognition]
+                + [f"{stem}.pdf" for stem in PAPER_FIGURES] + STATISTICS
+                + ["leaderboard.html", "reproduction.md", "absent/tables9_11_cognition.png"]]
     assert [path for path in expected if path not in done.stdout] == []

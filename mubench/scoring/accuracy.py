@@ -24,7 +24,7 @@ SCOPES = ("all", "without_excluded")  # then one "domain=<domain>" scope per dom
 RESAMPLING_UNITS = ("rows", "images")
 # What prediction rows say about their image; when present, each is a level (accuracy per modality, stain, ...).
 LEVELS = ("total", "question_type", "dataset", "macro_question_type", "macro_dataset", *IMAGE_ATTRIBUTES)
-UNKNOWN_ATTRIBUTE = "n/a"  # an image with no value for an attribute (e.g. an expert cognition image)
+UNKNOWN_ATTRIBUTE = "unknown"  # an image with no value for an attribute (e.g. an expert cognition image)
 TABLE_COLUMNS = (
     "model", "subset", "scope", "level", "group",
     "n", "n_correct", "accuracy", "ci_low", "ci_high", "ci_halfwidth",
