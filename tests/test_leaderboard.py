@@ -354,7 +354,7 @@ def test_page_waits_for_the_significance_table(tmp_path):
     """The page's ★/≈ marks come from rule significance's table, so the page is planned after it."""
     workdir = copy_workflow(tmp_path)
     plan = snakemake(workdir, "-n", "--forceall", "paper_figures/demo/leaderboard.html").stdout
-    assert re.search(r"rule leaderboard:\n    input: [^\n]*paper_figures/significance.csv", plan)
+    assert re.search(r"rule leaderboard:\n    input: [^\n]*paper_figures/demo/significance.csv", plan)
     assert "rule significance:" in plan
 
 
