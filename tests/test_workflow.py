@@ -263,7 +263,7 @@ def test_probe_beats_the_dummy_baseline_on_separable_tasks(demo_run, task):
 
 
 def test_fig8_draws_table13s_values(demo_run):
-    """The bars Fig. 8 drew (paper_figures/data/fig8.csv): one per probed task and series, Table 13's values."""
+    """The bars Fig. 8 drew (paper_figures/demo/data/fig8.csv): one per probed task and series, Table 13's values."""
     table = pd.read_csv(demo_run / DEMO_FIGURES / "table13_linear_probe.csv")
     drawn = pd.read_csv(demo_run / DEMO_FIGURES / "data" / "fig8.csv")
     shown = table[table["status"] == "ok"].set_index(["subset", "task"])
