@@ -121,7 +121,8 @@ def test_schema_problems_come_first_and_short_with_the_detail_in_a_log(tmp_path)
     ids=["str-for-int", "float-for-int", "bool-for-int", "null-for-str", "list-for-object", "str-for-list",
          "str-for-int-in-model", "below-minimum", "above-maximum", "bad-pattern", "dots-model", "dots-benchmark",
          "dot-benchmark", "reserved-benchmark", "dots-pair", "dots-trained", "path-container", "dots-container",
-         "enum-typo", "enum-typo-2", "empty-list", "duplicates", "short-array", "item-type", "deep-typo", "top-level-typo", "missing-key"],
+         "enum-typo", "enum-typo-2", "empty-list", "duplicates", "short-array", "item-type", "deep-typo",
+         "top-level-typo", "missing-key"],
 )
 def test_malformed_values_get_one_short_line_naming_the_key(mutate, expected, tmp_path):
     with pytest.raises(ConfigError) as err:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from mubench.figures import html, latex
-from mubench.figures.export import csv_label, write_csv, write_table, TableFiles
+from mubench.figures.export import TableFiles, csv_label, write_csv, write_table
 from mubench.figures.paper_table import Show, default_layout, layout, show
 from mubench.figures.table1 import CI_NOTES, build_table1, printed_table1
 

@@ -17,8 +17,8 @@ from mubench.benchmark.tables import COARSE_TYPES, Benchmark
 from conftest import DEMO_FIGURES, REPO, snakemake
 from tex import compile_problems, pdflatex  # noqa: F401 (fixture)
 
-# Every paper table (CSV + Markdown + LaTeX + HTML) and figure (PNG + PDF) the demo's inputs allow (not Table 18 without a
-# detection model: then a note stands in for it).
+# Every paper table (CSV + Markdown + LaTeX + HTML) and figure (PNG + PDF) the demo's inputs allow (not Table 18
+# without a detection model: then a note stands in for it).
 PAPER_TABLES = ["table1", "table3_perception_summary", "table4_tasks", "table6_domains", "table7_modalities",
                 "table8_stains", "table9_cognition_summary", "table10_cognition_modalities",
                 "table11_cognition_domains", "table13_linear_probe", "table14_phash", "table14_robustness",

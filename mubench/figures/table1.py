@@ -170,8 +170,8 @@ def printed_table19(table: pd.DataFrame, title: str, notes: Iterable[str], sourc
         Show("All", ("accuracy", "ci_halfwidth", "small_n"), accuracy, "r"),
         show("pathology_accuracy", "Pathology"), show("he_accuracy", "H&E"),
         show("non_pathology_accuracy", "Non-path."),
-        Show("Paper", ("paper_accuracy", "paper_ci"), lambda row: with_halfwidth(row["paper_accuracy"], row["paper_ci"]),
-             "r"),
+        Show("Paper", ("paper_accuracy", "paper_ci"),
+             lambda row: with_halfwidth(row["paper_accuracy"], row["paper_ci"]), "r"),
     ]
     return layout(table, specs, title, notes, group_by="subset", source=source,
                   group_names=str.capitalize)
