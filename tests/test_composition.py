@@ -52,11 +52,11 @@ def test_composition_counts_images_by_attribute(tmp_path):
     assert set(tables) == {"table3", "table4", "table6", "table7", "table8", "table9", "table10", "table11"}
     summary = tables["table3"].set_index("aspect")["count"]
     assert (summary["Unique Images"], summary["Domains"], summary["Stains"], summary["Datasets"]) == (12, 2, 2, 1)
-    assert summary["Subdomains"] == 2  # "n/a" is not a subdomain
+    assert summary["Subdomains"] == 2  # "unknown" is not a subdomain
     assert (summary["Classification tasks"], summary["Segmentation and Object Detection tasks"]) == (2, 1)
     domains = tables["table6"].set_index(["level", "group"])["images"]
     assert (domains[("domain", "pathology")], domains[("domain", "biology")]) == (8, 4)
-    assert domains[("subdomain", "n/a")] == 1 and domains[("subdomain", "cell biology")] == 4
+    assert domains[("subdomain", "unknown")] == 1 and domains[("subdomain", "cell biology")] == 4
     assert tables["table7"].query("level == 'submodality' and group == 'confocal microscopy'")["parent"].item() == \
         "fluorescence microscopy"
     tasks = tables["table4"].set_index(["task_type", "task"])["images"]

@@ -4,6 +4,7 @@ CIs of the score table, picks the right models, and Table 20 follows the images'
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -15,7 +16,7 @@ from figure_checks import colliding, extent, inside, keep_figures, off_canvas, o
 
 from mubench.analyses.merging.plan import merge_plan
 from mubench.figures import linear_probe, merging, perception, style
-from mubench.figures.export import latex, markdown, write_table
+from mubench.figures.export import TableFiles, markdown, write_table
 from mubench.figures.style import paper_style, save_figure
 from mubench.figures.table1 import read_reference
 from mubench.figures.table20 import build_table20
@@ -265,16 +266,18 @@ def test_note_figure_says_why(tmp_path, monkeypatch):
     assert (tmp_path / "n.png").stat().st_size > 1000 and (tmp_path / "n.pdf").stat().st_size > 1000
 
 
-def test_tables_are_written_as_csv_markdown_and_latex(tmp_path):
+def test_tables_are_written_as_csv_markdown_latex_and_html(tmp_path):
     table = pd.DataFrame({"model": ["H&E_net", "b|c"], "accuracy": [12.345, np.nan], "n": [3, 4]})
-    write_table(table, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex", "Table 9 — 50% & more", ["a note"])
-    assert pd.read_csv(tmp_path / "t.csv").shape == (2, 3)
-    md = (tmp_path / "t.md").read_text()
+    files = TableFiles(*(str(tmp_path / f"t.{ext}") for ext in ("csv", "md", "tex", "html")))
+    write_table(table, files, "Table 9 — 50% & more", ["a note"])
+    assert pd.read_csv(files.csv).shape == (2, 3)
+    md = Path(files.md).read_text()
     assert "| H&E_net | 12.35 | 3 |" in md and "b\\|c" in md and "- a note" in md
-    tex = (tmp_path / "t.tex").read_text()
-    assert r"H\&E\_net & 12.35 & 3 \\" in tex and r"\caption{Table 9 — 50\% \& more}" in tex
-    assert "\\toprule" in tex and "% a note" in tex
-    assert markdown(table.iloc[:0], "empty").endswith("(no rows)\n") and "\\begin{tabular}" in latex(table, "t")
+    tex = Path(files.tex).read_text()
+    assert r"H\&E\_net & 12.35 & 3 \\" in tex and r"\caption[50\% \& more]" in tex
+    assert "\\toprule" in tex and "a note" in tex and r"b\textbar{}c & -- & 4" in tex
+    assert "<td class=\"l\">H&amp;E_net</td>" in Path(files.html).read_text()
+    assert markdown(table.iloc[:0], "empty").endswith("(no rows)\n")
 
 
 MERGE_CONFIG = {

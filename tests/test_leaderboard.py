@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 from browser import Browser, chromium  # noqa: F401  (session fixture)
-from conftest import REPO, bootstrap_settings, config_section, copy_workflow, scores_table, snakemake
+from conftest import DEMO_FIGURES, REPO, bootstrap_settings, config_section, copy_workflow, scores_table, snakemake
 from PIL import Image
 
 from mubench.config import check_config
@@ -97,7 +97,7 @@ SENSITIVITY = pd.DataFrame([
     ("CLIP", "coarse", "caption_set", "<type>_1", False, 100, 47, None, 47.5, 40.0, 7.5, 7.5),
     *[("GPT-4o", "fine", "matching_rule", rule, rule == "mubench_letter", 50, n, 0, 2 * n, 60.0, 2 * n - 60.0, 4.0)
       for rule, n in (("mubench_letter", 30), ("exact", 28), ("option_text", 30))],
-], columns=SENSITIVITY_COLUMNS)
+], columns=[c for c in SENSITIVITY_COLUMNS if c != "n_bad_microvqa_scorer"])  # that one: MicroVQA runs only
 
 
 def paper_data(results, significance=None, **settings) -> dict:
@@ -507,14 +507,14 @@ def test_csp_blocks_any_request_a_page_script_tries(page_file, browser):
 def test_page_waits_for_the_significance_table(tmp_path):
     """The page's ★/≈ marks come from rule significance's table, so the page is planned after it."""
     workdir = copy_workflow(tmp_path)
-    plan = snakemake(workdir, "-n", "--forceall", "paper_figures/leaderboard.html").stdout
-    assert re.search(r"rule leaderboard:\n    input: [^\n]*paper_figures/significance.csv", plan)
+    plan = snakemake(workdir, "-n", "--forceall", "paper_figures/demo/leaderboard.html").stdout
+    assert re.search(r"rule leaderboard:\n    input: [^\n]*paper_figures/demo/significance.csv", plan)
     assert "rule significance:" in plan
 
 
 @pytest.mark.workflow
 def test_demo_page_works_and_rebuilds_byte_identical(demo_run, browser):
-    page = demo_run / "paper_figures" / "leaderboard.html"
+    page = demo_run / DEMO_FIGURES / "leaderboard.html"
     before = page.read_bytes()
     browser.open(page.as_uri())
     assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
@@ -538,5 +538,5 @@ def test_demo_page_works_and_rebuilds_byte_identical(demo_run, browser):
     assert fit["page"] <= 800 and all(c["right"] <= fit["boxRight"] + 1 for c in fit["cells"])
     assert browser.console_errors() == []
     assert [u for u in browser.requests() if not u.startswith(("file:", "data:"))] == []
-    snakemake(demo_run, "--forcerun", "leaderboard", "paper_figures/leaderboard.html")
+    snakemake(demo_run, "--forcerun", "leaderboard", "paper_figures/demo/leaderboard.html")
     assert page.read_bytes() == before
