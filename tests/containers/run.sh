@@ -54,8 +54,13 @@ step "$tools; Debian 12 + Python 3.11 base image (debootstrap)" tests/containers
 # pip inside the builds uses what pip on this host uses: its local mirrors (served on loopback) and its CA bundle
 .venv/bin/python tests/containers/pip_mirror.py "$state/pip.conf" &
 mirror_pid=$!
-for _ in $(seq 50); do [ -s "$state/pip.conf" ] || sleep 0.2; done
-[ -s "$state/pip.conf" ] || { echo "make test-containers: tests/containers/pip_mirror.py did not start" >&2; exit 1; }
+# it asks `pip config list` first: seconds on a loaded machine, so wait while it lives (two minutes at most)
+for _ in $(seq 600); do
+    [ -s "$state/pip.conf" ] || ! kill -0 "$mirror_pid" 2>/dev/null && break
+    sleep 0.2
+done
+[ -s "$state/pip.conf" ] || { echo "make test-containers: tests/containers/pip_mirror.py did not start" \
+    "($(kill -0 "$mirror_pid" 2>/dev/null && echo 'no pip.conf after 2 minutes' || echo 'it exited'))" >&2; exit 1; }
 export MUBENCH_BUILD_PIP_CONF=$state/pip.conf
 ca=${MUBENCH_BUILD_CA:-${PIP_CERT:-$(.venv/bin/pip config get global.cert 2>/dev/null || true)}}
 ca=${ca:-${REQUESTS_CA_BUNDLE:-${SSL_CERT_FILE:-}}}
