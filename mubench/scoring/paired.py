@@ -90,21 +90,29 @@ def _compare(a: pd.Series, b: pd.Series, image: np.ndarray, bootstrap: Bootstrap
              label_a: str, label_b: str) -> dict:
     both = (a.notna() & b.notna()).to_numpy()
     a, b, image = a.to_numpy()[both].astype(bool), b.to_numpy()[both].astype(bool), image[both]
-    if not both.any():
-        return dict(model_a=label_a, model_b=label_b, n=0, acc_a=np.nan, acc_b=np.nan, diff=np.nan,
-                    diff_ci_low=np.nan, diff_ci_high=np.nan, n_a_only=0, n_b_only=0, p_mcnemar=np.nan)
-    if b.mean() > a.mean():
+    if both.any() and b.mean() > a.mean():
         a, b, label_a, label_b = b, a, label_b, label_a
+    seed = group_seed(bootstrap.seed, "paired", *key, label_a, label_b)
+    return dict(model_a=label_a, model_b=label_b, **paired_difference(a, b, image, bootstrap, seed))
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, image: np.ndarray, bootstrap: BootstrapSettings,
+                      seed: int) -> dict:
+    """acc_a − acc_b of two 0/1 answer vectors on the same questions (``image``: each question's image code), with
+    the image-paired bootstrap interval (``seed``), the discordant counts and the exact McNemar p."""
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if not len(a):
+        return dict(n=0, acc_a=np.nan, acc_b=np.nan, diff=np.nan, diff_ci_low=np.nan, diff_ci_high=np.nan,
+                    n_a_only=0, n_b_only=0, p_mcnemar=np.nan)
+    image = np.unique(np.asarray(image), return_inverse=True)[1]  # images in sorted order
     per_image_n = np.bincount(image)
-    keep = per_image_n > 0
     per_image_diff = np.bincount(image, weights=a.astype(int) - b.astype(int)).astype(np.int64)
-    low, high = cluster_ci(
-        per_image_diff[keep], per_image_n[keep], seed=group_seed(bootstrap.seed, "paired", *key, label_a, label_b),
-        method=bootstrap.method, confidence=bootstrap.confidence, n_resamples=bootstrap.n_resamples)
+    low, high = cluster_ci(per_image_diff, per_image_n, seed=seed, method=bootstrap.method,
+                           confidence=bootstrap.confidence, n_resamples=bootstrap.n_resamples)
     n_a_only, n_b_only = int(np.sum(a & ~b)), int(np.sum(~a & b))
-    return dict(model_a=label_a, model_b=label_b, n=int(both.sum()), acc_a=float(a.mean()), acc_b=float(b.mean()),
-                diff=float(a.mean() - b.mean()), diff_ci_low=low, diff_ci_high=high, n_a_only=n_a_only,
-                n_b_only=n_b_only, p_mcnemar=mcnemar_exact(n_a_only, n_b_only))
+    return dict(n=len(a), acc_a=float(a.mean()), acc_b=float(b.mean()), diff=float(a.mean() - b.mean()),
+                diff_ci_low=low, diff_ci_high=high, n_a_only=n_a_only, n_b_only=n_b_only,
+                p_mcnemar=mcnemar_exact(n_a_only, n_b_only))
 
 
 def tied_with_best(significance: pd.DataFrame, best: dict[str, str], alpha: float) -> dict[str, set[str]]:
