@@ -16,6 +16,8 @@ def run(results_path, features_path, reference_path, benchmark_source, out):
     write_table(table, out.csv, out.md, out.tex, "Table 13 — linear probe, macro F1 (%) per task",
                 [f"features: {label}; benchmark: {benchmark_source}",
                  "macro_f1_ci_low/high: percentile bootstrap CI over the test images",
+                 "dummy_*: the scikit-learn dummy (prior, most_frequent, stratified) with the best validation macro "
+                 "F1, scored on the test images with the same CI",
                  "paper_*: the paper's Table 13 (macro F1 and expert difficulty) for the same task"])
     drawn = plot_fig8(table, out.png, out.pdf, f"Linear probe on the {benchmark_source} benchmark; features: {label}")
     atomic_write(out.data, lambda tmp: drawn.round(4).to_csv(tmp, index=False))
