@@ -29,6 +29,7 @@ from mubench.figures.leaderboard import (
 from mubench.figures.published import for_benchmark
 from mubench.figures.table1 import read_reference
 from mubench.scoring.sensitivity import SENSITIVITY_COLUMNS
+from mubench.scoring.vision import VISION_COLUMNS
 
 PAPER = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
 
@@ -100,18 +101,30 @@ SENSITIVITY = pd.DataFrame([
 ], columns=SENSITIVITY_COLUMNS)
 
 
+# vision_dependence.csv rows (percent, models by label): CLIP's first ablation, then a second one the page ignores.
+VISION = pd.DataFrame([
+    ("CLIP", "neutral_image", "coarse", 100, 40.0, 30.0, 10.0, 2.5, 17.5, 20, 10, 0.04),
+    ("CLIP", "no_image", "coarse", 100, 40.0, 20.0, 20.0, 12.5, 27.5, 25, 5, 0.001),
+    ("Random", "reads no image", "coarse", 100, 25.0, 25.0, 0.0, 0.0, 0.0, 0, 0, 1.0),
+], columns=VISION_COLUMNS)
+FLAGGED_DATASET = "ds_05"  # every question of it flagged by the audit
+
+
 def paper_data(results, significance=None, **settings) -> dict:
+    audit = results["questions"][["question_id", "dataset"]].assign(
+        flags=lambda q: q["dataset"].map({FLAGGED_DATASET: "duplicate_cross_split"}).fillna(""))
     return leaderboard_data(
         scores=results["scores"], predictions=results["predictions"], questions=results["questions"],
         image_files=results["image_files"], image_md5=results["image_md5"],
         manifest={"source": "ubench", "revision": "3f2c5b5"}, reference=REFERENCE, significance=significance,
         sensitivity=SENSITIVITY, models=results["models"], subsets=results["subsets"], bootstrap=PAPER["bootstrap"],
-        settings=leaderboard_settings(**{**PAPER["leaderboard"], **settings}))
+        settings=leaderboard_settings(**{**PAPER["leaderboard"], **settings}), vision=VISION,
+        audit=audit[["question_id", "flags"]])
 
 
 def test_table_has_every_paper_model_beside_its_published_value(paper_results):
     table = leaderboard_table(paper_results["scores"], paper_results["models"], paper_results["subsets"], REFERENCE)
-    assert len(table) == 16 * 3 and set(table["model"]) == {spec.name for spec in paper_results["models"]}
+    assert len(table) == 17 * 3 and set(table["model"]) == {spec.name for spec in paper_results["models"]}
     row = table[(table["subset"] == "coarse") & (table["model"] == "QwenVLM")].iloc[0]
     assert (row["label"], row["paper_accuracy"], row["paper_ci"]) == ("Qwen-VL-Chat", 49.85, 0.35)
     assert table.loc[table["model"] == "InternVL3.5-4B", "paper_accuracy"].isna().all()  # not in the paper
@@ -171,6 +184,19 @@ def test_wrong_answers_are_counted_then_sampled_the_same_way_for_every_model(pap
     assert clip_alone["question_id"].tolist() == shown.loc[shown["model"] == "CLIP", "question_id"].tolist()
 
 
+def test_flagged_wrong_answers_are_sampled_first(paper_results):
+    settings = leaderboard_settings(max_wrong_per_dataset=2, seed=3)
+    predictions = paper_results["predictions"]
+    wrong = predictions[~predictions["correct"] & (predictions["model"] == "CLIP") & (predictions["dataset"] == "ds_07")]
+    planted = wrong["question_id"].iloc[-2:].tolist()  # the last, by question order
+    flags = pd.Series({q: "label_conflict" for q in planted})
+    counts, shown = wrong_answers(predictions, paper_results["questions"], settings, flags)
+    clip = shown[(shown["model"] == "CLIP") & (shown["dataset"] == "ds_07")]
+    assert sorted(clip["question_id"]) == sorted(planted) and set(clip["flags"]) == {"label_conflict"}
+    row = counts.set_index(["model", "dataset"]).loc[("CLIP", "ds_07")]
+    assert (row["n_flagged_wrong"], row["n_wrong"]) == (2, len(wrong))
+
+
 def test_page_caps_thumbnails_embeds_each_image_once_and_is_deterministic(paper_results):
     data = paper_data(paper_results, max_thumbnails=40)
     assert len(data["images"]) == 40 and data["caps"]["thumbnails_embedded"] == 40
@@ -190,7 +216,7 @@ def test_paper_scale_page_stays_within_the_readme_budget(paper_results):
     data = paper_data(paper_results)
     page = render_page(data).encode()
     n_items = sum(len(d["items"]) for model in data["wrong"].values() for d in model.values())
-    assert n_items == 16 * N_DATASETS * PAPER["leaderboard"]["max_wrong_per_dataset"]
+    assert n_items == 17 * N_DATASETS * PAPER["leaderboard"]["max_wrong_per_dataset"]
     unused = PAPER["leaderboard"]["max_thumbnails"] - len(data["images"])
     assert unused >= 0
     assert len(page) + unused * max(map(len, data["images"].values())) < 8_000_000, len(page)
@@ -268,6 +294,13 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     spread = browser.evaluate("(() => { const s = document.querySelector('tr[data-model=\"CLIP\"] "
                               "td[data-subset=coarse] .sens'); return [s.textContent, s.title]; })()")
     assert spread == ["spread 7.50 over 2 caption sets", "default: 40.00\n<type>_1: 47.50"]
+    clip, prior = by_name["CLIP"]["cells"]["coarse"], by_name["Prior"]["cells"]["coarse"]
+    line = browser.evaluate("document.querySelector('tr[data-model=\"CLIP\"] td[data-subset=coarse] .baseline')"
+                            ".textContent")
+    gap = clip["accuracy"] - prior["accuracy"]
+    assert line == f"vs prior {'+' if gap >= 0 else '−'}{abs(gap):.2f} · blind 30.00"  # the first ablation's
+    assert clip["blind"]["ablation"] == "neutral_image" and by_name["Random"]["cells"]["coarse"]["blind"] is None
+    assert prior["prior_gap"] is None and by_name["Random"]["cells"]["fine"]["prior_gap"] is not None
 
 
     def fine(name):
@@ -299,10 +332,11 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     choose(browser, "#group-filter", "")
     click(browser, '#subset-filter input[data-subset="coarse"]')
     assert browser.evaluate("document.querySelectorAll('#board td[data-subset=coarse]').length") == 0
-    assert browser.evaluate("document.querySelectorAll('#board td[data-subset=fine]').length") == 16
+    assert browser.evaluate("document.querySelectorAll('#board td[data-subset=fine]').length") == 17
 
-    box = browser.evaluate("(() => { const r = document.querySelector('tr[data-model=\"PLIP\"]')"
-                           ".getBoundingClientRect(); return [r.left + 200, r.top + 8]; })()")
+    box = browser.evaluate("(() => { const row = document.querySelector('tr[data-model=\"PLIP\"]'); "
+                           "row.scrollIntoView({ block: 'center' }); const r = row.getBoundingClientRect(); "
+                           "return [r.left + 200, r.top + 8]; })()")
     browser.page("Input.dispatchMouseEvent", type="mouseMoved", x=box[0], y=box[1])
     tip = browser.evaluate("document.getElementById('tooltip').innerText")
     plip = next(spec for spec in data["models"] if spec["name"] == "PLIP")
@@ -324,6 +358,15 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
         assert seen["img"] == (data["images"][item["image"]] if item["image"] else None)
         assert seen["reply"] == f"reply: {item['response']}"
     assert "showing 12 (capped" in browser.evaluate("document.getElementById('wrong-summary').textContent")
+
+    click(browser, "#wrong-flagged")  # only the questions the audit flagged: none in this dataset
+    assert browser.evaluate("document.querySelectorAll('#wrong-list > li').length") == 0
+    choose(browser, "#wrong-dataset", FLAGGED_DATASET)
+    badges = browser.evaluate("[...document.querySelectorAll('#wrong-list > li')].map((li) => "
+                              "li.querySelector('.flag').textContent)")
+    assert badges == ["duplicate_cross_split"] * len(data["wrong"]["GPT-4o"][FLAGGED_DATASET]["items"])
+    assert "flagged by the audit" in browser.evaluate("document.getElementById('wrong-summary').textContent")
+    click(browser, "#wrong-flagged")
 
     choose(browser, "#wrong-dataset", "ds_03")  # question texts hold markup: shown as text, never run
     assert INJECTION in browser.evaluate("document.querySelector('#wrong-list .question').textContent")

@@ -3,12 +3,13 @@
 Models × subsets with accuracy ± CI beside the paper's values (the Table 1 numbers, ``build_table1``), the
 published rows of models not run here (to rank a new model among them), each model's provenance from its
 prediction rows, "not significantly different from the best" marks from ``significance.csv``, how far the number
-moves with the caption set or answer-matching rule (``sensitivity.csv``), and a browser of the questions each model
-got wrong with a thumbnail of the image. Everything the page shows is in the file (data as JSON, images as small JPEG data URIs);
-a Content-Security-Policy allows nothing but the page's own inline script and style and data: images, so the
-page makes no request. Size is bounded by the settings: a seeded sample of at most ``max_wrong_per_dataset``
-wrong answers per (model, dataset), at most ``max_thumbnails`` distinct thumbnails of ``thumbnail_px`` pixels.
-The same inputs give the same bytes.
+moves with the caption set or answer-matching rule (``sensitivity.csv``), the gap to the Prior baseline and the
+accuracy without the image (``vision_dependence.csv``), and a browser of the questions each model got wrong with a
+thumbnail of the image, which can show only the questions the audit flagged (``audit.csv``). Everything the page
+shows is in the file (data as JSON, images as small JPEG data URIs); a Content-Security-Policy allows nothing but
+the page's own inline script and style and data: images, so the page makes no request. Size is bounded by the
+settings: a seeded sample of at most ``max_wrong_per_dataset`` wrong answers per (model, dataset), at most
+``max_thumbnails`` distinct thumbnails of ``thumbnail_px`` pixels. The same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -112,6 +113,30 @@ def sensitivity_cells(sensitivity: pd.DataFrame, models) -> dict[str, dict[str, 
     return out
 
 
+def baseline_cells(table: pd.DataFrame, models, vision: pd.DataFrame | None) -> dict[str, dict[str, dict]]:
+    """model → subset → what the score means beside its baselines: ``prior_gap`` (accuracy − the first Prior
+    model's, percentage points) and ``blind`` (vision_dependence.csv's row of the model's first blind ablation:
+    accuracy without the image, the difference and its CI)."""
+    prior = next((spec for spec in models if spec.kind == "prior"), None)
+    accuracy = table.set_index(["model", "subset"])["accuracy"]
+    label_of = {spec.name: spec.label for spec in models}
+    blind_rows = {}
+    if vision is not None:
+        for row in vision.itertuples():
+            blind_rows.setdefault((row.model, row.subset), row)  # the model's first ablation
+    out: dict[str, dict[str, dict]] = {}
+    for row in table.itertuples():
+        cell = {"prior": None, "prior_gap": None, "blind": None}
+        if prior is not None and row.model != prior.name:
+            cell["prior"], cell["prior_gap"] = prior.label, row.accuracy - accuracy.get((prior.name, row.subset))
+        blind = blind_rows.get((label_of[row.model], row.subset))
+        if blind is not None and not next(s for s in models if s.name == row.model).is_baseline:
+            cell["blind"] = {"ablation": blind.ablation, "accuracy": blind.acc_blind, "diff": blind.diff,
+                             "diff_ci_low": blind.diff_ci_low, "diff_ci_high": blind.diff_ci_high, "n": blind.n}
+        out.setdefault(row.model, {})[row.subset] = cell
+    return out
+
+
 def model_provenance(predictions: pd.DataFrame) -> dict[str, dict[str, dict[str, str]]]:
     """model → subset → provenance column → value (distinct values joined, which a single job never has)."""
     out: dict[str, dict[str, dict[str, str]]] = {}
@@ -128,17 +153,24 @@ def sample_key(seed: int, question_id: str) -> str:
     return hashlib.sha256(f"{seed}\x00{question_id}".encode()).hexdigest()
 
 
-def wrong_answers(predictions: pd.DataFrame, questions: pd.DataFrame,
-                  settings: LeaderboardSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(counts, shown): answered and wrong per (model, dataset), and the sampled wrong answers with their
-    question, options, the model's choice and reply, ranked within their (model, dataset)."""
+def wrong_answers(predictions: pd.DataFrame, questions: pd.DataFrame, settings: LeaderboardSettings,
+                  flags: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(counts, shown): answered, wrong and wrong-and-flagged per (model, dataset), and the sampled wrong answers
+    with their question, options, the model's choice and reply and audit flags, ranked within their (model,
+    dataset). ``flags``: question_id → the audit's flags ("a;b", "" for none); flagged questions are sampled first,
+    so the page can show them alone."""
     keys = ["model", "dataset"]
-    counts = (predictions.assign(wrong=~predictions["correct"].astype(bool))
-              .groupby(keys, sort=True).agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum")).reset_index())
+    flag_of = flags.to_dict() if flags is not None else {}
+    rows = predictions.assign(wrong=~predictions["correct"].astype(bool),
+                              flags=[flag_of.get(q, "") for q in predictions["question_id"]])
+    rows["flagged_wrong"] = rows["wrong"] & (rows["flags"] != "")
+    counts = rows.groupby(keys, sort=True).agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum"),
+                                               n_flagged_wrong=("flagged_wrong", "sum")).reset_index()
     columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "answer_idx",
-               "response"]
-    wrong = predictions.loc[~predictions["correct"].astype(bool), columns].copy()
-    wrong["key"] = [sample_key(settings.seed, q) for q in wrong["question_id"]]
+               "response", "flags"]
+    wrong = rows.loc[rows["wrong"], columns].copy()
+    wrong["key"] = [("1" if f == "" else "0") + sample_key(settings.seed, q)
+                    for q, f in zip(wrong["question_id"], wrong["flags"])]
     wrong = wrong.sort_values(keys + ["key"], kind="stable")
     wrong["rank"] = wrong.groupby(keys, sort=False).cumcount()
     shown = wrong[wrong["rank"] < settings.max_wrong_per_dataset].drop(columns="key")
@@ -167,9 +199,11 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
               provenance: dict, counts: pd.DataFrame, shown: pd.DataFrame, thumbnails: dict[str, str],
               image_md5: dict[str, str], manifest: dict, significance_available: bool,
               sensitivity: dict[str, dict[str, dict]], published: list[dict],
-              bootstrap: dict, settings: LeaderboardSettings) -> dict:
+              bootstrap: dict, settings: LeaderboardSettings, baselines: dict[str, dict[str, dict]] | None = None,
+              audit_available: bool = False) -> dict:
     """Everything the page renders, as plain JSON-ready values (NaN → None)."""
     marks = marks.set_index(["subset", "model"])
+    baselines = baselines or {}
     cells = {}
     for row in table.itertuples():
         mark = marks.loc[(row.subset, row.model)]
@@ -177,10 +211,12 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
             "accuracy": row.accuracy, "ci_low": row.ci_low, "ci_high": row.ci_high, "halfwidth": row.ci_halfwidth,
             "n": row.n_questions, "paper": row.paper_accuracy, "paper_ci": row.paper_ci,
             "best": bool(mark["best"]), "tied": mark["tied"], "p": mark["p_vs_best"], "best_model": mark["best_model"],
-            "sensitivity": sensitivity.get(row.model, {}).get(row.subset)}
+            "sensitivity": sensitivity.get(row.model, {}).get(row.subset),
+            **baselines.get(row.model, {}).get(row.subset, {})}
     wrong: dict[str, dict[str, dict]] = {}
     for row in counts.itertuples():
-        wrong.setdefault(row.model, {})[row.dataset] = {"answered": row.n_answered, "wrong": row.n_wrong, "items": []}
+        wrong.setdefault(row.model, {})[row.dataset] = {"answered": row.n_answered, "wrong": row.n_wrong,
+                                                         "flagged": row.n_flagged_wrong, "items": []}
     for row in shown.itertuples():
         response = row.response if isinstance(row.response, str) else None  # None: not a generative model
         md5 = image_md5[row.image_id]
@@ -188,7 +224,7 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
             "question_id": row.question_id, "subset": row.subset, "question_type": row.question_type,
             "question": row.question, "options": list(row.options), "answer": int(row.answer_idx),
             "prediction": int(row.prediction), "image": md5 if md5 in thumbnails else None,
-            "more_images": len(row.extra_image_ids),
+            "more_images": len(row.extra_image_ids), "flags": [f for f in row.flags.split(";") if f],
             "response": None if response is None else _cut(response, settings.response_chars)})
     source = source_of(manifest["source"])
     return _clean({
@@ -206,6 +242,7 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
         "published": published,
         "published_shown": source.measured_here,  # else hidden until asked for: measured on another benchmark
         "significance": {"available": significance_available, "alpha": settings.alpha},
+        "audit": {"available": audit_available},
         "bootstrap": dict(bootstrap),
         "wrong": wrong,
         "caps": {**asdict(settings), "thumbnails_embedded": len(thumbnails),
@@ -259,12 +296,14 @@ def _clean(value):
 def leaderboard_data(*, scores: pd.DataFrame, predictions: pd.DataFrame, questions: pd.DataFrame,
                      image_files: dict[str, Path], image_md5: dict[str, str], manifest: dict,
                      reference: pd.DataFrame, significance: pd.DataFrame | None, sensitivity: pd.DataFrame,
-                     models, subsets: Sequence[str], bootstrap: dict, settings: LeaderboardSettings) -> dict:
+                     models, subsets: Sequence[str], bootstrap: dict, settings: LeaderboardSettings,
+                     vision: pd.DataFrame | None = None, audit: pd.DataFrame | None = None) -> dict:
     """What the page shows, from the workflow's tables (Table 1 scores, prediction rows, benchmark tables,
-    significance.csv and sensitivity.csv)."""
+    significance.csv, sensitivity.csv, and vision_dependence.csv and audit.csv when given)."""
     table = leaderboard_table(scores, models, subsets, reference)
     marks = significance_marks(table, significance, models, settings.alpha)
-    counts, shown = wrong_answers(predictions, questions, settings)
+    flags = audit.set_index("question_id")["flags"].fillna("") if audit is not None else None
+    counts, shown = wrong_answers(predictions, questions, settings, flags)
     first_image = {}  # md5 → one image file with that content
     for image_id in shown["image_id"]:
         first_image.setdefault(image_md5[image_id], image_files[image_id])
@@ -274,4 +313,5 @@ def leaderboard_data(*, scores: pd.DataFrame, predictions: pd.DataFrame, questio
                      provenance=model_provenance(predictions), counts=counts, shown=shown, thumbnails=thumbnails,
                      image_md5=image_md5, manifest=manifest, significance_available=significance is not None,
                      sensitivity=sensitivity_cells(sensitivity, models),
-                     published=published_only(reference, models, subsets), bootstrap=bootstrap, settings=settings)
+                     published=published_only(reference, models, subsets), bootstrap=bootstrap, settings=settings,
+                     baselines=baseline_cells(table, models, vision), audit_available=audit is not None)
