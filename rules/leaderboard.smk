@@ -15,6 +15,8 @@ rule leaderboard:
         reference=REFERENCE_DIR.parent / SOURCE.reference,  # as Table 1
         significance="paper_figures/significance.csv",  # rule significance: ★ and ≈ marks
         sensitivity="paper_figures/sensitivity.csv",  # rule sensitivity: spread over caption sets / matching rules
+        vision=table_files("vision_dependence")[0],  # rule vision_dependence: accuracy without the image
+        audit=paper_file("audit.csv"),  # rule audit: flagged questions (the wrong-answer browser's filter)
     output:
         report("paper_figures/leaderboard.html", caption="../report/leaderboard.rst", category=MAIN),
     params:

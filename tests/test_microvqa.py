@@ -507,6 +507,19 @@ def test_workflow_microvqa_end_to_end(tmp_path, microvqa_release):
     published = {row["name"]: row["cells"]["cognition"]["paper"] for row in data["published"]}
     assert data["published_shown"] and published["o1"] == 52.8 and published["Human"] == 50.3
     assert "Random" not in published  # run here: its published 22.0 sits beside ours instead
+    # what a score means: the Prior falls back (one split), the blind run and the audit's flags that cannot apply
+    prior = pd.read_csv(workdir / "paper_figures" / "prior_baseline.csv")
+    assert prior["fit"].str.startswith("fallback: two seeded halves").all()
+    vision = pd.read_csv(workdir / "paper_figures" / "vision_dependence.csv").set_index("model")
+    assert vision.loc["OpenCLIP tiny (untrained)", "ablation"] == "neutral_image"
+    assert vision.loc["OpenCLIP tiny (untrained)", "n"] == 4 and vision.loc["Random", "n"] == 5
+    notes = (workdir / "paper_figures" / "audit_summary.md").read_text()
+    for flag, reason in (("duplicate_cross_split", "every image is in one split"),
+                         ("label_conflict", "no coarse questions (a cognition-only benchmark)"),
+                         ("answerable_blind", "1 model(s) answered blind")):
+        assert re.search(rf"- {flag}: .* — cannot apply here: {re.escape(reason)}", notes), flag
+    audit = pd.read_csv(workdir / "paper_figures" / "audit.csv")
+    assert len(audit) == 5 and audit["flag_label_conflict"].isna().all()
 
 
 @pytest.mark.workflow

@@ -139,12 +139,11 @@ def near_duplicates(images: pd.DataFrame, hashes: pd.DataFrame, threshold: int, 
     out = {"image_id": frame["image_id"].to_numpy()}
     for name, groups in (("split", split), ("dataset", dataset)):
         partner = np.full(len(values), -1)
-        distance = np.full(len(values), 255, dtype=np.int64)
+        distance = np.full(len(values), 255, dtype=np.uint8)
         for start in range(0, len(values), block):
-            d = hamming_matrix(values[start:start + block], values).astype(np.int64)
-            other = (groups[start:start + block, None] != groups[None, :]) & (groups[None, :] != "")
-            other &= groups[start:start + block, None] != ""
-            d = np.where(other, d, 255)
+            rows = groups[start:start + block, None]
+            other = (rows != groups[None, :]) & (groups[None, :] != "") & (rows != "")
+            d = np.where(other, hamming_matrix(values[start:start + block], values), np.uint8(255))
             partner[start:start + block] = d.argmin(axis=1)
             distance[start:start + block] = d.min(axis=1, initial=255)
         found = distance < 255

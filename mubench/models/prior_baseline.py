@@ -106,6 +106,8 @@ def prior_answers(benchmark_questions: pd.DataFrame, image_splits: pd.Series, qu
             chosen[reason] += 1
         train = candidates[candidates["split"] == FIT_SPLIT] if fit == SPLIT_FIT else candidates.iloc[:0]
         top, top_count = Counter(train["gold_text"] if len(train) else candidates["gold_text"]).most_common(1)[0]
+        top = next(o[a] for o, a, g in zip(candidates["options"], candidates["answer_idx"], candidates["gold_text"])
+                   if g == top)  # as the benchmark spells it
         fits.append(dict(question_type=qtype, fit=fit, n_questions=len(part), n_fit_train=len(train),
                          n_fit_other=len(candidates) - len(train), top_answer=top,
                          top_answer_share=top_count / (len(train) or len(candidates)),

@@ -67,8 +67,8 @@ FAMILY_DEFAULTS = {
 }
 # Settings that change how a job runs or reads answers, not what the model answers (kept out of the fingerprint,
 # so changing them reuses cached responses).
-OPERATIONAL_KEYS = {"blind", "matching", "concurrency", "request_timeout_s", "max_retries", "retry_base_s", "prefix_reuse",
-                    "retry_budget_s", "max_retry_wait_s", "max_consecutive_failures", "max_reply_bytes",
+OPERATIONAL_KEYS = {"blind", "matching", "concurrency", "request_timeout_s", "max_retries", "retry_base_s",
+                    "prefix_reuse", "retry_budget_s", "max_retry_wait_s", "max_consecutive_failures", "max_reply_bytes",
                     "max_response_chars"}
 
 
