@@ -12,7 +12,7 @@ rule vision_dependence:
         **dict(zip(("csv", "md", "tex"), table_files("vision_dependence", "vision_dependence.rst", MEANING_SECTION,
                                                      "Blind runs"))),
     params:
-        models=lambda wc: [(name, spec.label, spec.is_baseline, list(BLIND.get(name, ())))
+        models=lambda wc: [(name, spec.label, spec.is_baseline, [] if spec.is_baseline else list(spec.blind))
                            for name, spec in MODELS.items()],
         blind=blind_prediction_files(),
         subsets=SUBSETS,

@@ -406,10 +406,15 @@ def test_demo_page_works_and_rebuilds_byte_identical(demo_run, browser):
     page = demo_run / "paper_figures" / "leaderboard.html"
     before = page.read_bytes()
     browser.open(page.as_uri())
-    assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
+    assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Prior", "Random"]
     assert published_rows(browser) == []  # the paper's rows: measured on μ-Bench, not on the demo, so hidden at first
     click(browser, "#published-toggle")
-    assert "GPT-4o" in published_rows(browser) and sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
+    assert "GPT-4o" in published_rows(browser) and sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Prior",
+                                                                               "Random"]
+    line = browser.evaluate("document.querySelector('tr[data-model=\"OpenCLIP-tiny-untrained\"] "
+                            "td[data-subset=coarse] .baseline').textContent")
+    assert re.fullmatch(r"vs prior −\d+\.\d\d · blind \d+\.\d\d", line)  # the untrained model: below the Prior
+    assert browser.evaluate("document.getElementById('wrong-flagged-label').hidden") is False
     assert "NOT the μ-Bench data" in browser.evaluate("document.getElementById('notes').textContent")
     assert browser.evaluate("document.getElementById('significance-note').textContent").startswith(
         "Paired tests over the same questions, from paper_figures/significance.csv")
