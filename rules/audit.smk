@@ -9,8 +9,8 @@ rule vision_dependence:
         predictions=prediction_files([name for name, spec in MODELS.items() if name in BLIND or spec.is_baseline]),
         blind=[path for runs in blind_prediction_files().values() for paths in runs.values() for path in paths],
     output:
-        **dict(zip(("csv", "md", "tex"), table_files("vision_dependence", "vision_dependence.rst", MEANING_SECTION,
-                                                     "Blind runs"))),
+        **named_table_files("vision_dependence", MEANING_SECTION, "Blind runs", name="vision",
+                            caption="vision_dependence.rst"),
     params:
         models=lambda wc: [(name, spec.label, spec.is_baseline, [] if spec.is_baseline else list(spec.blind))
                            for name, spec in MODELS.items()],
@@ -36,12 +36,12 @@ rule audit:
         hashes=f"results/{BENCH}/phash/hashes.parquet" if PHASH else [],
     output:
         questions=paper_file("audit.csv"),
-        **dict(zip(("summary", "summary_md", "summary_tex"), table_files("audit_summary", "audit_summary.rst",
-                                                                         MEANING_SECTION, "Question audit"))),
-        **dict(zip(("bias", "bias_md", "bias_tex"), table_files("audit_option_bias", "audit_option_bias.rst",
-                                                                MEANING_SECTION, "Question audit"))),
-        **dict(zip(("prior", "prior_md", "prior_tex"), table_files("prior_baseline", "prior_baseline.rst",
-                                                                   MEANING_SECTION, "Prior baseline"))),
+        **named_table_files("audit_summary", MEANING_SECTION, "Question audit", name="summary",
+                            caption="audit_summary.rst"),
+        **named_table_files("audit_option_bias", MEANING_SECTION, "Question audit", name="bias",
+                            caption="audit_option_bias.rst"),
+        **named_table_files("prior_baseline", MEANING_SECTION, "Prior baseline", name="prior",
+                            caption="prior_baseline.rst"),
     params:
         blind_models=list(BLIND),
         prior_seeds={spec.label: spec.seed for spec in MODELS.values() if spec.kind == "prior"},

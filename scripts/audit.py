@@ -7,7 +7,7 @@ import pandas as pd
 
 from mubench.analyses.audit import FLAGS, AuditSettings, audit_questions, audit_summary
 from mubench.benchmark.tables import Benchmark
-from mubench.figures.export import write_table
+from mubench.figures.export import output_files, write_table
 from mubench.io import atomic_write
 from mubench.logs import log_to
 from mubench.models.prior_baseline import prior_answers
@@ -27,9 +27,9 @@ def run(benchmark_root, blind_paths, blind_models, hashes_path, prior_seeds, set
                                          if flag in audit.not_applicable else "") for flag in FLAGS]
     notes.append("any_flag: questions with at least one flag; an empty cell: the flag cannot apply (reason above)")
     atomic_write(out.questions, lambda tmp: audit.questions.to_csv(tmp, index=False))
-    write_table(audit_summary(audit), out.summary, out.summary_md, out.summary_tex,
+    write_table(audit_summary(audit), output_files(out, "summary"),
                 "Question audit — flagged questions per dataset", notes)
-    write_table(audit.option_bias, out.bias, out.bias_md, out.bias_tex,
+    write_table(audit.option_bias, output_files(out, "bias"),
                 "Question audit — option bias per question type",
                 ["observed: questions whose gold option is the cue (the strictly longest option; \"none of the "
                  "above\"); expected: under chance, Σ 1/number of options over the questions offering the cue",
@@ -39,7 +39,7 @@ def run(benchmark_root, blind_paths, blind_models, hashes_path, prior_seeds, set
             .assign(model=label) for label, seed in prior_seeds.items()]
     prior = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(columns=["model"])
     prior = prior[["model", *[c for c in prior.columns if c != "model"]]]
-    write_table(prior, out.prior, out.prior_md, out.prior_tex, "Prior baseline — how each question type was fitted",
+    write_table(prior, output_files(out, "prior"), "Prior baseline — how each question type was fitted",
                 ["fit: where the answer counts came from (no question's own answer is used to answer it)",
                  "top_answer / top_answer_share: the most common gold answer of the fitting questions",
                  "decided_by_*: questions whose choice the option text's count settled, else the option position's, "

@@ -1,9 +1,9 @@
-"""Snakemake adapter: vision_dependence.{csv,md,tex} — each model's accuracy with and without the image."""
+"""Snakemake adapter: vision_dependence.{csv,md,tex,html} — each model's accuracy with and without the image."""
 
 import pandas as pd
 
 from mubench.answering.blind import ABLATIONS
-from mubench.figures.export import write_table
+from mubench.figures.export import output_files, write_table
 from mubench.figures.statistics import in_percent
 from mubench.logs import log_to
 from mubench.scoring.accuracy import BootstrapSettings
@@ -31,7 +31,7 @@ def run(prediction_paths, models, blind_files, subsets, bootstrap, out):
         f"{BY_CONSTRUCTION}: Random and Prior never look at an image, so their blind answers are their answers",
         "models without a row have no blind run (a model entry's `blind: true`)",
     ]
-    write_table(in_percent(table, VISION_PERCENT), out.csv, out.md, out.tex,
+    write_table(in_percent(table, VISION_PERCENT), output_files(out, "vision"),
                 "Vision dependence — accuracy with and without the image", notes)
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 
 import pandas as pd
 import pytest
+from conftest import DEMO_FIGURES
 
 from mubench.analyses.audit import AUDIT_COLUMNS, FLAGS
 from mubench.benchmark.tables import Benchmark
@@ -39,7 +40,7 @@ def expected_prior_domain_accuracy(bench: Benchmark) -> float:
 
 
 def test_prior_beats_random_on_the_domain_question_as_the_label_counts_say(demo_run):
-    breakdown = pd.read_csv(demo_run / "paper_figures" / "table1_breakdown.csv")
+    breakdown = pd.read_csv(demo_run / DEMO_FIGURES / "table1_breakdown.csv")
     domain = breakdown[(breakdown["scope"] == "all") & (breakdown["level"] == "question_type")
                        & (breakdown["group"] == "domain")].set_index("model")
     expected = expected_prior_domain_accuracy(demo_bench(demo_run))
@@ -50,7 +51,7 @@ def test_prior_beats_random_on_the_domain_question_as_the_label_counts_say(demo_
 
 
 def test_prior_is_in_table1_significance_and_the_page_as_a_baseline(demo_run):
-    out = demo_run / "paper_figures"
+    out = demo_run / DEMO_FIGURES
     table1 = pd.read_csv(out / "table1.csv")
     assert set(table1.loc[table1["model"] == PRIOR, "subset"]) == {"coarse", "fine", "cognition"}
     assert f"{PRIOR}: baseline — reads no image" in (out / "table1.md").read_text()
@@ -70,7 +71,7 @@ def test_prior_is_in_table1_significance_and_the_page_as_a_baseline(demo_run):
 
 
 def test_vision_dependence_has_every_demo_model_with_cis(demo_run):
-    table = pd.read_csv(demo_run / "paper_figures" / "vision_dependence.csv")
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "vision_dependence.csv")
     assert list(table.columns) == VISION_COLUMNS
     assert set(zip(table["model"], table["ablation"])) == {(RANDOM, "reads no image"), (PRIOR, "reads no image"),
                                                            (CLIP, "neutral_image")}
@@ -92,7 +93,7 @@ def test_vision_dependence_has_every_demo_model_with_cis(demo_run):
 
 
 def test_audit_has_every_question_and_states_each_rule(demo_run):
-    out = demo_run / "paper_figures"
+    out = demo_run / DEMO_FIGURES
     audit = pd.read_csv(out / "audit.csv", keep_default_na=False, na_values=[""])
     questions = demo_bench(demo_run).questions
     assert list(audit.columns) == AUDIT_COLUMNS and sorted(audit["question_id"]) == sorted(questions["question_id"])

@@ -1,14 +1,16 @@
 """The leaderboard page (paper_figures/leaderboard.html): one self-contained HTML file a lab can publish.
 
 Models × subsets with accuracy ± CI beside the paper's values (the Table 1 numbers, ``build_table1``), the
-published rows of models not run here (to rank a new model among them), each model's provenance from its
-prediction rows, "not significantly different from the best" marks from ``significance.csv``, how far the number
-moves with the caption set or answer-matching rule (``sensitivity.csv``), the gap to the Prior baseline and the
-accuracy without the image (``vision_dependence.csv``), and a browser of the questions each model got wrong with a
-thumbnail of the image, which can show only the questions the audit flagged (``audit.csv``). Everything the page
-shows is in the file (data as JSON, images as small JPEG data URIs); a Content-Security-Policy allows nothing but
-the page's own inline script and style and data: images, so the page makes no request. Size is bounded by the
-settings: a seeded sample of at most ``max_wrong_per_dataset`` wrong answers per (model, dataset), at most
+published rows of models not run here (ranked with the run's models only when they were measured on the same
+benchmark; otherwise listed apart, unranked), each model's provenance from its prediction rows, "not significantly
+different from the best" marks from ``significance.csv``, how far the number moves with the caption set or
+answer-matching rule (``sensitivity.csv``), the gap to the Prior baseline and the accuracy without the image
+(``vision_dependence.csv``), and a browser of each model's answers — right and wrong — with a thumbnail of the
+image and the audit's flags (``audit.csv``), which can show the flagged questions alone. Everything the page shows is in the file (data as JSON, images as small JPEG data URIs); a
+Content-Security-Policy allows nothing but the page's own inline script and style and data: images, so the page
+makes no request. Size is bounded by the settings: a seeded sample of at most ``max_wrong_per_dataset`` wrong and
+``max_correct_per_dataset`` correct answers per (model, dataset) (flagged questions first), each question's text
+stored once, at most
 ``max_thumbnails`` distinct thumbnails of ``thumbnail_px`` pixels. The same inputs give the same bytes.
 """
 
@@ -30,7 +32,7 @@ from PIL import Image
 
 from mubench.benchmark.tables import load_image
 from mubench.figures.export import describe_benchmark
-from mubench.benchmark.sources import source_of
+from mubench.benchmark.sources import SOURCES, source_of
 from mubench.figures.published import protocol_notes, skip_notes
 from mubench.figures.style import GROUP_COLOURS
 from mubench.figures.table1 import build_table1
@@ -50,12 +52,13 @@ class LeaderboardSettings:
     """The page's size caps (config ``leaderboard``) and the significance level (``report.significance_level``)."""
 
     max_wrong_per_dataset: int  # wrong answers shown per (model, dataset): a seeded sample
+    max_correct_per_dataset: int  # correct answers shown per (model, dataset), sampled the same way
     max_thumbnails: int  # distinct images embedded; wrong answers beyond it are shown without one
     thumbnail_px: int  # longest side of a thumbnail
     jpeg_quality: int
     response_chars: int  # a generative model's reply is cut after this many characters
     alpha: float  # Holm-adjusted McNemar p ≥ alpha: not significantly different from the best
-    seed: int  # which wrong answers are sampled
+    seed: int  # which answers are sampled
 
 
 def leaderboard_table(scores: pd.DataFrame, models, subsets: Sequence[str], reference: pd.DataFrame) -> pd.DataFrame:
@@ -92,7 +95,8 @@ def significance_marks(table: pd.DataFrame, significance: pd.DataFrame | None, m
 
 def published_only(reference: pd.DataFrame, models, subsets: Sequence[str]) -> list[dict]:
     """The published rows of models this run does not score (no configured ``paper_name`` matches), so a new model
-    is ranked among everything the paper or leaderboard reports; ``kind`` is the publication's model group."""
+    is ranked among everything the paper or leaderboard reports on the same benchmark (the page lists them apart
+    when they were measured on another); ``kind`` is the publication's model group."""
     scored = {spec.paper_name for spec in models}
     rows = reference[reference["subset"].isin(subsets) & ~reference["model"].isin(scored)]
     published: dict[str, dict] = {}
@@ -115,22 +119,23 @@ def sensitivity_cells(sensitivity: pd.DataFrame, models) -> dict[str, dict[str, 
 
 def baseline_cells(table: pd.DataFrame, models, vision: pd.DataFrame | None) -> dict[str, dict[str, dict]]:
     """model → subset → what the score means beside its baselines: ``prior_gap`` (accuracy − the first Prior
-    model's, percentage points) and ``blind`` (vision_dependence.csv's row of the model's first blind ablation:
-    accuracy without the image, the difference and its CI)."""
+    model's, percentage points; ``prior``: its label) and ``blind`` (vision_dependence.csv's row of the model's first
+    blind ablation: accuracy without the image, the difference with − without and its CI). Random and Prior read no
+    image: no ``blind``."""
     prior = next((spec for spec in models if spec.kind == "prior"), None)
     accuracy = table.set_index(["model", "subset"])["accuracy"]
-    label_of = {spec.name: spec.label for spec in models}
+    spec_of = {spec.name: spec for spec in models}
     blind_rows = {}
-    if vision is not None:
-        for row in vision.itertuples():
-            blind_rows.setdefault((row.model, row.subset), row)  # the model's first ablation
+    for row in (vision.itertuples() if vision is not None else ()):
+        blind_rows.setdefault((row.model, row.subset), row)  # the model's first ablation
     out: dict[str, dict[str, dict]] = {}
     for row in table.itertuples():
         cell = {"prior": None, "prior_gap": None, "blind": None}
         if prior is not None and row.model != prior.name:
             cell["prior"], cell["prior_gap"] = prior.label, row.accuracy - accuracy.get((prior.name, row.subset))
-        blind = blind_rows.get((label_of[row.model], row.subset))
-        if blind is not None and not next(s for s in models if s.name == row.model).is_baseline:
+        spec = spec_of[row.model]
+        blind = blind_rows.get((spec.label, row.subset))
+        if blind is not None and not spec.is_baseline:
             cell["blind"] = {"ablation": blind.ablation, "accuracy": blind.acc_blind, "diff": blind.diff,
                              "diff_ci_low": blind.diff_ci_low, "diff_ci_high": blind.diff_ci_high, "n": blind.n}
         out.setdefault(row.model, {})[row.subset] = cell
@@ -153,35 +158,43 @@ def sample_key(seed: int, question_id: str) -> str:
     return hashlib.sha256(f"{seed}\x00{question_id}".encode()).hexdigest()
 
 
-def wrong_answers(predictions: pd.DataFrame, questions: pd.DataFrame, settings: LeaderboardSettings,
-                  flags: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(counts, shown): answered, wrong and wrong-and-flagged per (model, dataset), and the sampled wrong answers
-    with their question, options, the model's choice and reply and audit flags, ranked within their (model,
-    dataset). ``flags``: question_id → the audit's flags ("a;b", "" for none); flagged questions are sampled first,
-    so the page can show them alone."""
-    keys = ["model", "dataset"]
+COUNT_KEYS = ["model", "subset", "question_type", "dataset"]
+AUDIT_KEY = "audit"  # a further count key when the audit ran: "flagged" or "not flagged"
+
+
+def audit_status(flags: str) -> str:
+    return "flagged" if flags else "not flagged"
+
+
+def sampled_answers(predictions: pd.DataFrame, settings: LeaderboardSettings,
+                    flags: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(counts, shown): answered and wrong per COUNT_KEYS (and per AUDIT_KEY when ``flags`` are given), and a
+    sample of each model's answers per dataset — the first ``max_wrong_per_dataset`` wrong and
+    ``max_correct_per_dataset`` correct ones in the seeded question order (the same for every model), each with its
+    ``rank`` among its (model, dataset, correct). ``flags``: question_id → the audit's flags ("a;b", "" for none);
+    flagged questions come first in that order, so the page can show them alone."""
+    correct = predictions["correct"].astype(bool)
     flag_of = flags.to_dict() if flags is not None else {}
-    rows = predictions.assign(wrong=~predictions["correct"].astype(bool),
-                              flags=[flag_of.get(q, "") for q in predictions["question_id"]])
-    rows["flagged_wrong"] = rows["wrong"] & (rows["flags"] != "")
-    counts = rows.groupby(keys, sort=True).agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum"),
-                                               n_flagged_wrong=("flagged_wrong", "sum")).reset_index()
-    columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "answer_idx",
-               "response", "flags"]
-    wrong = rows.loc[rows["wrong"], columns].copy()
-    wrong["key"] = [("1" if f == "" else "0") + sample_key(settings.seed, q)
-                    for q, f in zip(wrong["question_id"], wrong["flags"])]
-    wrong = wrong.sort_values(keys + ["key"], kind="stable")
-    wrong["rank"] = wrong.groupby(keys, sort=False).cumcount()
-    shown = wrong[wrong["rank"] < settings.max_wrong_per_dataset].drop(columns="key")
-    text = questions.set_index("question_id")[["question", "options", "extra_image_ids"]]
-    shown = shown.join(text, on="question_id")
+    flagged = pd.Series([bool(flag_of.get(q, "")) for q in predictions["question_id"]], index=predictions.index)
+    keys = COUNT_KEYS + [AUDIT_KEY] * (flags is not None)
+    counts = (predictions.assign(wrong=~correct, **{AUDIT_KEY: flagged.map(audit_status)}).groupby(keys, sort=True)
+              .agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum")).reset_index())
+    columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "response"]
+    answers = predictions[columns].assign(correct=correct)
+    answers["key"] = [("0" if first else "1") + sample_key(settings.seed, q)
+                      for q, first in zip(answers["question_id"], flagged)]
+    keys = ["model", "dataset", "correct"]
+    answers = answers.sort_values(keys + ["key"], kind="stable")
+    answers["rank"] = answers.groupby(keys, sort=False).cumcount()
+    cap = answers["correct"].map({False: settings.max_wrong_per_dataset, True: settings.max_correct_per_dataset})
+    shown = answers[answers["rank"] < cap].drop(columns="key")
     return counts, shown.reset_index(drop=True)
 
 
 def thumbnail_order(shown: pd.DataFrame, image_md5: dict[str, str], limit: int) -> list[str]:
-    """Distinct images (by content) that get a thumbnail: rank 0 of every (model, dataset) first, then rank 1…"""
-    order = shown.sort_values(["rank", "model", "dataset"], kind="stable")
+    """Distinct images (by content) that get a thumbnail: wrong answers before correct ones, and within each rank 0
+    of every (model, dataset) first, then rank 1…"""
+    order = shown.sort_values(["correct", "rank", "model", "dataset"], kind="stable")
     distinct = list(dict.fromkeys(image_md5[i] for i in order["image_id"]))
     return distinct[:limit]
 
@@ -195,15 +208,27 @@ def thumbnail(path: Path, size: int, quality: int) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def published_benchmark(source_name: str) -> str:
+    """The benchmark the source's published values were measured on: its own, or the one whose reference file it
+    borrows (the demo prints μ-Bench's Table 1)."""
+    source = source_of(source_name)
+    if source.measured_here:
+        return source.title
+    return next(s.title for s in SOURCES.values() if s.reference == source.reference and s.measured_here)
+
+
 def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequence[str],
-              provenance: dict, counts: pd.DataFrame, shown: pd.DataFrame, thumbnails: dict[str, str],
-              image_md5: dict[str, str], manifest: dict, significance_available: bool,
+              provenance: dict, counts: pd.DataFrame, shown: pd.DataFrame, questions: pd.DataFrame,
+              thumbnails: dict[str, str], image_md5: dict[str, str], manifest: dict, significance_available: bool,
               sensitivity: dict[str, dict[str, dict]], published: list[dict],
               bootstrap: dict, settings: LeaderboardSettings, baselines: dict[str, dict[str, dict]] | None = None,
-              audit_available: bool = False) -> dict:
-    """Everything the page renders, as plain JSON-ready values (NaN → None)."""
+              flags: pd.Series | None = None) -> dict:
+    """Everything the page renders, as plain JSON-ready values (NaN → None). A cell is a dict per (model, subset),
+    so a new column is one more key here and one more entry in the page's column list. ``baselines``:
+    baseline_cells; ``flags``: the audit's flags per question_id (absent: the audit did not run)."""
     marks = marks.set_index(["subset", "model"])
     baselines = baselines or {}
+    flag_of = flags.to_dict() if flags is not None else {}
     cells = {}
     for row in table.itertuples():
         mark = marks.loc[(row.subset, row.model)]
@@ -213,22 +238,27 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
             "best": bool(mark["best"]), "tied": mark["tied"], "p": mark["p_vs_best"], "best_model": mark["best_model"],
             "sensitivity": sensitivity.get(row.model, {}).get(row.subset),
             **baselines.get(row.model, {}).get(row.subset, {})}
-    wrong: dict[str, dict[str, dict]] = {}
-    for row in counts.itertuples():
-        wrong.setdefault(row.model, {})[row.dataset] = {"answered": row.n_answered, "wrong": row.n_wrong,
-                                                         "flagged": row.n_flagged_wrong, "items": []}
+    text = questions.set_index("question_id")
+    asked = {}  # each sampled question's text once, however many models' answers show it
+    for question_id, image_id in dict(zip(shown["question_id"], shown["image_id"])).items():
+        q = text.loc[question_id]
+        md5 = image_md5[image_id]
+        asked[question_id] = {
+            "subset": q["subset"], "question_type": q["question_type"], "dataset": q["dataset"],
+            "question": q["question"], "options": list(q["options"]), "answer": int(q["answer_idx"]),
+            "image": md5 if md5 in thumbnails else None, "more_images": len(q["extra_image_ids"])}
+        if flags is not None:
+            asked[question_id].update({"flags": [f for f in flag_of.get(question_id, "").split(";") if f],
+                                       AUDIT_KEY: audit_status(flag_of.get(question_id, ""))})
+    answers: dict[str, list] = {}
     for row in shown.itertuples():
         response = row.response if isinstance(row.response, str) else None  # None: not a generative model
-        md5 = image_md5[row.image_id]
-        wrong[row.model][row.dataset]["items"].append({
-            "question_id": row.question_id, "subset": row.subset, "question_type": row.question_type,
-            "question": row.question, "options": list(row.options), "answer": int(row.answer_idx),
-            "prediction": int(row.prediction), "image": md5 if md5 in thumbnails else None,
-            "more_images": len(row.extra_image_ids), "flags": [f for f in row.flags.split(";") if f],
+        answers.setdefault(row.model, []).append({
+            "question_id": row.question_id, "prediction": int(row.prediction), "correct": bool(row.correct),
             "response": None if response is None else _cut(response, settings.response_chars)})
     source = source_of(manifest["source"])
     return _clean({
-        "benchmark": {"title": f"{source.title} leaderboard",
+        "benchmark": {"title": f"{source.title} leaderboard", "source": manifest["source"],
                       "description": describe_benchmark(manifest),
                       "notes": [*source.published_notes, *protocol_notes(manifest, models),
                                 *skip_notes(manifest, models)]},  # what Table 1 says of the published values
@@ -236,17 +266,24 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
         "groups": {key: {"label": label, "colour": GROUP_COLOURS[key]} for key, label in GROUPS.items()
                    if any(spec.group == key for spec in models)},  # the figures' legend order and colours
         "models": [{"name": spec.name, "label": spec.label, "family": spec.family, "kind": spec.kind,
+                    "baseline": spec.is_baseline,
                     "group": spec.group, "note": spec.note, "paper_name": spec.paper_name,
                     "provenance": provenance.get(spec.name, {}), "cells": cells.get(spec.name, {})}
                    for spec in models],
         "published": published,
-        "published_shown": source.measured_here,  # else hidden until asked for: measured on another benchmark
+        # Published values measured on these very questions rank with the run's models and get a Δ; measured on
+        # another benchmark (the demo borrows μ-Bench's), they are listed apart, unranked, hidden until asked for.
+        "published_comparable": source.measured_here,
+        "published_benchmark": published_benchmark(manifest["source"]),
         "significance": {"available": significance_available, "alpha": settings.alpha},
-        "audit": {"available": audit_available},
+        "audit": {"available": flags is not None},
         "bootstrap": dict(bootstrap),
-        "wrong": wrong,
+        "counts": counts.to_dict("records"),
+        "questions": asked,
+        "answers": answers,
         "caps": {**asdict(settings), "thumbnails_embedded": len(thumbnails),
-                 "wrong_shown": int(len(shown)), "wrong_total": int(counts["n_wrong"].sum()) if len(counts) else 0},
+                 "answers_shown": int(len(shown)), "answers_total": int(counts["n_answered"].sum()) if len(counts)
+                 else 0},
         "images": thumbnails,
     })
 
@@ -303,15 +340,16 @@ def leaderboard_data(*, scores: pd.DataFrame, predictions: pd.DataFrame, questio
     table = leaderboard_table(scores, models, subsets, reference)
     marks = significance_marks(table, significance, models, settings.alpha)
     flags = audit.set_index("question_id")["flags"].fillna("") if audit is not None else None
-    counts, shown = wrong_answers(predictions, questions, settings, flags)
+    counts, shown = sampled_answers(predictions, settings, flags)
     first_image = {}  # md5 → one image file with that content
     for image_id in shown["image_id"]:
         first_image.setdefault(image_md5[image_id], image_files[image_id])
     thumbnails = {md5: thumbnail(first_image[md5], settings.thumbnail_px, settings.jpeg_quality)
                   for md5 in thumbnail_order(shown, image_md5, settings.max_thumbnails)}
     return page_data(table=table, marks=marks, models=models, subsets=subsets,
-                     provenance=model_provenance(predictions), counts=counts, shown=shown, thumbnails=thumbnails,
-                     image_md5=image_md5, manifest=manifest, significance_available=significance is not None,
+                     provenance=model_provenance(predictions), counts=counts, shown=shown, questions=questions,
+                     thumbnails=thumbnails, image_md5=image_md5, manifest=manifest,
+                     significance_available=significance is not None,
                      sensitivity=sensitivity_cells(sensitivity, models),
                      published=published_only(reference, models, subsets), bootstrap=bootstrap, settings=settings,
-                     baselines=baseline_cells(table, models, vision), audit_available=audit is not None)
+                     baselines=baseline_cells(table, models, vision), flags=flags)

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from mubench.scoring.accuracy import BootstrapSettings
-from mubench.scoring.bootstrap import group_seed
 from mubench.scoring.paired import paired_difference
 
 VISION_COLUMNS = [
@@ -41,9 +40,8 @@ def vision_dependence(with_image: pd.DataFrame, blind: Mapping[tuple[str, str], 
                 own = with_image[(with_image["model"] == name) & (with_image["subset"] == subset)]
                 other = blind_rows[blind_rows["subset"] == subset].set_index("question_id")["correct"]
                 paired = own.assign(blind=own["question_id"].map(other)).dropna(subset=["blind"])
-                seed = group_seed(bootstrap.seed, "vision", name, ablation, subset)
                 result = paired_difference(paired["correct"].to_numpy(bool), paired["blind"].to_numpy(bool),
-                                           paired["image_id"].to_numpy(), bootstrap, seed)
+                                           paired["image_id"].to_numpy(), bootstrap)
                 rows.append(dict(model=label, ablation=ablation, subset=subset, n=result["n"],
                                  acc_image=result["acc_a"], acc_blind=result["acc_b"], diff=result["diff"],
                                  diff_ci_low=result["diff_ci_low"], diff_ci_high=result["diff_ci_high"],
