@@ -191,7 +191,8 @@ def test_answers_are_counted_then_sampled_the_same_way_for_every_model(paper_res
 def test_flagged_answers_are_sampled_first_and_counted_apart(paper_results):
     settings = leaderboard_settings(max_wrong_per_dataset=2, max_correct_per_dataset=0, seed=3)
     predictions = paper_results["predictions"]
-    wrong = predictions[~predictions["correct"] & (predictions["model"] == "CLIP") & (predictions["dataset"] == "ds_07")]
+    clip_ds07 = (predictions["model"] == "CLIP") & (predictions["dataset"] == "ds_07")
+    wrong = predictions[~predictions["correct"] & clip_ds07]
     planted = wrong["question_id"].iloc[-2:].tolist()  # the last, by question order
     flags = pd.Series({q: "label_conflict" for q in planted})
     counts, shown = sampled_answers(predictions, settings, flags)

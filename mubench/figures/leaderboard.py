@@ -6,12 +6,12 @@ benchmark; otherwise listed apart, unranked), each model's provenance from its p
 different from the best" marks from ``significance.csv``, how far the number moves with the caption set or
 answer-matching rule (``sensitivity.csv``), the gap to the Prior baseline and the accuracy without the image
 (``vision_dependence.csv``), and a browser of each model's answers — right and wrong — with a thumbnail of the
-image and the audit's flags (``audit.csv``), which can show the flagged questions alone. Everything the page shows is in the file (data as JSON, images as small JPEG data URIs); a
-Content-Security-Policy allows nothing but the page's own inline script and style and data: images, so the page
-makes no request. Size is bounded by the settings: a seeded sample of at most ``max_wrong_per_dataset`` wrong and
-``max_correct_per_dataset`` correct answers per (model, dataset) (flagged questions first), each question's text
-stored once, at most
-``max_thumbnails`` distinct thumbnails of ``thumbnail_px`` pixels. The same inputs give the same bytes.
+image and the audit's flags (``audit.csv``), which can show the flagged questions alone. Everything the page shows
+is in the file (data as JSON, images as small JPEG data URIs); a Content-Security-Policy allows nothing but the
+page's own inline script and style and data: images, so the page makes no request. Size is bounded by the settings:
+a seeded sample of at most ``max_wrong_per_dataset`` wrong and ``max_correct_per_dataset`` correct answers per
+(model, dataset) (flagged questions first), each question's text stored once, at most ``max_thumbnails`` distinct
+thumbnails of ``thumbnail_px`` pixels. The same inputs give the same bytes.
 """
 
 from __future__ import annotations
