@@ -24,8 +24,8 @@ from scipy.stats import binom
 
 from mubench.analyses.phash import hamming_matrix
 from mubench.benchmark.tables import NONE_OF_THE_ABOVE
+from mubench.multiplicity import holm
 from mubench.resources import taxonomy
-from mubench.scoring.paired import holm
 
 FLAGS = ["answerable_blind", "gold_longest", "gold_none", "duplicate_cross_split", "duplicate_cross_dataset",
          "label_conflict"]

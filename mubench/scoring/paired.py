@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from mubench.multiplicity import holm
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.cluster_bootstrap import cluster_ci
 
@@ -34,20 +35,6 @@ def mcnemar_exact(n_a_only: int, n_b_only: int) -> float:
     if discordant == 0:
         return 1.0
     return float(binomtest(int(n_a_only), discordant, 0.5).pvalue)
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm-adjusted p-values (same order as given); NaN stays NaN and does not count as a test."""
-    p = np.asarray(p_values, dtype=float)
-    adjusted = np.full(p.shape, np.nan)
-    tested = np.flatnonzero(~np.isnan(p))
-    order = tested[np.argsort(p[tested], kind="stable")]
-    m = len(order)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[index]))
-        adjusted[index] = running
-    return adjusted
 
 
 def paired_comparisons(
