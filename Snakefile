@@ -31,6 +31,8 @@ localrules:
     reproduction,
     absent_artefact,
     leaderboard,
+    vision_dependence,
+    audit,
 
 
 include: "rules/common.smk"
@@ -42,6 +44,7 @@ include: "rules/probe.smk"
 include: "rules/phash.smk"
 include: "rules/merging.smk"
 include: "rules/detection.smk"
+include: "rules/audit.smk"
 include: "rules/leaderboard.smk"
 include: "rules/report.smk"
 include: "rules/preflight.smk"
@@ -56,6 +59,8 @@ rule all:
         rules.sample_images.output,
         rules.table21.output,
         rules.reproduction.output,
+        rules.vision_dependence.output,
+        rules.audit.output,
         [rules.perception_figures.output, rules.composition.output] if PERCEPTION else [],
         rules.table13.output if PROBE else [],
         rules.table14.output if PHASH else [],

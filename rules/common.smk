@@ -13,6 +13,7 @@ from mubench.analyses.merging.plan import merge_plan
 from mubench.answering.detection import detection_models
 from mubench.benchmark.sources import source_of, workflow_subsets
 from mubench.config import check_config, config_errors_first, validate_config
+from mubench.models.spec import BLIND_ABLATIONS
 
 min_version("9.0")
 
@@ -30,6 +31,11 @@ with config_errors_first():
     SUBSETS = workflow_subsets(config["benchmark"], config["subsets"])  # uBench: cognition only with a cognition set
 
 EVAL_MODELS = {**MODELS, **MERGING.specs}
+# Blind runs (config `blind`): model → its ablations, for the Table 1 models that read images (Random and Prior read
+# none: their answers are blind by construction). A model's first ablation is the one the audit counts.
+BLIND = {name: spec.blind for name, spec in MODELS.items() if spec.blind and not spec.is_baseline}
+BLIND_MODELS = {name: MODELS[name] for name in BLIND}
+AUDIT = config["audit"]
 SOURCE = source_of(config["benchmark"]["source"])
 SOURCE_OPTIONS = config["benchmark"].get(config["benchmark"]["source"]) or {}  # the source's own section, if any
 BENCH_DIR = f"results/{BENCH}/benchmark"
@@ -42,6 +48,8 @@ REFERENCE_DIR = Path(os.path.relpath(Path(workflow.basedir) / "paper_figures" / 
 PREDICTIONS = "results/{benchmark}/predictions/{model}/{subset}.parquet"
 # the same questions under their alternative caption sets (caption sensitivity; empty for generative models)
 VARIANTS = "results/{benchmark}/predictions/{model}/caption_variants/{subset}.parquet"
+# the same questions with the image taken away (a blind ablation, answering/blind.py)
+BLIND_PREDICTIONS = "results/{benchmark}/predictions/{model}/blind/{ablation}/{subset}.parquet"
 
 # Every job computes with inference.threads, whatever --cores gives it: float results depend on the thread count.
 THREADS = config["inference"]["threads"]
@@ -62,6 +70,7 @@ LOCALIZATION_SECTION = "4 Localization (appendix Table 18)"
 MERGING_SECTION = "5 Weight merging (appendix G)"
 MORE_RESULTS = "6 More results (appendix)"
 STATISTICS_SECTION = "7 Model comparisons and sensitivity (beyond the paper)"
+MEANING_SECTION = "8 What a score means: baselines, blind runs, question audit (beyond the paper)"
 
 # Perception figures and composition need coarse/fine questions; MicroVQA (cognition only) has none.
 PERCEPTION = any(subset in SUBSETS for subset in ("coarse", "fine"))
@@ -107,6 +116,7 @@ ABSENT = {
 
 wildcard_constraints:
     model="|".join(map(re.escape, EVAL_MODELS)),  # names may hold "." or "+"
+    ablation="|".join(map(re.escape, BLIND_ABLATIONS)),
     subset="|".join(SUBSETS),
     benchmark=BENCH,
 
@@ -123,6 +133,12 @@ def prediction_files(models, subsets=SUBSETS, pattern=PREDICTIONS):
     return expand(pattern, benchmark=BENCH, model=models, subset=subsets)
 
 
+def blind_prediction_files():
+    """Every blind run's prediction tables: model → ablation → one file per subset."""
+    return {name: {ablation: expand(BLIND_PREDICTIONS, benchmark=BENCH, model=name, ablation=ablation,
+                                    subset=SUBSETS) for ablation in ablations} for name, ablations in BLIND.items()}
+
+
 def model_outputs(pattern):
     """``pattern`` for every subset, one model's job ({benchmark} and {model} stay wildcards)."""
     return expand(pattern, subset=SUBSETS, allow_missing=True)
@@ -130,6 +146,11 @@ def model_outputs(pattern):
 
 def model_spec(wildcards):
     return EVAL_MODELS[wildcards.model]
+
+
+def model_cache(wildcards):
+    """A model's cache folder, keyed by its fingerprint: a changed model never reads another's embeddings/answers."""
+    return f"results/{wildcards.benchmark}/cache/{wildcards.model}/{EVAL_MODELS[wildcards.model].fingerprint}"
 
 
 def model_container(wildcards):

@@ -19,7 +19,7 @@ rule predict:
         batch_size=model_batch_size,
         device=config["inference"]["device"],
         # a plain string holding the fingerprint: a changed model reruns the job (Snakemake cannot compare `spec`)
-        cache_dir=lambda wc: f"results/{wc.benchmark}/cache/{wc.model}/{EVAL_MODELS[wc.model].fingerprint}",
+        cache_dir=model_cache,
         threads=THREADS,  # not the job's `threads`: results must not depend on --cores
         full_image_check=FULL_IMAGE_CHECK,
     threads: THREADS
@@ -40,5 +40,48 @@ rule predict:
 use rule predict as predict_cpu with:
     wildcard_constraints:
         model=model_names(EVAL_MODELS, accelerator=False),
+    resources:
+        gpu=0,
+
+
+rule predict_blind:
+    """A blind run (config `blind`): every subset answered again with the image taken away — a grey image of the same
+    size, or none — same prompts and options. After the model's own job, whose caches it reuses: a contrastive model
+    encodes one grey image per image size and no text, a generative one shares one prefix per image size."""
+    input:
+        images=f"{BENCH_DIR}/images.parquet",
+        questions=f"{BENCH_DIR}/questions.parquet",
+        manifest=f"{BENCH_DIR}/manifest.json",
+        image_dir=f"{BENCH_DIR}/images",
+        weights=model_weights,
+        after="results/{benchmark}/predictions/{model}/model.json",  # its job filled the caches this one reads
+    output:
+        expand(BLIND_PREDICTIONS, subset=SUBSETS, allow_missing=True),
+    wildcard_constraints:
+        model=model_names(BLIND_MODELS, accelerator=True),
+    params:
+        spec=model_spec,
+        subsets=SUBSETS,
+        batch_size=model_batch_size,
+        device=config["inference"]["device"],
+        cache_dir=model_cache,  # the model's own job's: its text embeddings are reused
+        threads=THREADS,
+        full_image_check=FULL_IMAGE_CHECK,
+    threads: THREADS
+    resources:
+        gpu=GPU,
+    container:
+        model_container
+    log:
+        "logs/predict_blind/{benchmark}/{model}/{ablation}.log",
+    benchmark:
+        "logs/bench/predict_blind/{benchmark}/{model}/{ablation}.tsv"
+    script:
+        "../scripts/predict_blind.py"
+
+
+use rule predict_blind as predict_blind_cpu with:
+    wildcard_constraints:
+        model=model_names(BLIND_MODELS, accelerator=False),
     resources:
         gpu=0,

@@ -15,6 +15,8 @@ rule leaderboard:
         reference=REFERENCE_DIR.parent / SOURCE.reference,  # as Table 1
         significance=paper_file("significance.csv"),  # rule significance: ★ and ≈ marks
         sensitivity=paper_file("sensitivity.csv"),  # rule sensitivity: spread over caption sets / matching rules
+        vision=paper_file("vision_dependence.csv"),  # rule vision_dependence: accuracy without the image
+        audit=paper_file("audit.csv"),  # rule audit: flagged questions (the answer browser's filter)
     output:
         report(paper_file("leaderboard.html"), caption="../report/leaderboard.rst", category=MAIN),
     params:

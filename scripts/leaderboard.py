@@ -23,7 +23,9 @@ def run(inputs, models, subsets, bootstrap, settings, output):
         questions=bench.questions, image_files=image_files, image_md5=image_md5,
         manifest=manifest, reference=for_benchmark(read_reference(inputs.reference), manifest["source"]),
         significance=pd.read_csv(inputs.significance), sensitivity=pd.read_csv(inputs.sensitivity),
-        models=models, subsets=subsets, bootstrap=bootstrap, settings=settings)
+        models=models, subsets=subsets, bootstrap=bootstrap, settings=settings,
+        vision=pd.read_csv(inputs.vision), audit=pd.read_csv(inputs.audit, usecols=["question_id", "flags"],
+                                                            dtype={"flags": str}, keep_default_na=False))
     page = render_page(data)
     atomic_write(output, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
 

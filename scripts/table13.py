@@ -18,6 +18,8 @@ def run(results_path, features_path, reference_path, benchmark_source, out):
     title = "Table 13 — linear probe, macro F1 (%) per task"
     notes = [f"features: {label}; benchmark: {benchmark_source}",
              "macro_f1_ci_low/high: percentile bootstrap CI over the test images",
+             "dummy_*: the scikit-learn dummy (prior, most_frequent, stratified) with the best validation macro F1, "
+             "scored on the test images with the same CI",
              "paper_*: the paper's Table 13 (macro F1 and expert difficulty) for the same task"]
     files = output_files(out, "table13")
     write_table(table, files, title, notes, printed_table13(table, title, notes, Path(files.csv).name))

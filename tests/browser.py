@@ -145,10 +145,11 @@ class Browser:
         folder.mkdir(parents=True, exist_ok=True)
         self.call("Browser.setDownloadBehavior", behavior="allowAndName", downloadPath=str(folder),
                   eventsEnabled=True)
+        seen = len(self.events)  # an earlier download's events are not this one's
         self.evaluate(click_expression)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            done = [e["params"] for e in self.events if e.get("method") == "Browser.downloadProgress"
+            done = [e["params"] for e in self.events[seen:] if e.get("method") == "Browser.downloadProgress"
                     and e["params"]["state"] in ("completed", "canceled")]
             if done:
                 assert done[0]["state"] == "completed", done[0]

@@ -188,10 +188,13 @@ def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
     jobs = planned_jobs_with_resources(planned)
     on_gpu = sorted((rule, model) for rule, model, gpu in jobs if gpu)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    torch_models = {m["name"] for m in config["models"] if m["family"] != "random"}
+    torch_models = {m["name"] for m in config["models"] if m["family"] not in ("random", "prior")}
+    blind = sorted(("predict_blind", name) for name in torch_models if next(
+        m for m in config["models"] if m["name"] == name).get("blind"))
+    assert blind  # the demo runs its model blind too: that job holds the GPU as well
     torch_models |= {m["name"] for m in config["merging"]["train"]["models"]}
     torch_models |= {f"M-DemoCLIP-a{alpha:g}" for alpha in config["merging"]["alphas"]}
-    assert on_gpu == sorted([("predict", name) for name in torch_models] + [("probe_features", "")])
+    assert on_gpu == sorted([("predict", name) for name in torch_models] + blind + [("probe_features", "")])
     assert all(gpu == 0 for rule, _, gpu in jobs if rule in ("predict_cpu", "detect_cpu"))
 
 

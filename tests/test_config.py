@@ -41,7 +41,7 @@ TINY = "models[1] 'OpenCLIP-tiny-untrained'"
         (lambda c: c["inference"].update(batchsize=8),
          "inference: unknown key 'batchsize' — did you mean 'batch_size'?"),
         (lambda c: c["models"][1].update(family="openclip"),
-         f"{TINY}, key 'family': 'openclip' is not one of random, open_clip,"),
+         f"{TINY}, key 'family': 'openclip' is not one of random, prior, open_clip,"),
         (lambda c: c["models"][1].pop("architecture"),
          f"{TINY}: missing required key 'architecture' (family 'open_clip' needs it)"),
         (lambda c: c["models"][1].update(pretrianed=None),

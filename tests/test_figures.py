@@ -412,7 +412,8 @@ def test_table19_is_table1_with_pair_alpha_and_slice_accuracies_counted_by_hand(
 def _probe_table() -> pd.DataFrame:
     return pd.DataFrame({"status": "ok", "subset": ["coarse", "fine"], "task": ["modality", "demo_histology_stain"],
                          "macro_f1": [41.0, 63.0], "macro_f1_ci_low": [35.0, 55.0], "macro_f1_ci_high": [47.0, 70.0],
-                         "dummy_macro_f1": [20.0, 25.0], "paper_macro_f1": [np.nan, 71.0]})
+                         "dummy_macro_f1": [20.0, 25.0], "dummy_macro_f1_ci_low": [14.0, 18.0],
+                         "dummy_macro_f1_ci_high": [26.0, 31.0], "paper_macro_f1": [np.nan, 71.0]})
 
 
 def test_fig8_wraps_a_long_title_instead_of_cutting_it(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mubench"
 # Stage → rank; a module may import its own stage and lower ranks only (peers of one rank stay apart).
 STAGES = {"benchmark": 1, "models": 1, "answering": 2, "scoring": 3, "analyses": 3, "figures": 4}
 FOUNDATION = {"__init__", "io", "logs", "redaction", "provenance", "resources", "errors", "hf_cache", "checks",
-              "registry"}
+              "registry", "multiplicity"}
 WORKFLOW = {"config", "preflight"}  # read the config and the host for the Snakefile: above every stage
 
 

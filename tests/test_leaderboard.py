@@ -29,6 +29,7 @@ from mubench.figures.leaderboard import (
 from mubench.figures.published import for_benchmark
 from mubench.figures.table1 import read_reference
 from mubench.scoring.sensitivity import SENSITIVITY_COLUMNS
+from mubench.scoring.vision import VISION_COLUMNS
 
 PAPER = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
 
@@ -100,18 +101,30 @@ SENSITIVITY = pd.DataFrame([
 ], columns=[c for c in SENSITIVITY_COLUMNS if c != "n_bad_microvqa_scorer"])  # that one: MicroVQA runs only
 
 
+# vision_dependence.csv rows (percent, models by label): CLIP's first ablation, then a second one the page ignores.
+VISION = pd.DataFrame([
+    ("CLIP", "neutral_image", "coarse", 100, 40.0, 30.0, 10.0, 2.5, 17.5, 20, 10, 0.04),
+    ("CLIP", "no_image", "coarse", 100, 40.0, 20.0, 20.0, 12.5, 27.5, 25, 5, 0.001),
+    ("Random", "reads no image", "coarse", 100, 25.0, 25.0, 0.0, 0.0, 0.0, 0, 0, 1.0),
+], columns=VISION_COLUMNS)
+FLAGGED_DATASET = "ds_05"  # every question of it flagged by the audit
+
+
 def paper_data(results, significance=None, **settings) -> dict:
+    audit = results["questions"][["question_id", "dataset"]].assign(
+        flags=lambda q: q["dataset"].map({FLAGGED_DATASET: "duplicate_cross_split"}).fillna(""))
     return leaderboard_data(
         scores=results["scores"], predictions=results["predictions"], questions=results["questions"],
         image_files=results["image_files"], image_md5=results["image_md5"],
         manifest={"source": "ubench", "revision": "3f2c5b5"}, reference=REFERENCE, significance=significance,
         sensitivity=SENSITIVITY, models=results["models"], subsets=results["subsets"], bootstrap=PAPER["bootstrap"],
-        settings=leaderboard_settings(**{**PAPER["leaderboard"], **settings}))
+        settings=leaderboard_settings(**{**PAPER["leaderboard"], **settings}), vision=VISION,
+        audit=audit[["question_id", "flags"]])
 
 
 def test_table_has_every_paper_model_beside_its_published_value(paper_results):
     table = leaderboard_table(paper_results["scores"], paper_results["models"], paper_results["subsets"], REFERENCE)
-    assert len(table) == 16 * 3 and set(table["model"]) == {spec.name for spec in paper_results["models"]}
+    assert len(table) == 17 * 3 and set(table["model"]) == {spec.name for spec in paper_results["models"]}
     row = table[(table["subset"] == "coarse") & (table["model"] == "QwenVLM")].iloc[0]
     assert (row["label"], row["paper_accuracy"], row["paper_ci"]) == ("Qwen-VL-Chat", 49.85, 0.35)
     assert table.loc[table["model"] == "InternVL3.5-4B", "paper_accuracy"].isna().all()  # not in the paper
@@ -175,6 +188,21 @@ def test_answers_are_counted_then_sampled_the_same_way_for_every_model(paper_res
     assert clip_alone["question_id"].tolist() == shown.loc[shown["model"] == "CLIP", "question_id"].tolist()
 
 
+def test_flagged_answers_are_sampled_first_and_counted_apart(paper_results):
+    settings = leaderboard_settings(max_wrong_per_dataset=2, max_correct_per_dataset=0, seed=3)
+    predictions = paper_results["predictions"]
+    clip_ds07 = (predictions["model"] == "CLIP") & (predictions["dataset"] == "ds_07")
+    wrong = predictions[~predictions["correct"] & clip_ds07]
+    planted = wrong["question_id"].iloc[-2:].tolist()  # the last, by question order
+    flags = pd.Series({q: "label_conflict" for q in planted})
+    counts, shown = sampled_answers(predictions, settings, flags)
+    clip = shown[(shown["model"] == "CLIP") & (shown["dataset"] == "ds_07")]
+    assert sorted(clip["question_id"]) == sorted(planted)
+    rows = counts[(counts["model"] == "CLIP") & (counts["dataset"] == "ds_07")].groupby("audit")["n_wrong"].sum()
+    assert (rows["flagged"], rows["flagged"] + rows["not flagged"]) == (2, len(wrong))
+    assert "audit" not in sampled_answers(predictions, settings)[0].columns  # no audit: no such count key
+
+
 def test_page_caps_thumbnails_embeds_each_image_once_and_is_deterministic(paper_results):
     data = paper_data(paper_results, max_thumbnails=40)
     assert len(data["images"]) == 40 and data["caps"]["thumbnails_embedded"] == 40
@@ -197,7 +225,7 @@ def test_paper_scale_page_stays_within_the_readme_budget(paper_results):
     page = render_page(data).encode()
     n_items = sum(len(answers) for answers in data["answers"].values())
     caps = PAPER["leaderboard"]
-    assert n_items == 16 * N_DATASETS * (caps["max_wrong_per_dataset"] + caps["max_correct_per_dataset"])
+    assert n_items == 17 * N_DATASETS * (caps["max_wrong_per_dataset"] + caps["max_correct_per_dataset"])
     unused = PAPER["leaderboard"]["max_thumbnails"] - len(data["images"])
     assert unused >= 0
     assert len(page) + unused * max(map(len, data["images"].values())) < 8_000_000, len(page)
@@ -284,6 +312,22 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     spread = browser.evaluate("(() => { const s = document.querySelector('tr[data-model=\"CLIP\"] "
                               "td[data-subset=coarse] .sens'); return [s.textContent, s.title]; })()")
     assert spread == ["spread 7.50 over 2 caption sets", "default: 40.00\n<type>_1: 47.50"]
+    # the gap to the Prior baseline and the accuracy without the image: two more columns under each subset
+    clip, prior = by_name["CLIP"]["cells"]["coarse"], by_name["Prior"]["cells"]["coarse"]
+    def column(model, key):
+        return browser.evaluate(f"document.querySelector('tr[data-model=\"{model}\"] td[data-column=\"{key}\"]')"
+                                ".innerText")
+    gap = clip["accuracy"] - prior["accuracy"]
+    assert column("CLIP", "prior:coarse") == f"{'+' if gap >= 0 else '−'}{abs(gap):.2f}"
+    assert column("CLIP", "blind:coarse") == "30.00\nimage +10.00 [2.50, 17.50]"  # the first ablation's
+    assert column("Prior", "prior:coarse") == "–" and column("Random", "blind:coarse") == "–\nreads no image"
+    assert column("CLIP", "blind:fine") == "–"  # no blind run of that subset
+    assert clip["blind"]["ablation"] == "neutral_image" and by_name["Random"]["cells"]["coarse"]["blind"] is None
+    assert prior["prior_gap"] is None and by_name["Random"]["cells"]["fine"]["prior_gap"] is not None
+    headers = browser.evaluate("[...document.querySelectorAll('#board tr.columns th')].map((th) => th.textContent)")
+    assert headers[3:7] == ["ours ± CI", "paper", "vs prior", "blind"]
+    assert "vs prior: accuracy minus the Prior baseline's" in browser.evaluate(
+        "document.getElementById('legend').textContent")
 
 
     def fine(name):
@@ -315,10 +359,11 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     choose(browser, "#group-filter", "")
     click(browser, '#subset-filter input[data-subset="coarse"]')
     assert browser.evaluate("document.querySelectorAll('#board td[data-subset=coarse]').length") == 0
-    assert browser.evaluate("document.querySelectorAll('#board tr[data-model] td[data-subset=fine]').length") == 16
+    assert browser.evaluate("document.querySelectorAll('#board tr[data-model] td[data-subset=fine]').length") == 17
 
-    box = browser.evaluate("(() => { const r = document.querySelector('tr[data-model=\"PLIP\"]')"
-                           ".getBoundingClientRect(); return [r.left + 200, r.top + 8]; })()")
+    box = browser.evaluate("(() => { const row = document.querySelector('tr[data-model=\"PLIP\"]'); "
+                           "row.scrollIntoView({ block: 'center' }); const r = row.getBoundingClientRect(); "
+                           "return [r.left + 200, r.top + 8]; })()")
     browser.page("Input.dispatchMouseEvent", type="mouseMoved", x=box[0], y=box[1])
     tip = browser.evaluate("document.getElementById('tooltip').innerText")
     plip = next(spec for spec in data["models"] if spec["name"] == "PLIP")
@@ -327,7 +372,7 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
 
     click(browser, 'button.model-link[data-model="GPT-4o"]')  # the questions it got wrong, every subset
     assert answer_filters(browser) == {"model": "GPT-4o", "subset": "", "question_type": "", "dataset": "",
-                                       "outcome": "wrong"}
+                                       "audit": "", "outcome": "wrong"}
     mine = data["answers"]["GPT-4o"]
     wrong = [a for a in mine if not a["correct"]]
     shown = browser.evaluate("""[...document.querySelectorAll('#answers-list > li')].map((li) => ({
@@ -347,10 +392,25 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     summary = browser.evaluate("document.getElementById('answers-summary').textContent")
     assert f"of the {len(wrong):,} sampled wrong answers" in summary
 
+    choose(browser, "#answers-audit", "flagged")  # only the questions the audit flagged (those of one dataset here)
+    flagged = [a["question_id"] for a in wrong if data["questions"][a["question_id"]]["flags"]]
+    assert answer_ids(browser) == flagged[:48] and flagged
+    assert {data["questions"][q]["dataset"] for q in flagged} == {FLAGGED_DATASET}
+    badges = browser.evaluate("[...document.querySelectorAll('#answers-list > li')].map((li) => "
+                              "li.querySelector('.flag').textContent)")
+    assert set(badges) == {"duplicate_cross_split"} and len(badges) == len(answer_ids(browser))
+    answered = sum(c["n_answered"] for c in data["counts"] if c["model"] == "GPT-4o" and c["audit"] == "flagged")
+    summary = browser.evaluate("document.getElementById('answers-summary').textContent")
+    assert f"GPT-4o: {answered:,} questions in this selection" in summary
+    assert "Only questions the audit flagged" in summary
+    assert browser.evaluate("[...document.querySelectorAll('#answers-audit option')].map((o) => o.value)") == [
+        "", "flagged", "not flagged"]
+    choose(browser, "#answers-audit", "")
+
     # a click on an accuracy cell: that model's answers (right and wrong) to that subset's questions
     click(browser, 'tr[data-model="CLIP"] td[data-subset="fine"]')
     assert answer_filters(browser) == {"model": "CLIP", "subset": "fine", "question_type": "", "dataset": "",
-                                       "outcome": ""}
+                                       "audit": "", "outcome": ""}
     fine = [a for a in data["answers"]["CLIP"] if data["questions"][a["question_id"]]["subset"] == "fine"]
     assert answer_ids(browser) == [a["question_id"] for a in fine][:48]
     outcomes = browser.evaluate("[...document.querySelectorAll('#answers-list > li')].map((li) => li.dataset.correct)")
@@ -411,18 +471,24 @@ FIT_SCRIPT = """(() => {
 @pytest.mark.parametrize("width", [800, 1280])
 def test_board_fits_the_window_and_every_column_can_be_seen(page_file, browser, width):
     """Narrow windows (and the report's iframe) scroll the board inside its box with rank and model kept in view;
-    the page itself never gets wider than the window. At 1280 px every column is visible without scrolling."""
+    the page itself never gets wider than the window. At 1280 px the paper's columns are all visible without
+    scrolling; the gap to the Prior and the blind accuracy (shown at first, each with a checkbox) widen the board,
+    which then scrolls with every column reachable."""
     browser.set_viewport(width)
     browser.open(page_file[0].as_uri())
-    fit = browser.evaluate(FIT_SCRIPT)
-    assert fit["page"] <= fit["window"] == width and fit["boxRight"] <= width
-    assert len(fit["cells"]) == 3 + 2 * 3  # rank, model, family; ours and paper per subset
-    for cell in fit["cells"]:
-        assert fit["boxLeft"] - 1 <= cell["left"] and cell["right"] <= fit["boxRight"] + 1, cell
-        if not cell["sticky"]:
-            assert cell["left"] >= cell["stickyRight"] - 1, cell  # not hidden under the sticky columns
-    assert fit["boxLeft"] - 1 <= fit["modelLeft"] and fit["modelRight"] <= fit["boxRight"]  # stays in view
-    assert fit["scrolls"] is (width < 1200)
+    for optional in (True, False):
+        fit = browser.evaluate(FIT_SCRIPT)
+        assert fit["page"] <= fit["window"] == width and fit["boxRight"] <= width
+        per_subset = ["ours ± CI", "paper"] + ["vs prior", "blind"] * optional
+        assert [c["text"] for c in fit["cells"]] == ["#", "Model", "Family"] + per_subset * 3
+        for cell in fit["cells"]:
+            assert fit["boxLeft"] - 1 <= cell["left"] and cell["right"] <= fit["boxRight"] + 1, cell
+            if not cell["sticky"]:
+                assert cell["left"] >= cell["stickyRight"] - 1, cell  # not hidden under the sticky columns
+        assert fit["boxLeft"] - 1 <= fit["modelLeft"] and fit["modelRight"] <= fit["boxRight"]  # stays in view
+        assert fit["scrolls"] is (optional or width < 1200)
+        for key in ("prior", "blind"):
+            click(browser, f'#column-filter input[data-column="{key}"]')
     list_right = browser.evaluate("Math.max(...[...document.querySelectorAll('#answers-list > li, #answer-filters "
                                   "select')].map((e) => e.getBoundingClientRect().right))")
     assert list_right <= width
@@ -442,8 +508,8 @@ def test_csv_download_is_the_board_as_shown(page_file, browser, tmp_path):
     assert browser.download_name() == "leaderboard_ubench.csv"
     table = pd.read_csv(saved)
     label = {m["name"]: m["label"] for m in data["models"]}
-    assert table["model"].tolist() == [label.get(n, n) for n in shown] and len(shown) == 18
-    assert table["rank"].tolist() == list(range(1, 19))  # one benchmark: published rows ranked with ours
+    assert table["model"].tolist() == [label.get(n, n) for n in shown] and len(shown) == 19
+    assert table["rank"].tolist() == list(range(1, 20))  # one benchmark: published rows ranked with ours
     assert [c for c in table.columns if c.startswith("cognition")] == []
     assert {"coarse_accuracy", "fine_ci_low", "fine_paper", "fine_delta"} <= set(table.columns)
     plip = table.set_index("model").loc["PLIP"]
@@ -453,6 +519,13 @@ def test_csv_download_is_the_board_as_shown(page_file, browser, tmp_path):
     assert plip["fine_delta"] == pytest.approx(cell["accuracy"] - cell["paper"], abs=1e-4)
     assert plip["source"] == "run here" and pd.isna(table.set_index("model").loc["M-PLIP", "coarse_accuracy"])
     assert table["fine_accuracy"].fillna(table["fine_paper"]).is_monotonic_increasing
+    clip, prior = (next(m for m in data["models"] if m["name"] == name)["cells"]["coarse"] for name in ("CLIP", "Prior"))
+    row = table.set_index("model").loc["CLIP"]
+    assert row["coarse_vs_prior"] == pytest.approx(clip["accuracy"] - prior["accuracy"], abs=1e-4)
+    assert (row["coarse_blind_accuracy"], row["coarse_blind_diff"], row["coarse_blind_diff_ci_low"]) == (30, 10, 2.5)
+    click(browser, '#column-filter input[data-column="blind"]')  # a column left out of the board: out of the CSV
+    again = pd.read_csv(browser.download("document.getElementById('download-csv').click()", tmp_path / "again"))
+    assert "coarse_vs_prior" in again.columns and not [c for c in again.columns if "blind" in c]
     assert [u for u in browser.requests() if not u.startswith(("file:", "data:"))] == []
 
 
@@ -475,7 +548,7 @@ def test_published_rows_of_another_benchmark_are_listed_apart_and_never_ranked(p
                               "r.dataset.published, r.querySelector('td.rank').textContent])")
     apart = browser.evaluate("[...document.querySelectorAll('#board-apart tr.published')].map((r) => "
                              "[r.dataset.published, r.querySelector('td.rank').textContent])")
-    assert [rank for _, rank in ranked] == [str(i) for i in range(1, 17)]
+    assert [rank for _, rank in ranked] == [str(i) for i in range(1, 18)]  # the 17 models of configs/paper.yaml
     assert {name for name, _ in ranked} == {m["name"] for m in data["models"]}
     assert apart == [["M-PLIP", "–"], ["M-QuiltNet", "–"]] or apart == [["M-QuiltNet", "–"], ["M-PLIP", "–"]]
     assert "another benchmark" in browser.evaluate("document.querySelector('#board-apart tr.section').textContent")
@@ -483,7 +556,7 @@ def test_published_rows_of_another_benchmark_are_listed_apart_and_never_ranked(p
     assert browser.evaluate("document.querySelector('th[data-sort=\"paper:coarse\"]').textContent").startswith(
         "paper (μ-Bench)")
     table = pd.read_csv(browser.download("document.getElementById('download-csv').click()", tmp_path / "dl"))
-    assert table["rank"].tolist()[:16] == list(range(1, 17)) and table["rank"][16:].isna().all()
+    assert table["rank"].tolist()[:17] == list(range(1, 18)) and table["rank"][17:].isna().all()
     assert table["coarse_delta"].isna().all() and table["coarse_paper"].notna().sum() > 10
     assert table["source"].tolist()[-1] == "published (μ-Bench)"
     assert browser.console_errors() == []
@@ -517,16 +590,23 @@ def test_demo_page_works_and_rebuilds_byte_identical(demo_run, browser):
     page = demo_run / DEMO_FIGURES / "leaderboard.html"
     before = page.read_bytes()
     browser.open(page.as_uri())
-    assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
+    assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Prior", "Random"]
     assert published_rows(browser) == []  # the paper's rows: measured on μ-Bench, not on the demo, so hidden at first
     click(browser, "#published-toggle")
-    assert "GPT-4o" in published_rows(browser) and sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
-    # μ-Bench's published rows: listed apart, unranked; the demo's two models ranked among themselves, with no Δ
+    assert "GPT-4o" in published_rows(browser) and sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Prior",
+                                                                               "Random"]
+    # μ-Bench's published rows: listed apart, unranked; the demo's three models ranked among themselves, with no Δ
     assert browser.evaluate("[...document.querySelectorAll('#board-ranked tr')].map((r) => r.dataset.model)") == \
-        rows(browser) and len(rows(browser)) == 2
+        rows(browser) and len(rows(browser)) == 3
     assert set(browser.evaluate("[...document.querySelectorAll('#board-apart tr.published td.rank')].map("
                                 "(td) => td.textContent)")) == {"–"}
     assert browser.evaluate("document.querySelectorAll('#board .delta').length") == 0
+    gap, blind = (browser.evaluate(f"document.querySelector('tr[data-model=\"OpenCLIP-tiny-untrained\"] "
+                                   f"td[data-column=\"{key}:coarse\"]').innerText") for key in ("prior", "blind"))
+    assert re.fullmatch(r"−\d+\.\d\d", gap)  # the untrained model: below the Prior
+    assert re.fullmatch(r"\d+\.\d\d\nimage [+−]\d+\.\d\d \[-?\d+\.\d\d, -?\d+\.\d\d\]", blind)
+    assert browser.evaluate("[...document.querySelectorAll('#answers-audit option')].map((o) => o.value)")[:2] == [
+        "", "flagged"]
     assert "NOT the μ-Bench data" in browser.evaluate("document.getElementById('notes').textContent")
     assert browser.evaluate("document.getElementById('significance-note').textContent").startswith(
         "Paired tests over the same questions, from paper_figures/significance.csv")

@@ -539,6 +539,19 @@ def test_workflow_microvqa_end_to_end(tmp_path, microvqa_release):
     published = {row["name"]: row["cells"]["cognition"]["paper"] for row in data["published"]}
     assert data["published_comparable"] and published["o1"] == 52.8 and published["Human"] == 50.3
     assert "Random" not in published  # run here: its published 22.0 sits beside ours instead
+    # what a score means: the Prior falls back (one split), the blind run and the audit's flags that cannot apply
+    prior = pd.read_csv(figures / "prior_baseline.csv")
+    assert prior["fit"].str.startswith("fallback: two seeded halves").all()
+    vision = pd.read_csv(figures / "vision_dependence.csv").set_index("model")
+    assert vision.loc["OpenCLIP tiny (untrained)", "ablation"] == "neutral_image"
+    assert vision.loc["OpenCLIP tiny (untrained)", "n"] == 4 and vision.loc["Random", "n"] == 5
+    notes = (figures / "audit_summary.md").read_text()
+    for flag, reason in (("duplicate_cross_split", "every image is in one split"),
+                         ("label_conflict", "no coarse questions (a cognition-only benchmark)"),
+                         ("answerable_blind", "1 model(s) answered blind")):
+        assert re.search(rf"- {flag}: .* — cannot apply here: {re.escape(reason)}", notes), flag
+    audit = pd.read_csv(figures / "audit.csv")
+    assert len(audit) == 5 and audit["flag_label_conflict"].isna().all()
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -574,7 +587,8 @@ def test_a_copied_demo_run_reruns_nothing_and_keeps_its_artefacts_beside_a_micro
 
     tex = sorted(figures.glob("*.tex"))
     assert {p.stem for p in tex} == {"table1", "table14_phash", "table14_robustness", "table14_robustness_summary",
-                                     "table21_models"}
+                                     "table21_models", "vision_dependence", "audit_summary", "audit_option_bias",
+                                     "prior_baseline"}
     assert [problem for path in tex for problem in compile_problems(path)] == []
     check_table1_layout(figures)
     snakemake(workdir, "--configfile", "run.yaml", "--report", "paper_figures/microvqapp/report.html")

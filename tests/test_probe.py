@@ -64,12 +64,14 @@ def test_fallback_split_is_stratified_seeded_and_deterministic():
     assert (assign_splits(labels, np.array(["test"] * 100), (0.7, 0.1, 0.2), seed=4)[0] != splits).any()
 
 
-def test_best_dummy_is_the_strongest_strategy():
+def test_best_dummy_is_chosen_on_validation_not_test():
     y_train = np.array(["a"] * 9 + ["b"])
-    strategy, f1, balanced = best_dummy(y_train, np.array(["a"] * 8 + ["b"] * 2), seed=0)
+    strategy, val_f1, dummy = best_dummy(y_train, np.array(["a"] * 8 + ["b"] * 2), seed=0)
     assert strategy in {"prior", "most_frequent", "stratified"}
-    assert f1 >= (2 * 0.8 / 1.8) / 2 - 1e-9  # never worse than always answering "a" (F1 of a = 0.8/0.9, of b = 0)
-    assert 0 <= balanced <= 1
+    assert val_f1 >= (2 * 0.8 / 1.8) / 2 - 1e-9  # never worse than always answering "a" (F1 of a = 0.8/0.9, of b = 0)
+    assert len(dummy.predict(np.zeros((3, 1)))) == 3
+    # the choice reads the validation labels only: any test set gets the same dummy
+    assert best_dummy(y_train, np.array(["a"] * 8 + ["b"] * 2), seed=0)[0] == strategy
 
 
 def _blobs(n_per_class: int, seed: int, dim: int = 20):
@@ -165,7 +167,8 @@ def test_missing_weights_file_is_refused_with_remedy(tmp_path):
 def test_table13_and_fig8(tmp_path):
     results = pd.DataFrame([
         dict(subset="coarse", task="stain", status="ok", macro_f1=0.5, macro_f1_ci_low=0.4, macro_f1_ci_high=0.58,
-             balanced_accuracy=0.6, val_macro_f1=0.55, dummy_macro_f1=0.1, dummy_balanced_accuracy=0.2, C=0.123456),
+             balanced_accuracy=0.6, val_macro_f1=0.55, dummy_macro_f1=0.1, dummy_macro_f1_ci_low=0.05,
+             dummy_macro_f1_ci_high=0.2, dummy_balanced_accuracy=0.2, C=0.123456),
         dict(subset="fine", task="mine", status="skipped: no test images"),
     ]).reindex(columns=RESULT_COLUMNS)
     table = build_table13(results, read_reference(REPO / "paper_figures/reference/paper_table13_linear_probe.csv"),
@@ -178,7 +181,10 @@ def test_table13_and_fig8(tmp_path):
     assert (tmp_path / "fig8.pdf").read_bytes().startswith(b"%PDF")
     ours = drawn[drawn["series"].str.startswith("linear probe (ours")].iloc[0]
     assert (ours["value"], ours["ci_low"], ours["ci_high"]) == (50.0, 40.0, 58.0)  # the error bar drawn
-    assert set(drawn["series"]) == {"linear probe (ours, 95 % CI)", "best dummy (ours)", "linear probe (paper)"}
+    assert set(drawn["series"]) == {"linear probe (ours, 95 % CI)", "best dummy on validation (ours, 95 % CI)",
+                                    "linear probe (paper)"}
+    dummy = drawn[drawn["series"].str.startswith("best dummy")].iloc[0]
+    assert (dummy["value"], dummy["ci_low"], dummy["ci_high"]) == (10.0, 5.0, 20.0)
 
 
 def test_macro_f1_bootstrap_equals_resampling_rows_with_sklearn():

@@ -29,11 +29,13 @@ def test_image_resampling_and_pooled_coarse_totals(tmp_path):
     n_coarse = int((questions.subset == "coarse").sum())
     table1 = pd.read_csv(workdir / "paper_figures/demo/table1.csv")
     assert set(table1.subset) == {"coarse"}
-    assert (table1.n_questions == 2 * n_coarse).all()  # pooled: every question under <type> and <type>_1
+    pooled = table1.model != "Prior (most common answer)"  # the Prior reads options, not captions: one row each
+    assert (table1.n_questions[pooled] == 2 * n_coarse).all()  # pooled: every question under <type> and <type>_1
+    assert (table1.n_questions[~pooled] == n_coarse).all()
     breakdown = pd.read_csv(workdir / "paper_figures/demo/table1_breakdown.csv")
     totals = breakdown[(breakdown.level == "total") & (breakdown.scope == "all")]
     assert (totals.ci_low == totals.images_ci_low).all() and (totals.ci_high == totals.images_ci_high).all()
     assert ((totals.images_ci_low != totals.rows_ci_low) | (totals.images_ci_high != totals.rows_ci_high)).all()
     assert "resamples of images with all their questions" in (workdir / "paper_figures/demo/table1.md").read_text()
     significance = pd.read_csv(workdir / "paper_figures/demo/significance.csv")
-    assert significance.n.tolist() == [n_coarse]  # paired comparisons count each question once
+    assert significance.n.tolist() == [n_coarse] * 3  # paired comparisons count each question once

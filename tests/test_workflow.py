@@ -30,10 +30,12 @@ STATISTICS = ["significance.csv", "significance_breakdown.csv", "significance_ma
               "sensitivity.csv", "sensitivity.png", "sensitivity.pdf"]
 # Tables beyond the paper's, shown in the report as HTML beside their CSV
 DATA_TABLES = ["table1_breakdown", "significance", "significance_breakdown", "sensitivity"]
-TABLES = ([f"{stem}.{ext}" for stem in PAPER_TABLES for ext in ("csv", "md", "tex", "html")]
+# What a score means (issue 21): tables written like the paper's (CSV, Markdown, LaTeX, HTML), plus audit.csv
+MEANING_TABLES = ["vision_dependence", "audit_summary", "audit_option_bias", "prior_baseline"]
+TABLES = ([f"{stem}.{ext}" for stem in PAPER_TABLES + MEANING_TABLES for ext in ("csv", "md", "tex", "html")]
           + [f"{stem}.{ext}" for stem in PAPER_FIGURES for ext in ("png", "pdf")]
           + [f"{stem}.{ext}" for stem in DATA_TABLES for ext in ("csv", "html")]
-          + ["reproduction.md", "reproduction.html", "data/fig8.csv"] + STATISTICS)
+          + ["reproduction.md", "reproduction.html", "data/fig8.csv", "audit.csv"] + STATISTICS)
 
 pytestmark = pytest.mark.workflow
 
@@ -44,7 +46,8 @@ def test_table1_has_every_model_and_subset_with_sane_cis(demo_run):
                                    "n_questions", "paper_accuracy", "paper_ci", "small_n"]
     assert (table["small_n"] == (table["n_questions"] < 30)).all()
     assert set(zip(table["subset"], table["model"])) == {
-        (s, m) for s in ("coarse", "fine", "cognition") for m in ("Random", "OpenCLIP tiny (untrained)")}
+        (s, m) for s in ("coarse", "fine", "cognition")
+        for m in ("Random", "Prior (most common answer)", "OpenCLIP tiny (untrained)")}
     assert (table["ci_low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["ci_high"]).all()
     assert ((table["ci_high"] - table["accuracy"] - table["ci_halfwidth"]).abs() < 0.011).all()
     assert table["accuracy"].between(0, 100).all() and (table["ci_low"] >= 0).all() and (table["ci_high"] <= 100).all()
@@ -57,7 +60,7 @@ def test_table1_has_every_model_and_subset_with_sane_cis(demo_run):
         assert abs(random_row["accuracy"] - chance) <= 2 * random_row["ci_halfwidth"], (subset, chance)
     paper_random = table[table["model"] == "Random"].set_index("subset")["paper_accuracy"]
     assert paper_random.to_dict() == {"coarse": 18.34, "fine": 19.13, "cognition": 17.0}
-    assert table.loc[table["model"] != "Random", "paper_accuracy"].isna().all()
+    assert table.loc[table["model"] != "Random", "paper_accuracy"].isna().all()  # the Prior is not in the paper
 
 
 def test_every_job_logged_and_benchmarked(demo_run):
@@ -165,7 +168,7 @@ def test_every_table_compiles_in_a_default_article_page(demo_run, pdflatex):
     taller than the page; Table 1 in the paper's layout (models × subsets, the best in bold)."""
     figures = demo_run / DEMO_FIGURES
     tex = sorted(figures.glob("*.tex"))
-    assert sorted(path.stem for path in tex) == sorted(PAPER_TABLES)
+    assert sorted(path.stem for path in tex) == sorted(PAPER_TABLES + MEANING_TABLES)
     assert [problem for path in tex for problem in compile_problems(path)] == []
     check_table1_layout(figures)
 
@@ -267,7 +270,8 @@ def test_fig8_draws_table13s_values(demo_run):
     table = pd.read_csv(demo_run / DEMO_FIGURES / "table13_linear_probe.csv")
     drawn = pd.read_csv(demo_run / DEMO_FIGURES / "data" / "fig8.csv")
     shown = table[table["status"] == "ok"].set_index(["subset", "task"])
-    series = {"linear probe (ours, 95 % CI)": "macro_f1", "best dummy (ours)": "dummy_macro_f1",
+    series = {"linear probe (ours, 95 % CI)": "macro_f1",
+              "best dummy on validation (ours, 95 % CI)": "dummy_macro_f1",
               "linear probe (paper)": "paper_macro_f1"}  # the paper has values for the coarse tasks
     assert set(drawn["series"]) == set(series)
     for name, column in series.items():
@@ -341,19 +345,21 @@ def test_outputs_are_readable_by_the_lab_under_the_usual_umask(demo_run):
     assert {path.name: path.stat().st_mode & 0o777 for path in written} == {path.name: expected for path in written}
 
 
-def test_significance_table_compares_the_two_models_on_every_subset(demo_run):
+def test_significance_table_compares_every_two_models_on_every_subset(demo_run):
     from mubench.scoring.paired import SIGNIFICANCE_COLUMNS
 
     table = pd.read_csv(demo_run / DEMO_FIGURES / "significance.csv")
     assert list(table.columns) == SIGNIFICANCE_COLUMNS
-    assert list(table.subset) == ["coarse", "fine", "cognition"]
-    assert set(map(frozenset, zip(table.model_a, table.model_b))) == {frozenset({"Random",
-                                                                                 "OpenCLIP tiny (untrained)"})}
+    assert list(table.subset) == ["coarse"] * 3 + ["fine"] * 3 + ["cognition"] * 3
+    labels = ["Random", "Prior (most common answer)", "OpenCLIP tiny (untrained)"]
+    for subset, pairs in table.groupby("subset"):
+        assert set(map(frozenset, zip(pairs.model_a, pairs.model_b))) == {frozenset(p) for p in
+                                                                          [labels[:2], labels[::2], labels[1:]]}
     questions = Benchmark(demo_run / "results" / "demo" / "benchmark").questions
-    assert table.set_index("subset")["n"].to_dict() == questions["subset"].value_counts().to_dict()
+    assert table.groupby("subset")["n"].max().to_dict() == questions["subset"].value_counts().to_dict()
     assert (table.acc_a >= table.acc_b).all() and (table["diff"] - (table.acc_a - table.acc_b)).abs().max() < 0.011
     assert ((table.diff_ci_low <= table["diff"]) & (table["diff"] <= table.diff_ci_high)).all()
-    assert (table.p_holm == table.p_mcnemar).all()  # one pair per subset: Holm changes nothing
+    assert (table.p_holm >= table.p_mcnemar).all()  # Holm over the three pairs of a subset
     breakdown = pd.read_csv(demo_run / DEMO_FIGURES / "significance_breakdown.csv")
     assert set(breakdown.dataset) == set(questions.dataset)
     for name in ("significance_matrix.png", "significance_matrix.pdf"):
@@ -364,15 +370,21 @@ def test_significance_table_compares_the_two_models_on_every_subset(demo_run):
     tex = (demo_run / DEMO_FIGURES / "table1.tex").read_text()
     table1 = pd.read_csv(demo_run / DEMO_FIGURES / "table1.csv")
     subsets = list(dict.fromkeys(table1.subset))
-    for row in table.itertuples():  # the runner-up is marked exactly when its pair is not significant
-        rows = table1[table1.subset == row.subset]
-        runner_up = rows.iloc[1]
-        assert (f"| {runner_up.model} † |" in markdown) == (row.p_holm >= 0.05), row.subset
-        # the LaTeX marks the runner-up's cell in the subset's column of its row
-        line = next(line for line in tex.splitlines() if line.startswith(f"{runner_up.model} & "))
-        cell = line.removesuffix(r" \\").split(" & ")[1 + subsets.index(row.subset)]
-        assert cell.startswith(f"{runner_up.accuracy:.2f} $\\pm$ {runner_up.ci_halfwidth:.2f}")
-        assert cell.endswith(r"\textsuperscript{\dag{}}") == (row.p_holm >= 0.05), (row.subset, cell)
+    for subset, rows in table1.groupby("subset"):  # marked exactly when its pair with the best is not significant
+        best = rows.iloc[0].model
+        section = markdown.split(f"\n## {subset}\n", 1)[1].split("\n## ", 1)[0]
+        for other in rows.itertuples():
+            if other.model == best:
+                continue
+            both = [best, other.model]
+            pair = table[(table.subset == subset) & table.model_a.isin(both) & table.model_b.isin(both)]
+            tied = pair.p_holm.iloc[0] >= 0.05
+            assert (f"| {other.model} † |" in section) == tied, (subset, other.model)
+            # the LaTeX marks the cell in the subset's column of the model's row
+            line = next(line for line in tex.splitlines() if line.startswith(f"{other.model} & "))
+            cell = line.removesuffix(r" \\").split(" & ")[1 + subsets.index(subset)]
+            assert cell.startswith(f"{other.accuracy:.2f} $\\pm$ {other.ci_halfwidth:.2f}")
+            assert cell.endswith(r"\textsuperscript{\dag{}}") == tied, (subset, cell)
 
 
 def test_sensitivity_table_scores_the_demo_caption_sets(demo_run):

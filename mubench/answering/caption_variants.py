@@ -7,7 +7,8 @@ wording of the captions. uBench ships more than one caption set per question typ
 vectors come from the same per-model embedding cache the default predictions filled, and only texts not seen
 before are encoded. The Random baseline, which the authors ran like a contrastive model, draws one choice per
 (question, caption set). Generative models read the question, not captions: they have no variant rows (their
-sensitivity is the answer-matching rule, ``mubench.answering.generative.matching_sensitivity``).
+sensitivity is the answer-matching rule, ``mubench.answering.generative.matching_sensitivity``); nor has the Prior,
+which ranks option texts.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def predict_caption_variants(
     """
     bench = Benchmark(Path(benchmark_root))
     questions = subset_questions(bench, spec, subset)
-    variants = variant_questions(questions if spec.kind != "generative" else questions.iloc[:0])
+    reads_captions = spec.kind in ("contrastive", "random")  # generative models and the Prior read the options
+    variants = variant_questions(questions if reads_captions else questions.iloc[:0])
     log.info("model %s, subset %s: %d (question, alternative caption set) rows, keys %s", spec.name, subset,
              len(variants), sorted(set(variants["caption_key"])))
     if variants.empty:

@@ -118,8 +118,11 @@ def generative_answers(
     batch_size: int,
     on_batch: Callable[[], None] | None = None,
     protocol: Protocol = PROTOCOLS[DEFAULT_PROTOCOL],
+    without_images: bool = False,
 ) -> pd.DataFrame:
-    """Per question: prediction (-1 = unparseable), correct, scores, response and every rule's reading."""
+    """Per question: prediction (-1 = unparseable), correct, scores, response and every rule's reading.
+
+    ``without_images``: every question asked with no image (the blind ``no_image`` ablation)."""
     if spec.scoring == "letter_logits" and not protocol.lettered:
         raise ValueError(f"model {spec.name!r}: `scoring: letter_logits` picks an option letter, but this benchmark "
                          f"asks with the {protocol.name} protocol (numbered options, reasoning before the answer); "
@@ -128,7 +131,7 @@ def generative_answers(
         protocol.check_addressable(q.question_id, len(q.options))
     warn_line_breaks(questions, protocol.name, f"model {spec.name}")
     prompts = [protocol.build_prompt(q.question, q.options) for q in questions.itertuples()]
-    image_ids = [question_images(q) for q in questions.itertuples()]
+    image_ids = [[] if without_images else question_images(q) for q in questions.itertuples()]
     keys = [answer_key(spec.fingerprint, spec.scoring, [image_md5[i] for i in ids], p, protocol.prompt_version)
             for ids, p in zip(image_ids, prompts)]
     subsets = questions["subset"].astype(str).tolist()

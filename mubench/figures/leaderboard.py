@@ -4,12 +4,14 @@ Models × subsets with accuracy ± CI beside the paper's values (the Table 1 num
 published rows of models not run here (ranked with the run's models only when they were measured on the same
 benchmark; otherwise listed apart, unranked), each model's provenance from its prediction rows, "not significantly
 different from the best" marks from ``significance.csv``, how far the number moves with the caption set or
-answer-matching rule (``sensitivity.csv``), and a browser of each model's answers — right and wrong — with a
-thumbnail of the image. Everything the page shows is in the file (data as JSON, images as small JPEG data URIs); a
-Content-Security-Policy allows nothing but the page's own inline script and style and data: images, so the page
-makes no request. Size is bounded by the settings: a seeded sample of at most ``max_wrong_per_dataset`` wrong and
-``max_correct_per_dataset`` correct answers per (model, dataset), each question's text stored once, at most
-``max_thumbnails`` distinct thumbnails of ``thumbnail_px`` pixels. The same inputs give the same bytes.
+answer-matching rule (``sensitivity.csv``), the gap to the Prior baseline and the accuracy without the image
+(``vision_dependence.csv``), and a browser of each model's answers — right and wrong — with a thumbnail of the
+image and the audit's flags (``audit.csv``), which can show the flagged questions alone. Everything the page shows
+is in the file (data as JSON, images as small JPEG data URIs); a Content-Security-Policy allows nothing but the
+page's own inline script and style and data: images, so the page makes no request. Size is bounded by the settings:
+a seeded sample of at most ``max_wrong_per_dataset`` wrong and ``max_correct_per_dataset`` correct answers per
+(model, dataset) (flagged questions first), each question's text stored once, at most ``max_thumbnails`` distinct
+thumbnails of ``thumbnail_px`` pixels. The same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -115,6 +117,31 @@ def sensitivity_cells(sensitivity: pd.DataFrame, models) -> dict[str, dict[str, 
     return out
 
 
+def baseline_cells(table: pd.DataFrame, models, vision: pd.DataFrame | None) -> dict[str, dict[str, dict]]:
+    """model → subset → what the score means beside its baselines: ``prior_gap`` (accuracy − the first Prior
+    model's, percentage points; ``prior``: its label) and ``blind`` (vision_dependence.csv's row of the model's first
+    blind ablation: accuracy without the image, the difference with − without and its CI). Random and Prior read no
+    image: no ``blind``."""
+    prior = next((spec for spec in models if spec.kind == "prior"), None)
+    accuracy = table.set_index(["model", "subset"])["accuracy"]
+    spec_of = {spec.name: spec for spec in models}
+    blind_rows = {}
+    for row in (vision.itertuples() if vision is not None else ()):
+        blind_rows.setdefault((row.model, row.subset), row)  # the model's first ablation
+    out: dict[str, dict[str, dict]] = {}
+    for row in table.itertuples():
+        cell = {"prior": None, "prior_gap": None, "blind": None}
+        if prior is not None and row.model != prior.name:
+            cell["prior"], cell["prior_gap"] = prior.label, row.accuracy - accuracy.get((prior.name, row.subset))
+        spec = spec_of[row.model]
+        blind = blind_rows.get((spec.label, row.subset))
+        if blind is not None and not spec.is_baseline:
+            cell["blind"] = {"ablation": blind.ablation, "accuracy": blind.acc_blind, "diff": blind.diff,
+                             "diff_ci_low": blind.diff_ci_low, "diff_ci_high": blind.diff_ci_high, "n": blind.n}
+        out.setdefault(row.model, {})[row.subset] = cell
+    return out
+
+
 def model_provenance(predictions: pd.DataFrame) -> dict[str, dict[str, dict[str, str]]]:
     """model → subset → provenance column → value (distinct values joined, which a single job never has)."""
     out: dict[str, dict[str, dict[str, str]]] = {}
@@ -132,18 +159,30 @@ def sample_key(seed: int, question_id: str) -> str:
 
 
 COUNT_KEYS = ["model", "subset", "question_type", "dataset"]
+AUDIT_KEY = "audit"  # a further count key when the audit ran: "flagged" or "not flagged"
 
 
-def sampled_answers(predictions: pd.DataFrame, settings: LeaderboardSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(counts, shown): answered and wrong per COUNT_KEYS, and a sample of each model's answers per dataset — the
-    first ``max_wrong_per_dataset`` wrong and ``max_correct_per_dataset`` correct ones in the seeded question
-    order (the same for every model), each with its ``rank`` among its (model, dataset, correct)."""
+def audit_status(flags: str) -> str:
+    return "flagged" if flags else "not flagged"
+
+
+def sampled_answers(predictions: pd.DataFrame, settings: LeaderboardSettings,
+                    flags: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(counts, shown): answered and wrong per COUNT_KEYS (and per AUDIT_KEY when ``flags`` are given), and a
+    sample of each model's answers per dataset — the first ``max_wrong_per_dataset`` wrong and
+    ``max_correct_per_dataset`` correct ones in the seeded question order (the same for every model), each with its
+    ``rank`` among its (model, dataset, correct). ``flags``: question_id → the audit's flags ("a;b", "" for none);
+    flagged questions come first in that order, so the page can show them alone."""
     correct = predictions["correct"].astype(bool)
-    counts = (predictions.assign(wrong=~correct).groupby(COUNT_KEYS, sort=True)
+    flag_of = flags.to_dict() if flags is not None else {}
+    flagged = pd.Series([bool(flag_of.get(q, "")) for q in predictions["question_id"]], index=predictions.index)
+    keys = COUNT_KEYS + [AUDIT_KEY] * (flags is not None)
+    counts = (predictions.assign(wrong=~correct, **{AUDIT_KEY: flagged.map(audit_status)}).groupby(keys, sort=True)
               .agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum")).reset_index())
     columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "response"]
     answers = predictions[columns].assign(correct=correct)
-    answers["key"] = [sample_key(settings.seed, q) for q in answers["question_id"]]
+    answers["key"] = [("0" if first else "1") + sample_key(settings.seed, q)
+                      for q, first in zip(answers["question_id"], flagged)]
     keys = ["model", "dataset", "correct"]
     answers = answers.sort_values(keys + ["key"], kind="stable")
     answers["rank"] = answers.groupby(keys, sort=False).cumcount()
@@ -182,10 +221,14 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
               provenance: dict, counts: pd.DataFrame, shown: pd.DataFrame, questions: pd.DataFrame,
               thumbnails: dict[str, str], image_md5: dict[str, str], manifest: dict, significance_available: bool,
               sensitivity: dict[str, dict[str, dict]], published: list[dict],
-              bootstrap: dict, settings: LeaderboardSettings) -> dict:
+              bootstrap: dict, settings: LeaderboardSettings, baselines: dict[str, dict[str, dict]] | None = None,
+              flags: pd.Series | None = None) -> dict:
     """Everything the page renders, as plain JSON-ready values (NaN → None). A cell is a dict per (model, subset),
-    so a new column is one more key here and one more entry in the page's column list."""
+    so a new column is one more key here and one more entry in the page's column list. ``baselines``:
+    baseline_cells; ``flags``: the audit's flags per question_id (absent: the audit did not run)."""
     marks = marks.set_index(["subset", "model"])
+    baselines = baselines or {}
+    flag_of = flags.to_dict() if flags is not None else {}
     cells = {}
     for row in table.itertuples():
         mark = marks.loc[(row.subset, row.model)]
@@ -193,7 +236,8 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
             "accuracy": row.accuracy, "ci_low": row.ci_low, "ci_high": row.ci_high, "halfwidth": row.ci_halfwidth,
             "n": row.n_questions, "paper": row.paper_accuracy, "paper_ci": row.paper_ci,
             "best": bool(mark["best"]), "tied": mark["tied"], "p": mark["p_vs_best"], "best_model": mark["best_model"],
-            "sensitivity": sensitivity.get(row.model, {}).get(row.subset)}
+            "sensitivity": sensitivity.get(row.model, {}).get(row.subset),
+            **baselines.get(row.model, {}).get(row.subset, {})}
     text = questions.set_index("question_id")
     asked = {}  # each sampled question's text once, however many models' answers show it
     for question_id, image_id in dict(zip(shown["question_id"], shown["image_id"])).items():
@@ -203,6 +247,9 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
             "subset": q["subset"], "question_type": q["question_type"], "dataset": q["dataset"],
             "question": q["question"], "options": list(q["options"]), "answer": int(q["answer_idx"]),
             "image": md5 if md5 in thumbnails else None, "more_images": len(q["extra_image_ids"])}
+        if flags is not None:
+            asked[question_id].update({"flags": [f for f in flag_of.get(question_id, "").split(";") if f],
+                                       AUDIT_KEY: audit_status(flag_of.get(question_id, ""))})
     answers: dict[str, list] = {}
     for row in shown.itertuples():
         response = row.response if isinstance(row.response, str) else None  # None: not a generative model
@@ -219,6 +266,7 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
         "groups": {key: {"label": label, "colour": GROUP_COLOURS[key]} for key, label in GROUPS.items()
                    if any(spec.group == key for spec in models)},  # the figures' legend order and colours
         "models": [{"name": spec.name, "label": spec.label, "family": spec.family, "kind": spec.kind,
+                    "baseline": spec.is_baseline,
                     "group": spec.group, "note": spec.note, "paper_name": spec.paper_name,
                     "provenance": provenance.get(spec.name, {}), "cells": cells.get(spec.name, {})}
                    for spec in models],
@@ -228,6 +276,7 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
         "published_comparable": source.measured_here,
         "published_benchmark": published_benchmark(manifest["source"]),
         "significance": {"available": significance_available, "alpha": settings.alpha},
+        "audit": {"available": flags is not None},
         "bootstrap": dict(bootstrap),
         "counts": counts.to_dict("records"),
         "questions": asked,
@@ -284,12 +333,14 @@ def _clean(value):
 def leaderboard_data(*, scores: pd.DataFrame, predictions: pd.DataFrame, questions: pd.DataFrame,
                      image_files: dict[str, Path], image_md5: dict[str, str], manifest: dict,
                      reference: pd.DataFrame, significance: pd.DataFrame | None, sensitivity: pd.DataFrame,
-                     models, subsets: Sequence[str], bootstrap: dict, settings: LeaderboardSettings) -> dict:
+                     models, subsets: Sequence[str], bootstrap: dict, settings: LeaderboardSettings,
+                     vision: pd.DataFrame | None = None, audit: pd.DataFrame | None = None) -> dict:
     """What the page shows, from the workflow's tables (Table 1 scores, prediction rows, benchmark tables,
-    significance.csv and sensitivity.csv)."""
+    significance.csv, sensitivity.csv, and vision_dependence.csv and audit.csv when given)."""
     table = leaderboard_table(scores, models, subsets, reference)
     marks = significance_marks(table, significance, models, settings.alpha)
-    counts, shown = sampled_answers(predictions, settings)
+    flags = audit.set_index("question_id")["flags"].fillna("") if audit is not None else None
+    counts, shown = sampled_answers(predictions, settings, flags)
     first_image = {}  # md5 → one image file with that content
     for image_id in shown["image_id"]:
         first_image.setdefault(image_md5[image_id], image_files[image_id])
@@ -300,4 +351,5 @@ def leaderboard_data(*, scores: pd.DataFrame, predictions: pd.DataFrame, questio
                      thumbnails=thumbnails, image_md5=image_md5, manifest=manifest,
                      significance_available=significance is not None,
                      sensitivity=sensitivity_cells(sensitivity, models),
-                     published=published_only(reference, models, subsets), bootstrap=bootstrap, settings=settings)
+                     published=published_only(reference, models, subsets), bootstrap=bootstrap, settings=settings,
+                     baselines=baseline_cells(table, models, vision), flags=flags)

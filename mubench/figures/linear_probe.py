@@ -10,7 +10,8 @@ from mubench.figures.paper_table import PaperTable, Show, format_value, layout, 
 from mubench.figures.style import PAPER_WIDTH_IN, ROLE_COLOURS, group_colour, paper_style, save_figure
 
 PERCENT_COLUMNS = ["val_macro_f1", "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "balanced_accuracy",
-                   "dummy_macro_f1", "dummy_balanced_accuracy"]
+                   "dummy_val_macro_f1", "dummy_macro_f1", "dummy_macro_f1_ci_low", "dummy_macro_f1_ci_high",
+                   "dummy_balanced_accuracy"]
 PAPER_COLUMNS = {"macro_f1": "paper_macro_f1", "difficulty_mean": "paper_difficulty_mean",
                  "difficulty_median": "paper_difficulty_median"}
 
@@ -32,30 +33,37 @@ def build_table13(results: pd.DataFrame, reference: pd.DataFrame, feature_label:
 
 def printed_table13(table: pd.DataFrame, title: str, notes, source: str) -> PaperTable:
     """Table 13 as a paper prints it: per subset, each task's split sizes, our macro F1 with its CI beside the best
-    dummy's and the paper's; a task the probe skipped says why."""
-    def f1(row):
-        if row["status"] != "ok":
-            return str(row["status"])
-        return f"{row['macro_f1']:.2f} [{row['macro_f1_ci_low']:.2f}, {row['macro_f1_ci_high']:.2f}]"
+    dummy's (chosen on validation, with the same CI) and the paper's; a task the probe skipped says why."""
+    def with_ci(column):
+        def cell(row):
+            if row["status"] != "ok":
+                return str(row["status"])
+            return f"{row[column]:.2f} [{row[f'{column}_ci_low']:.2f}, {row[f'{column}_ci_high']:.2f}]"
+        return cell
+
+    def ci_columns(column):
+        return (column, f"{column}_ci_low", f"{column}_ci_high", "status")
 
     specs = [
         show("task", "Task"), show("n_classes", "Classes"),
         Show("Train/val/test", ("n_train", "n_val", "n_test"),
              lambda r: "/".join(format_value(r[c]) for c in ("n_train", "n_val", "n_test")), "r"),
-        Show(("Macro F1", "[95 % CI]"), ("macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "status"), f1, "r"),
-        show("dummy_macro_f1", ("Dummy", "macro F1")), show("paper_macro_f1", ("Paper", "macro F1")),
+        Show(("Macro F1", "[95 % CI]"), ci_columns("macro_f1"), with_ci("macro_f1"), "r"),
+        Show(("Dummy macro F1", "[95 % CI]"), ci_columns("dummy_macro_f1"), with_ci("dummy_macro_f1"), "r"),
+        show("paper_macro_f1", ("Paper", "macro F1")),
     ]
     return layout(table, specs, title, notes, group_by="subset", source=source,
                   group_names=lambda s: {"coarse": "Coarse-grained", "fine": "Fine-grained"}.get(s, s))
 
 
 def plot_fig8(table: pd.DataFrame, png, pdf, title: str) -> pd.DataFrame:
-    """Horizontal bars per task: our probe (error bar: percentile bootstrap CI of the test images' macro F1), the
-    best dummy and, where the paper has the task, the paper's value (it publishes no CI). Returns the bars drawn."""
+    """Horizontal bars per task: our probe and the dummy chosen on validation (error bars: percentile bootstrap CI
+    of the test images' macro F1) and, where the paper has the task, the paper's value (it publishes no CI).
+    Returns the bars drawn."""
     rows = table[table["status"] == "ok"].iloc[::-1]
     labels = [f"{r.subset}: {r.task}" for r in rows.itertuples()]
     series = [("macro_f1", "linear probe (ours, 95 % CI)", group_colour("general_contrastive")),
-              ("dummy_macro_f1", "best dummy (ours)", group_colour("baseline"))]
+              ("dummy_macro_f1", "best dummy on validation (ours, 95 % CI)", group_colour("baseline"))]
     if rows["paper_macro_f1"].notna().any():
         series.append(("paper_macro_f1", "linear probe (paper)", ROLE_COLOURS["merged"]))
     drawn = []
@@ -68,15 +76,15 @@ def plot_fig8(table: pd.DataFrame, png, pdf, title: str) -> pd.DataFrame:
             offset = (len(series) - 1) / 2 - i  # first series on top within each task's group
             values = rows[column].astype(float)
             error = None
-            if column == "macro_f1":
-                error = np.vstack([values - rows["macro_f1_ci_low"].astype(float),
-                                   rows["macro_f1_ci_high"].astype(float) - values])
+            if column in ("macro_f1", "dummy_macro_f1"):
+                low, high = rows[f"{column}_ci_low"].astype(float), rows[f"{column}_ci_high"].astype(float)
+                error = np.vstack([values - low, high - values])
             ax.barh(y + offset * height, values.fillna(0), height, xerr=error, label=name, color=colour,
                     error_kw={"elinewidth": 0.7})
             drawn.append(pd.DataFrame({"series": name, "subset": rows["subset"], "task": rows["task"],
                                        "value": values,
-                                       "ci_low": rows["macro_f1_ci_low"] if error is not None else np.nan,
-                                       "ci_high": rows["macro_f1_ci_high"] if error is not None else np.nan}))
+                                       "ci_low": rows[f"{column}_ci_low"] if error is not None else np.nan,
+                                       "ci_high": rows[f"{column}_ci_high"] if error is not None else np.nan}))
         ax.set_yticks(y, labels)
         ax.set_xlim(0, 100)
         ax.set_xlabel("macro F1 (%)")

@@ -25,8 +25,8 @@ def resolve_device(device: str) -> str:
 
 
 def load_for(spec: ModelSpec, device: str):
-    """The family's adapter on the resolved device; None for the random baseline, which has no model."""
-    if spec.kind == "random":
+    """The family's adapter on the resolved device; None for the baselines (Random, Prior), which have no model."""
+    if spec.is_baseline:
         return None
     return load_model(spec, device=resolve_device(device) if FAMILIES[spec.family].uses_torch else "cpu")
 

@@ -2,7 +2,8 @@
 
 A config entry may set ``group:``; otherwise the paper's grouping of its model (by ``paper_name``) applies, and a
 model the paper does not have is grouped by how it answers (generative → general autoregressive, contrastive →
-general contrastive, random and detection-only → baseline). Only figures and tables use the group: it is not part of a fingerprint.
+general contrastive, random, prior and detection-only → baseline). Only figures and tables use the group: it is
+not part of a fingerprint.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ PAPER_GROUPS = {
     **dict.fromkeys(["PLIP", "QuiltNet", "CONCH", "M-PLIP", "M-QuiltNet"], "pathology_contrastive"),
     "Random": "baseline",
 }
+# detection-only models (the classical detector) are non-VLM baselines
 GROUP_OF_KIND = {"generative": "general_autoregressive", "contrastive": "general_contrastive", "random": "baseline",
-                 "detection": "baseline"}  # detection-only models (the classical detector) are non-VLM baselines
+                 "prior": "baseline", "detection": "baseline"}
 
 
 def default_group(paper_name: str, kind: str) -> str:

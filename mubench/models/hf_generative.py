@@ -79,8 +79,11 @@ class HfVlmModel:
         Every question's images in order; a batch of one-image questions goes in as a flat list, as before."""
         several = any(len(imgs) != 1 for imgs in images)
         with self._tokenizer_lock:
-            batch = self.processor(text=list(texts), images=[list(imgs) for imgs in images] if several else
-                                   [imgs[0] for imgs in images], return_tensors="pt", padding=True)
+            if not any(images):  # the blind no_image ablation: the prompt alone
+                batch = self.processor(text=list(texts), return_tensors="pt", padding=True)
+            else:
+                batch = self.processor(text=list(texts), images=[list(imgs) for imgs in images] if several else
+                                       [imgs[0] for imgs in images], return_tensors="pt", padding=True)
         batch.pop("labels", None)
         return self._host({k: v.to(self.model.dtype) if v.is_floating_point() else v for k, v in batch.items()})
 

@@ -15,12 +15,13 @@ from mubench.models.groups import default_group
 class Family:
     """How a family answers (kind), where its adapter lives, and which Apptainer image runs it."""
 
-    kind: str  # "random" | "contrastive" | "generative" | "detection" (boxes only, no multiple-choice answers)
+    kind: str  # "random" | "prior" | "contrastive" | "generative" | "detection" (boxes only, no multiple choice)
     adapter: str  # "module:Class", imported only when a model of the family is loaded
     container: str  # containers/<container>.def
     uses_torch: bool = True  # False: the job never imports torch (its image can leave it out)
     version: int = 1  # bump when the adapter's outputs change, so cached embeddings/answers are not reused
     weights: str = ""  # "module:function" (item, spec) → checks.Check: its weights found offline; "" = none needed
+    text_only: bool = False  # can be asked with no image at all (the blind ablation no_image)
 
 
 # What of a family is part of a model's fingerprint: the code that computes its outputs (not how it is checked).
@@ -31,6 +32,7 @@ HUB_WEIGHTS = "mubench.models.hub:hub_weights"
 # One line per family. The adapter class takes (spec, device) and implements the kind's protocol (models/base.py).
 FAMILIES = {
     "random": Family("random", "", "base", uses_torch=False),
+    "prior": Family("prior", "", "base", uses_torch=False),
     "open_clip": Family("contrastive", "mubench.models.open_clip_family:OpenClipModel", "openclip",
                         weights="mubench.models.open_clip_family:weights_check"),
     "hf_clip": Family("contrastive", "mubench.models.hf_contrastive:HFClipModel", "openclip", weights=HUB_WEIGHTS),
@@ -39,18 +41,21 @@ FAMILIES = {
     "conch": Family("contrastive", "mubench.models.conch_family:ConchModel", "openclip",
                     weights="mubench.models.conch_family:weights_check"),
     "paligemma": Family("generative", "mubench.models.hf_generative:PaliGemmaModel", "hf-vlm", weights=HUB_WEIGHTS),
-    "hf_vlm": Family("generative", "mubench.models.hf_generative:HfVlmModel", "hf-vlm", weights=HUB_WEIGHTS),
+    "hf_vlm": Family("generative", "mubench.models.hf_generative:HfVlmModel", "hf-vlm", weights=HUB_WEIGHTS,
+                     text_only=True),
     "hf_remote_code": Family("generative", "mubench.models.hf_remote_code:RemoteCodeModel", "legacy-remote-code",
                              weights="mubench.models.hf_remote_code:weights_check"),
     "openai_api": Family("generative", "mubench.models.openai_api:OpenAIChatModel", "api", uses_torch=False,
-                         weights="mubench.models.openai_api:weights_check"),
+                         weights="mubench.models.openai_api:weights_check", text_only=True),
     "classical_detector": Family("detection", "mubench.models.classical_detector:ThresholdDetector", "base",
                                  uses_torch=False),
 }
 
+# Kinds that answer without weights and without looking at any image: the Random and Prior rows.
+BASELINE_KINDS = frozenset({"random", "prior"})
 # Families asked with every image of a multi-image question (MicroVQA); the others take one image and skip such
-# questions (answering/questions.py: answerable). Random looks at no image.
-SEVERAL_IMAGES = frozenset({"random", "hf_vlm", "openai_api"})
+# questions (answering/questions.py: answerable). The baselines look at no image.
+SEVERAL_IMAGES = frozenset({"random", "prior", "hf_vlm", "openai_api"})
 
 # Per-family defaults that differ from ModelSpec's: local VLMs run in bf16 (the paper's PaliGemma setting), the
 # API gets the paper's max_tokens 2048.
@@ -62,8 +67,8 @@ FAMILY_DEFAULTS = {
 }
 # Settings that change how a job runs or reads answers, not what the model answers (kept out of the fingerprint,
 # so changing them reuses cached responses).
-OPERATIONAL_KEYS = {"matching", "concurrency", "request_timeout_s", "max_retries", "retry_base_s", "prefix_reuse",
-                    "retry_budget_s", "max_retry_wait_s", "max_consecutive_failures", "max_reply_bytes",
+OPERATIONAL_KEYS = {"blind", "matching", "concurrency", "request_timeout_s", "max_retries", "retry_base_s",
+                    "prefix_reuse", "retry_budget_s", "max_retry_wait_s", "max_consecutive_failures", "max_reply_bytes",
                     "max_response_chars"}
 
 
@@ -123,6 +128,7 @@ class ModelSpec:
     retry_budget_s: float = 600.0  # one question's attempts and waits together
     max_consecutive_failures: int = 3  # questions in a row without an answer before the job stops
     max_reply_bytes: int = 16 * 1024 * 1024
+    blind: tuple[str, ...] = ()  # blind ablations also run (answering/blind.py); config `blind: true` = neutral_image
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     thresholding: Thresholding = field(default_factory=Thresholding)
 
@@ -145,6 +151,7 @@ class ModelSpec:
             if key in pre:
                 pre[key] = tuple(pre[key])
         thresholding = Thresholding(**(values.pop("thresholding", None) or {}))
+        values["blind"] = blind_ablations(values.get("blind"), entry["name"], FAMILIES[entry["family"]])
         return cls(**values, preprocessing=Preprocessing(**pre), thresholding=thresholding)
 
     @property
@@ -152,6 +159,11 @@ class ModelSpec:
         """``contrastive`` models score caption options; ``random`` draws a seeded uniform choice; ``detection``
         models only return boxes (appendix Table 18) and answer no multiple-choice question."""
         return FAMILIES[self.family].kind
+
+    @property
+    def is_baseline(self) -> bool:
+        """Random and Prior: no weights, no image read; their answers are blind by construction."""
+        return self.kind in BASELINE_KINDS
 
     @property
     def uses_accelerator(self) -> bool:
@@ -166,7 +178,7 @@ class ModelSpec:
     @property
     def weights_revision(self) -> str:
         """What pins the weights: a hub revision, a pretrained tag or file, or the random-init seed."""
-        if self.kind == "random":
+        if self.is_baseline:
             return f"seed={self.seed}"
         if self.kind == "detection":
             return "no weights"
@@ -190,6 +202,25 @@ class ModelSpec:
         family = FAMILIES[self.family]
         keyed["adapter"] = {name: getattr(family, name) for name in CODE_IDENTITY}  # adapter class and its version
         return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# The blind ablations (answering/blind.py says what each does); `blind: true` runs the first.
+BLIND_ABLATIONS = ("neutral_image", "no_image")
+
+
+def blind_ablations(value, name: str, family: Family) -> tuple[str, ...]:
+    """Config ``blind`` (true, false, or a list of ablations) as the ablations to run, checked against the family."""
+    if value is None or value is False:
+        return ()
+    ablations = (BLIND_ABLATIONS[0],) if value is True else tuple(value)
+    unknown = [a for a in ablations if a not in BLIND_ABLATIONS]
+    if unknown or len(set(ablations)) != len(ablations):
+        raise ValueError(f"blind: {list(ablations)} — each ablation once, from {', '.join(BLIND_ABLATIONS)}")
+    if "no_image" in ablations and not family.text_only:
+        able = ", ".join(name for name, f in FAMILIES.items() if f.text_only)
+        raise ValueError(f"blind: no_image needs a family that can be asked without an image ({able}); use "
+                         "neutral_image")
+    return ablations
 
 
 def parse_model(entry: dict[str, Any], where: str) -> ModelSpec:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from mubench.multiplicity import holm
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.cluster_bootstrap import cluster_ci
 
@@ -34,20 +35,6 @@ def mcnemar_exact(n_a_only: int, n_b_only: int) -> float:
     if discordant == 0:
         return 1.0
     return float(binomtest(int(n_a_only), discordant, 0.5).pvalue)
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm-adjusted p-values (same order as given); NaN stays NaN and does not count as a test."""
-    p = np.asarray(p_values, dtype=float)
-    adjusted = np.full(p.shape, np.nan)
-    tested = np.flatnonzero(~np.isnan(p))
-    order = tested[np.argsort(p[tested], kind="stable")]
-    m = len(order)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[index]))
-        adjusted[index] = running
-    return adjusted
 
 
 def paired_comparisons(
@@ -89,21 +76,28 @@ def _compare(a: pd.Series, b: pd.Series, image: np.ndarray, bootstrap: Bootstrap
              label_b: str) -> dict:
     both = (a.notna() & b.notna()).to_numpy()
     a, b, image = a.to_numpy()[both].astype(bool), b.to_numpy()[both].astype(bool), image[both]
-    if not both.any():
-        return dict(model_a=label_a, model_b=label_b, n=0, acc_a=np.nan, acc_b=np.nan, diff=np.nan,
-                    diff_ci_low=np.nan, diff_ci_high=np.nan, n_a_only=0, n_b_only=0, p_mcnemar=np.nan)
-    if b.mean() > a.mean():
+    if both.any() and b.mean() > a.mean():
         a, b, label_a, label_b = b, a, label_b, label_a
+    return dict(model_a=label_a, model_b=label_b, **paired_difference(a, b, image, bootstrap))
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, image: np.ndarray, bootstrap: BootstrapSettings) -> dict:
+    """acc_a − acc_b of two 0/1 answer vectors on the same questions (``image``: each question's image code), with
+    the image-paired bootstrap interval (seeded by the images' counts, clipped to [-1, 1]), the discordant counts
+    and the exact McNemar p."""
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if not len(a):
+        return dict(n=0, acc_a=np.nan, acc_b=np.nan, diff=np.nan, diff_ci_low=np.nan, diff_ci_high=np.nan,
+                    n_a_only=0, n_b_only=0, p_mcnemar=np.nan)
+    image = np.unique(np.asarray(image), return_inverse=True)[1]  # images in sorted order
     per_image_n = np.bincount(image)
-    keep = per_image_n > 0
     per_image_diff = np.bincount(image, weights=a.astype(int) - b.astype(int)).astype(np.int64)
-    low, high = cluster_ci(
-        per_image_diff[keep], per_image_n[keep], seed=bootstrap.seed, method=bootstrap.method,
-        confidence=bootstrap.confidence, n_resamples=bootstrap.n_resamples, bounds=(-1.0, 1.0))
+    low, high = cluster_ci(per_image_diff, per_image_n, seed=bootstrap.seed, method=bootstrap.method,
+                           confidence=bootstrap.confidence, n_resamples=bootstrap.n_resamples, bounds=(-1.0, 1.0))
     n_a_only, n_b_only = int(np.sum(a & ~b)), int(np.sum(~a & b))
-    return dict(model_a=label_a, model_b=label_b, n=int(both.sum()), acc_a=float(a.mean()), acc_b=float(b.mean()),
-                diff=float(a.mean() - b.mean()), diff_ci_low=low, diff_ci_high=high, n_a_only=n_a_only,
-                n_b_only=n_b_only, p_mcnemar=mcnemar_exact(n_a_only, n_b_only))
+    return dict(n=len(a), acc_a=float(a.mean()), acc_b=float(b.mean()), diff=float(a.mean() - b.mean()),
+                diff_ci_low=low, diff_ci_high=high, n_a_only=n_a_only, n_b_only=n_b_only,
+                p_mcnemar=mcnemar_exact(n_a_only, n_b_only))
 
 
 def tied_with_best(significance: pd.DataFrame, best: dict[str, str], alpha: float) -> dict[str, set[str]]:
