@@ -8,7 +8,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from mubench.analyses.merging.plan import merge_plan
+from mubench.analyses.merging.plan import merge_plan, merged_name
 from mubench.answering.detection import detection_models
 from mubench.benchmark.sources import source_of, workflow_subsets
 from mubench.config import check_config, config_errors_first, validate_config
@@ -29,6 +29,7 @@ with config_errors_first():
     SUBSETS = workflow_subsets(config["benchmark"], config["subsets"])  # uBench: cognition only with a cognition set
 
 EVAL_MODELS = {**MODELS, **MERGING.specs}
+MERGING_PAIRS = {pair["name"]: pair for pair in MERGING.pairs}  # name → its merging.pairs entry
 SOURCE = source_of(config["benchmark"]["source"])
 SOURCE_OPTIONS = config["benchmark"].get(config["benchmark"]["source"]) or {}  # the source's own section, if any
 BENCH_DIR = f"results/{BENCH}/benchmark"

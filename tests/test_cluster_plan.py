@@ -69,7 +69,8 @@ def cognition_folder(root: Path) -> Path:
 
 def test_paper_config_submits_at_most_three_slurm_jobs_per_model(tmp_path):
     """configs/paper.yaml (uBench + cognition folder) through profiles/slurm: one job per model (merged models
-    included: merge → predict → score is one job), detect for the detection models, a handful of aggregates."""
+    included: predict → score is one job; one merge_weights per pair), detect for the detection models, a handful of
+    aggregates."""
     overrides = tmp_path / "site.yaml"
     overrides.write_text(yaml.safe_dump({"benchmark": {"ubench": {
         "path": str(tmp_path / "ubench"), "cognition_path": str(cognition_folder(tmp_path / "cognition"))}}}))
