@@ -16,16 +16,20 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# Each benchmark's artefacts go to paper_figures/<benchmark.name>/ (config.yaml: demo).
+DEMO_DIR = paper_figures/$(shell sed -n 's/^  name: *\([A-Za-z0-9_.+-]*\).*/\1/p' config.yaml | head -n 1)
+
 demo: venv
 	$(BIN)/snakemake --cores all
-	$(BIN)/snakemake --cores 1 --report paper_figures/report.html
+	$(BIN)/snakemake --cores 1 --report $(DEMO_DIR)/report.html
 	@echo
-	@echo "Done. Everything is in paper_figures/ (paper_figures/README.md maps each file to its rule):"
+	@echo "Done. Everything is in $(DEMO_DIR)/ (paper_figures/README.md maps each file to its rule):"
 	@echo "  report.html        every table and figure with its caption, grouped by the paper's sections"
 	@echo "  leaderboard.html   models x subsets, sortable, with each model's wrong answers; opens offline"
 	@echo "  reproduction.md    how close this run came to the paper's numbers"
-	@echo "  table1.{csv,md,tex}, table1_breakdown.csv, significance.csv, sensitivity.csv   accuracy, CIs, comparisons"
+	@echo "  table1.{csv,md,tex,html}, table1_breakdown.csv, significance.csv, sensitivity.csv   accuracy, CIs, tests"
 	@echo "  fig3-fig14, table3-table21   composition, perception axes, probe, pHash, GRIT, merging, models"
+	@echo "  every table: .csv (data), .md, .tex (a paper's \\input), .html (shown in the report)"
 	@echo "Predictions and scores per model are in results/demo/, one log per job in logs/."
 
 # Every core (pytest-xdist): tests that share a workflow run stay in one process, so each run happens once

@@ -23,6 +23,10 @@ profiles/slurm passes HF_HOME, TORCH_HOME and HF_HUB_OFFLINE with --env.
     python3 containers/def2oci.py base NAME            # the Docker Hub image it starts from ('' for localimage)
     python3 containers/def2oci.py ref NAME             # the tag its OCI build gets
     python3 containers/def2oci.py order [NAME...]      # names in build order, images they start from first
+    python3 containers/def2oci.py apart [NAME...]      # one line per set of images that neither NAME nor what
+                                                       # NAME starts from needs: a base image and every image
+                                                       # built on it, in build order (each set can be built,
+                                                       # tested and removed on its own to save disk)
 
 Standard library only: it runs with whatever python3 a workstation or login node has.
 """
@@ -190,6 +194,22 @@ def build_order(names: list[str], folder: Path = CONTAINERS) -> list[str]:
     return order
 
 
+def apart_from(needed: list[str], folder: Path = CONTAINERS) -> list[list[str]]:
+    """Every recipe ``needed`` does not reach, grouped by the base recipe it starts from (each in build order)."""
+    kept = set(build_order(needed, folder))
+    everything = build_order(sorted(p.stem for p in folder.glob("*.def")), folder)
+    groups: dict[str, list[str]] = {}
+    for name in everything:
+        if name in kept:
+            continue
+        root = name
+        while load(root, folder).parent:
+            root = load(root, folder).parent
+        if root not in kept:  # an image on a needed base is cheap to keep; only whole stacks are set apart
+            groups.setdefault(root, []).append(name)
+    return list(groups.values())
+
+
 def main(argv: list[str]) -> int:
     commands = {
         "containerfile": lambda names: containerfile(load(names[0])),
@@ -199,8 +219,9 @@ def main(argv: list[str]) -> int:
         "base": lambda names: (qualified(load(names[0]).base) + "\n") if load(names[0]).base else "",
         "order": lambda names: "".join(f"{name}\n" for name in build_order(
             names or sorted(p.stem for p in CONTAINERS.glob("*.def")))),
+        "apart": lambda names: "".join(" ".join(group) + "\n" for group in apart_from(names)),
     }
-    if not argv or argv[0] not in commands or (argv[0] != "order" and len(argv) != 2):
+    if not argv or argv[0] not in commands or (argv[0] not in ("order", "apart") and len(argv) != 2):
         sys.stderr.write(__doc__.split("\n\n")[-2] + "\n")
         return 2
     try:

@@ -145,6 +145,9 @@ def describe(error, config: dict) -> str:
     if kind == "not" and isinstance(value, str) and set(value) == {"."}:
         return (f"{where}{key}: {value!r} is not a name but a path ('.' is a folder itself, '..' its parent), so "
                 "outputs named after it would land outside their folder; use a letter or digit in it")
+    if kind == "not" and value in ("reference", "published"):
+        return (f"{where}{key}: {value!r} is taken: paper_figures/{value}/ holds the published numbers shipped with "
+                "the workflow, which a benchmark's outputs must not mix with; choose another name")
     detail = error.message if len(error.message) <= 2 * MAX_SHOWN else f"{_shown(value)} fails `{kind}: {expected}`"
     return f"{where}{key}: {detail}"
 

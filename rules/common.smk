@@ -3,6 +3,7 @@
 # rules, so their include order does not matter. Defaults live in schemas/config.schema.yaml alone: validate_config
 # fills them in, and rules pass settings to scripts as `params:`.
 
+import os
 import re
 from pathlib import Path
 
@@ -36,7 +37,9 @@ BENCH_DIR = f"results/{BENCH}/benchmark"
 BENCHMARK_TABLES = multiext(f"{BENCH_DIR}/", "images.parquet", "questions.parquet", "detection.parquet",
                             "manifest.json")
 BASE_CONTAINER = "containers/base.sif"  # CPU analysis image for every rule that runs no model
-REFERENCE_DIR = Path(workflow.basedir) / "paper_figures" / "reference"  # published numbers, shipped
+# Published numbers, shipped with the workflow; relative to the working directory, so that no stored input holds an
+# absolute path and a finished run copied to another folder has nothing to rerun.
+REFERENCE_DIR = Path(os.path.relpath(Path(workflow.basedir) / "paper_figures" / "reference"))
 PREDICTIONS = "results/{benchmark}/predictions/{model}/{subset}.parquet"
 # the same questions under their alternative caption sets (caption sensitivity; empty for generative models)
 VARIANTS = "results/{benchmark}/predictions/{model}/caption_variants/{subset}.parquet"
@@ -167,31 +170,47 @@ def workflow_images():
 
 def reproduction_tables(wildcards):
     """The CSV of every paper artefact this run writes: rule reproduction compares each with the paper."""
-    tables = [rules.table1.output.csv, rules.table21.output.csv]
+    tables = [rules.table1.output.table1, rules.table21.output.table21]
     if PERCEPTION:
         tables += [rules.perception_figures.output.table20]
         tables += [rules.composition.output[stem.split("_")[0]] for stem in COMPOSITION_TABLES]
     if PROBE:
-        tables.append(rules.table13.output.csv)
+        tables.append(rules.table13.output.table13)
     if PHASH:
-        tables.append(rules.table14.output.table)
+        tables.append(rules.table14.output.table14)
     if MERGING.pairs:
         tables.append(rules.merging_figures.output.table19)
     if DETECTION_MODELS:
-        tables.append(rules.table18.output.csv)
+        tables.append(rules.table18.output.table18)
     return tables
 
 
-def table_files(stem, caption=None, category=None, subcategory=None):
-    """CSV (in the report when a caption is given) + Markdown + LaTeX of one table."""
-    csv = f"paper_figures/{stem}.csv"
-    if caption:
-        csv = report(csv, caption=f"../report/{caption}", category=category, subcategory=subcategory)
-    return [csv, f"paper_figures/{stem}.md", f"paper_figures/{stem}.tex"]
+def paper_file(name):
+    """Where this benchmark's artefact ``name`` goes: ``paper_figures/<benchmark name>/<name>``. The one place that
+    decides the layout of paper_figures/: each benchmark has its own folder, so a MicroVQA run next to the demo
+    leaves the demo's tables, report and page alone."""
+    return f"paper_figures/{BENCH}/{name}"
 
 
-def named_table_files(stem, category, subcategory):
-    """{name: csv, name_md: md, name_tex: tex} for a table stem such as table3_perception_summary."""
-    name = stem.split("_")[0]
-    csv, md, tex = table_files(stem, f"{name}.rst", category, subcategory)
-    return {name: csv, f"{name}_md": md, f"{name}_tex": tex}
+def table_files(stem, caption, category, subcategory=None):
+    """CSV + Markdown + LaTeX + HTML of one paper table; the report shows the HTML inline and offers the CSV."""
+    csv, md, tex, html = (paper_file(f"{stem}.{ext}") for ext in ("csv", "md", "tex", "html"))
+    flagged = dict(caption=f"../report/{caption}", category=category, subcategory=subcategory)
+    return [report(csv, **flagged), md, tex, report(html, **flagged)]
+
+
+def named_table_files(stem, category, subcategory=None, name=None, caption=None):
+    """{name: csv, name_md: md, name_tex: tex, name_html: html} for a paper table such as table3_perception_summary
+    (name defaults to its first word, table3; caption to report/<name>.rst)."""
+    name = name or stem.split("_")[0]
+    csv, md, tex, html = table_files(stem, caption or f"{name}.rst", category, subcategory)
+    return {name: csv, f"{name}_md": md, f"{name}_tex": tex, f"{name}_html": html}
+
+
+def data_table_files(stem, category, subcategory=None, name=None):
+    """{name: csv, name_html: html} for a table beyond the paper's (no LaTeX): the report shows the HTML inline and
+    offers the CSV, both with the caption report/<stem>.rst."""
+    flagged = dict(caption=f"../report/{stem}.rst", category=category, subcategory=subcategory)
+    name = name or stem
+    return {name: report(paper_file(f"{stem}.csv"), **flagged),
+            f"{name}_html": report(paper_file(f"{stem}.html"), **flagged)}

@@ -50,9 +50,7 @@ rule table18:
         reference=REFERENCE_DIR / "paper_table18_detection.csv",
         manifest=f"{BENCH_DIR}/manifest.json",
     output:
-        csv=report("paper_figures/table18_grit.csv", caption="../report/table18.rst", category=LOCALIZATION_SECTION),
-        md="paper_figures/table18_grit.md",
-        tex="paper_figures/table18_grit.tex",
+        **named_table_files("table18_grit", LOCALIZATION_SECTION),
     params:
         models=list(DETECTION_MODELS.values()),
     container:

@@ -1,5 +1,6 @@
 # Paper tables and figures computed from the benchmark tables and every Table 1 model's results. Tables are
-# written as CSV + Markdown + LaTeX, figures as PNG + PDF (plus the data each figure drew under paper_figures/data/).
+# written as CSV + Markdown + LaTeX + HTML, figures as PNG + PDF (plus the data each figure drew under data/), all
+# in paper_figures/<benchmark>/ (paper_file, rules/common.smk).
 # Report categories follow the paper's sections (report/*.rst holds one caption per artefact).
 
 
@@ -9,15 +10,10 @@ rule table1:
         scores=all_scores,
         manifest=f"{BENCH_DIR}/manifest.json",
         reference=REFERENCE_DIR.parent / SOURCE.reference,  # μ-Bench's Table 1 or MicroVQA's leaderboard
-        significance="paper_figures/significance.csv",  # marks models tied with the best of their subset
+        significance=paper_file("significance.csv"),  # marks models tied with the best of their subset
     output:
-        csv=report("paper_figures/table1.csv", caption="../report/table1.rst", category=MAIN, subcategory="Table 1"),
-        md="paper_figures/table1.md",
-        tex="paper_figures/table1.tex",
-        breakdown=report(
-            "paper_figures/table1_breakdown.csv", caption="../report/table1_breakdown.rst", category=MAIN,
-            subcategory="Table 1",
-        ),
+        **named_table_files("table1", MAIN, "Table 1"),
+        **data_table_files("table1_breakdown", MAIN, "Table 1", name="breakdown"),
     params:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
@@ -42,26 +38,23 @@ rule perception_figures:
         images=f"{BENCH_DIR}/images.parquet",
         reference=REFERENCE_DIR / "paper_table20_pathology.csv",
     output:
-        fig4=report("paper_figures/fig4_perception_axes.png", caption="../report/fig4.rst", category=MAIN,
+        fig4=report(paper_file("fig4_perception_axes.png"), caption="../report/fig4.rst", category=MAIN,
                     subcategory="Fig. 4"),
-        fig4_pdf="paper_figures/fig4_perception_axes.pdf",
-        fig11=report("paper_figures/fig11_radar.png", caption="../report/fig11.rst", category=MORE_RESULTS,
+        fig4_pdf=paper_file("fig4_perception_axes.pdf"),
+        fig11=report(paper_file("fig11_radar.png"), caption="../report/fig11.rst", category=MORE_RESULTS,
                      subcategory="Per axis and task"),
-        fig11_pdf="paper_figures/fig11_radar.pdf",
-        fig12=report("paper_figures/fig12_coarse_by_type.png", caption="../report/fig12.rst",
+        fig11_pdf=paper_file("fig11_radar.pdf"),
+        fig12=report(paper_file("fig12_coarse_by_type.png"), caption="../report/fig12.rst",
                      category=MORE_RESULTS, subcategory="Per axis and task"),
-        fig12_pdf="paper_figures/fig12_coarse_by_type.pdf",
-        fig13=report("paper_figures/fig13_fine_biology.png", caption="../report/fig13.rst", category=MORE_RESULTS,
+        fig12_pdf=paper_file("fig12_coarse_by_type.pdf"),
+        fig13=report(paper_file("fig13_fine_biology.png"), caption="../report/fig13.rst", category=MORE_RESULTS,
                      subcategory="Per axis and task"),
-        fig13_pdf="paper_figures/fig13_fine_biology.pdf",
-        fig14=report("paper_figures/fig14_fine_pathology.png", caption="../report/fig14.rst",
+        fig13_pdf=paper_file("fig13_fine_biology.pdf"),
+        fig14=report(paper_file("fig14_fine_pathology.png"), caption="../report/fig14.rst",
                      category=MORE_RESULTS, subcategory="Per axis and task"),
-        fig14_pdf="paper_figures/fig14_fine_pathology.pdf",
-        **{f"{name}_data": f"paper_figures/data/{name}.csv" for name in ("fig4", "fig11", "fig12", "fig13", "fig14")},
-        table20=report("paper_figures/table20_pathology.csv", caption="../report/table20.rst",
-                       category=MORE_RESULTS, subcategory="Pathology (Table 20)"),
-        table20_md="paper_figures/table20_pathology.md",
-        table20_tex="paper_figures/table20_pathology.tex",
+        fig14_pdf=paper_file("fig14_fine_pathology.pdf"),
+        **{f"{name}_data": paper_file(f"data/{name}.csv") for name in ("fig4", "fig11", "fig12", "fig13", "fig14")},
+        **named_table_files("table20_pathology", MORE_RESULTS, "Pathology (Table 20)"),
     params:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,
@@ -86,10 +79,10 @@ rule composition:
         manifest=f"{BENCH_DIR}/manifest.json",
         references=[REFERENCE_DIR / f"paper_{stem}.csv" for stem in COMPOSITION_TABLES],
     output:
-        fig3=report("paper_figures/fig3_composition.png", caption="../report/fig3.rst", category=BENCHMARK_SECTION,
+        fig3=report(paper_file("fig3_composition.png"), caption="../report/fig3.rst", category=BENCHMARK_SECTION,
                     subcategory="Perception"),
-        fig3_pdf="paper_figures/fig3_composition.pdf",
-        fig3_data="paper_figures/data/fig3.csv",
+        fig3_pdf=paper_file("fig3_composition.pdf"),
+        fig3_data=paper_file("data/fig3.csv"),
         **{
             key: path
             for stem in COMPOSITION_TABLES
@@ -115,10 +108,10 @@ rule sample_images:
         images=f"{BENCH_DIR}/images.parquet",
         image_dir=f"{BENCH_DIR}/images",
     output:
-        png=report("paper_figures/fig6_samples.png", caption="../report/fig6.rst", category=BENCHMARK_SECTION,
+        png=report(paper_file("fig6_samples.png"), caption="../report/fig6.rst", category=BENCHMARK_SECTION,
                    subcategory="Perception"),
-        pdf="paper_figures/fig6_samples.pdf",
-        data="paper_figures/data/fig6.csv",
+        pdf=paper_file("fig6_samples.pdf"),
+        data=paper_file("data/fig6.csv"),
     params:
         per_dataset=config["figures"]["samples_per_dataset"],
         seed=config["figures"]["seed"],
@@ -138,10 +131,7 @@ rule table21:
         facts=expand(f"results/{BENCH}/predictions/{{model}}/model.json", model=MODELS),
         reference=REFERENCE_DIR / "paper_table21_models.csv",
     output:
-        csv=report("paper_figures/table21_models.csv", caption="../report/table21.rst", category=MORE_RESULTS,
-                   subcategory="Models (Table 21)"),
-        md="paper_figures/table21_models.md",
-        tex="paper_figures/table21_models.tex",
+        **named_table_files("table21_models", MORE_RESULTS, "Models (Table 21)"),
     params:
         models=lambda wc: list(MODELS.values()),
     container:

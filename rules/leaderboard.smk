@@ -3,8 +3,8 @@
 
 
 rule leaderboard:
-    """paper_figures/leaderboard.html: models × subsets, accuracy ± CI beside the paper, provenance, significance
-    marks and each model's wrong answers with thumbnails; no network needed to view it."""
+    """paper_figures/<benchmark>/leaderboard.html: models × subsets, accuracy ± CI beside the paper, provenance,
+    significance marks and each model's wrong answers with thumbnails; no network needed to view it."""
     input:
         scores=all_scores,
         predictions=prediction_files(MODELS),
@@ -13,10 +13,10 @@ rule leaderboard:
         manifest=f"{BENCH_DIR}/manifest.json",
         image_dir=f"{BENCH_DIR}/images",
         reference=REFERENCE_DIR.parent / SOURCE.reference,  # as Table 1
-        significance="paper_figures/significance.csv",  # rule significance: ★ and ≈ marks
-        sensitivity="paper_figures/sensitivity.csv",  # rule sensitivity: spread over caption sets / matching rules
+        significance=paper_file("significance.csv"),  # rule significance: ★ and ≈ marks
+        sensitivity=paper_file("sensitivity.csv"),  # rule sensitivity: spread over caption sets / matching rules
     output:
-        report("paper_figures/leaderboard.html", caption="../report/leaderboard.rst", category=MAIN),
+        report(paper_file("leaderboard.html"), caption="../report/leaderboard.rst", category=MAIN),
     params:
         models=lambda wc: list(MODELS.values()),
         subsets=SUBSETS,

@@ -30,13 +30,11 @@ rule table14:
         predictions=prediction_files(MODELS),
         reference=REFERENCE_DIR / "paper_table14_phash.csv",
     output:
-        **dict(zip(("table", "table_md", "table_tex"), table_files("table14_phash", "table14.rst",
-                                                                   ANALYSES_SECTION, "Table 14"))),
-        **dict(zip(("robustness", "robustness_md", "robustness_tex"),
-                   table_files("table14_robustness", "table14_robustness.rst", ANALYSES_SECTION, "Table 14"))),
-        **dict(zip(("summary", "summary_md", "summary_tex"),
-                   table_files("table14_robustness_summary", "table14_robustness_summary.rst", ANALYSES_SECTION,
-                               "Table 14"))),
+        **named_table_files("table14_phash", ANALYSES_SECTION, "Table 14"),
+        **named_table_files("table14_robustness", ANALYSES_SECTION, "Table 14", name="robustness",
+                            caption="table14_robustness.rst"),
+        **named_table_files("table14_robustness_summary", ANALYSES_SECTION, "Table 14", name="summary",
+                            caption="table14_robustness_summary.rst"),
     params:
         models=lambda wc: list(MODELS.values()),
         settings=PHASH,

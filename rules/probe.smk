@@ -56,12 +56,11 @@ rule table13:
         features=f"results/{BENCH}/probe/features.npz",
         reference=REFERENCE_DIR / "paper_table13_linear_probe.csv",
     output:
-        **dict(zip(("csv", "md", "tex"), table_files("table13_linear_probe", "table13.rst", ANALYSES_SECTION,
-                                                     "Table 13 / Fig. 8"))),
-        png=report("paper_figures/fig8_linear_probe.png", caption="../report/fig8.rst", category=ANALYSES_SECTION,
+        **named_table_files("table13_linear_probe", ANALYSES_SECTION, "Table 13 / Fig. 8"),
+        png=report(paper_file("fig8_linear_probe.png"), caption="../report/fig8.rst", category=ANALYSES_SECTION,
                    subcategory="Table 13 / Fig. 8"),
-        pdf="paper_figures/fig8_linear_probe.pdf",
-        data="paper_figures/data/fig8.csv",  # the bars Fig. 8 draws
+        pdf=paper_file("fig8_linear_probe.pdf"),
+        data=paper_file("data/fig8.csv"),  # the bars Fig. 8 draws
     params:
         source=config["benchmark"]["source"],
     container:

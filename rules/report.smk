@@ -7,13 +7,15 @@ wildcard_constraints:
 
 
 rule reproduction:
-    """paper_figures/reproduction.md: per artefact, cells compared with the paper, within its CI, largest Δ."""
+    """paper_figures/<benchmark>/reproduction.md: per artefact, cells compared with the paper, within its CI, largest
+    Δ."""
     input:
         tables=reproduction_tables,
         manifest=f"{BENCH_DIR}/manifest.json",
     output:
-        report("paper_figures/reproduction.md", caption="../report/reproduction.rst", category=MAIN,
-               subcategory="How close to the paper"),
+        md=paper_file("reproduction.md"),
+        html=report(paper_file("reproduction.html"), caption="../report/reproduction.rst", category=MAIN,
+                    subcategory="How close to the paper"),
     params:
         absent={table: f"not produced: {reason}" for _, reason, _, tables in ABSENT.values() for table in tables},
     container:
@@ -29,9 +31,9 @@ rule reproduction:
 rule absent_artefact:
     """A figure saying why this configuration has no such artefact (e.g. no detection models configured)."""
     output:
-        png=report("paper_figures/absent/{absent}.png", caption="../report/absent.rst",
+        png=report(paper_file("absent/{absent}.png"), caption="../report/absent.rst",
                    category=lambda wc: ABSENT[wc.absent][2], subcategory=lambda wc: ABSENT[wc.absent][0]),
-        pdf="paper_figures/absent/{absent}.pdf",
+        pdf=paper_file("absent/{absent}.pdf"),
     params:
         title=lambda wc: ABSENT[wc.absent][0],
         reason=lambda wc: ABSENT[wc.absent][1],

@@ -37,12 +37,11 @@ rule significance:
     input:
         prediction_files(MODELS),
     output:
-        csv=report("paper_figures/significance.csv", caption="../report/significance.rst", category=STATISTICS_SECTION,
-                   subcategory="Paired comparisons"),
-        breakdown="paper_figures/significance_breakdown.csv",
-        png=report("paper_figures/significance_matrix.png", caption="../report/significance.rst",
+        **data_table_files("significance", STATISTICS_SECTION, "Paired comparisons", name="csv"),
+        **data_table_files("significance_breakdown", STATISTICS_SECTION, "Paired comparisons", name="breakdown"),
+        png=report(paper_file("significance_matrix.png"), caption="../report/significance.rst",
                    category=STATISTICS_SECTION, subcategory="Paired comparisons"),
-        pdf="paper_figures/significance_matrix.pdf",
+        pdf=paper_file("significance_matrix.pdf"),
     params:
         models=lambda wc: [(name, spec.label) for name, spec in MODELS.items()],
         subsets=SUBSETS,
@@ -65,11 +64,10 @@ rule sensitivity:
         predictions=prediction_files(MODELS),
         variants=prediction_files(MODELS, pattern=VARIANTS),
     output:
-        csv=report("paper_figures/sensitivity.csv", caption="../report/sensitivity.rst", category=STATISTICS_SECTION,
+        **data_table_files("sensitivity", STATISTICS_SECTION, "Caption and matching sensitivity", name="csv"),
+        png=report(paper_file("sensitivity.png"), caption="../report/sensitivity.rst", category=STATISTICS_SECTION,
                    subcategory="Caption and matching sensitivity"),
-        png=report("paper_figures/sensitivity.png", caption="../report/sensitivity.rst", category=STATISTICS_SECTION,
-                   subcategory="Caption and matching sensitivity"),
-        pdf="paper_figures/sensitivity.pdf",
+        pdf=paper_file("sensitivity.pdf"),
     params:
         labels=lambda wc: {name: spec.label for name, spec in MODELS.items()},
         subsets=SUBSETS,

@@ -5,8 +5,8 @@ from pathlib import Path
 from mubench.benchmark.sources import source_of
 from mubench.benchmark.tables import Benchmark
 from mubench.figures.benchmark_figures import plot_fig3
-from mubench.figures.composition import composition_tables
-from mubench.figures.export import write_table
+from mubench.figures.composition import composition_tables, printed_composition
+from mubench.figures.export import output_files, write_table
 from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
 from mubench.logs import log_to
@@ -32,7 +32,9 @@ def run(benchmark_root, reference_paths, with_cognition, out):
             "are listed with ours blank)" if references else
             f"benchmark source {source!r} is not uBench: no paper counts beside ours")
     for name, table in composition_tables(images, questions, detection, references, with_cognition).items():
-        write_table(table, out[name], out[f"{name}_md"], out[f"{name}_tex"], TITLES[name], [note])
+        files = output_files(out, name)
+        write_table(table, files, TITLES[name], [note], printed_composition(table, TITLES[name], [note],
+                                                                            Path(files.csv).name))
     data = plot_fig3(images, questions, out.fig3, out.fig3_pdf)
     atomic_write(out.fig3_data, lambda tmp: data.to_csv(tmp, index=False))
 

@@ -1,4 +1,4 @@
-"""Snakemake adapter: paper_figures/leaderboard.html from the scores, predictions and benchmark tables."""
+"""Snakemake adapter: paper_figures/<benchmark>/leaderboard.html from the scores, predictions and benchmark tables."""
 
 from pathlib import Path
 

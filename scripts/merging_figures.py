@@ -1,12 +1,13 @@
 """Snakemake adapter: Table 19, Fig. 5 and the α curve from the prediction rows of every model."""
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 
-from mubench.figures.export import write_table
+from mubench.figures.export import output_files, write_csv, write_table
 from mubench.figures.merging import alpha_curve, fig5_points, plot_alpha_curve, plot_fig5, table19
-from mubench.figures.table1 import read_reference
+from mubench.figures.table1 import CI_NOTES, printed_table19, read_reference
 from mubench.io import atomic_write
 from mubench.logs import log_to
 from mubench.scoring.accuracy import BootstrapSettings
@@ -29,11 +30,13 @@ def run(prediction_paths, images_path, references, models, plan, subsets, not_ev
                for subset, reason in not_evaluated.items()]
     for line in missing:
         log.warning(line)
-    write_table(table, out.table19, out.table19_md, out.table19_tex, "Table 19 — accuracy (%) with weight-merged "
-                "models", [note, "pathology/he/non_pathology_accuracy: pooled accuracy on the merging.slices datasets",
-                           *missing])
+    title = "Table 19 — accuracy (%) with weight-merged models"
+    notes = [note, "pathology/he/non_pathology_accuracy: pooled accuracy on the merging.slices datasets", *missing,
+             *CI_NOTES]
+    files = output_files(out, "table19")
+    write_table(table, files, title, notes, printed_table19(table, title, notes, Path(files.csv).name))
     curve = alpha_curve(accuracy, plan)
-    atomic_write(out.curve_csv, lambda tmp: curve.to_csv(tmp, index=False))
+    write_csv(curve, out.curve_csv)
     points = fig5_points(accuracy, models, plan, subsets, table1_reference, pathology_reference)
     plot_fig5(points, subsets, note, out.fig5, out.fig5_pdf)
     atomic_write(out.fig5_csv, lambda tmp: points.to_csv(tmp, index=False))

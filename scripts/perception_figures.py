@@ -1,10 +1,12 @@
 """Snakemake adapter: Fig. 4, 11, 12, 13, 14 and Table 20 from every Table 1 model's score table."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from mubench.figures import perception
-from mubench.figures.export import write_table
-from mubench.figures.table1 import read_reference
+from mubench.figures.export import output_files, write_table
+from mubench.figures.table1 import CI_NOTES, printed_table1, read_reference
 from mubench.figures.table20 import build_table20, pathology_note
 from mubench.io import atomic_write
 from mubench.logs import log_to
@@ -27,10 +29,14 @@ def run(score_paths, images_path, reference_path, models, subsets, bootstrap, ra
              f"CI: {bootstrap['method']} bootstrap, {bootstrap['confidence']:.0%}, {bootstrap['n_resamples']} "
              "resamples; ± = upper bound − accuracy",
              "paper_*: the paper's Table 20; paper_uncertain = 1 where the published value was hard to read"]
+    title = "Table 20 — pathology-only accuracy (%)"
+    files = output_files(out, "table20")
     if table.empty:
         notes.append("no pathology-domain question in this benchmark: the table is empty")
-    write_table(table, out.table20, out.table20_md, out.table20_tex, "Table 20 — pathology-only accuracy (%)",
-                notes)
+        write_table(table, files, title, notes)
+    else:
+        write_table(table, files, title, notes, printed_table1(table, {}, title, [*notes, *CI_NOTES],
+                                                                Path(files.csv).name))
 
 
 with log_to(snakemake.log[0]):

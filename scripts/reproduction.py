@@ -1,4 +1,4 @@
-"""Snakemake adapter: paper_figures/reproduction.md from the artefact tables of this run."""
+"""Snakemake adapter: reproduction.md (and .html, for the report) from the artefact tables of this run."""
 
 import json
 from pathlib import Path
@@ -6,13 +6,14 @@ from pathlib import Path
 import pandas as pd
 
 from mubench.benchmark.sources import source_of
-from mubench.figures.export import describe_benchmark
+from mubench.figures import html
+from mubench.figures.export import describe_benchmark, write_text
+from mubench.figures.paper_table import default_layout
 from mubench.figures.reproduction import render, summarise
-from mubench.io import atomic_write
 from mubench.logs import log_to
 
 
-def run(table_paths, absent, manifest_path, output):
+def run(table_paths, absent, manifest_path, out):
     tables = {Path(p).name: pd.read_csv(p) for p in table_paths}
     tables.update(absent)
     manifest = json.loads(open(manifest_path).read())
@@ -21,8 +22,10 @@ def run(table_paths, absent, manifest_path, output):
              "Δ = ours − paper (Table 21: in percent of the paper's parameter count); counts compare exactly"]
     if not source_of(manifest["source"]).paper_data:
         notes.append("this is NOT the μ-Bench data: numbers beside the paper's are for orientation only")
-    atomic_write(output, lambda tmp: Path(tmp).write_text(render(summarise(tables), notes)))
+    summary = summarise(tables)
+    write_text(out.md, render(summary, notes))
+    write_text(out.html, html.page(default_layout(summary, "How close this run came to the paper", notes)))
 
 
 with log_to(snakemake.log[0]):
-    run(snakemake.input.tables, dict(snakemake.params.absent), snakemake.input.manifest, snakemake.output[0])
+    run(snakemake.input.tables, dict(snakemake.params.absent), snakemake.input.manifest, snakemake.output)

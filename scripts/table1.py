@@ -1,4 +1,4 @@
-"""Snakemake adapter: Table 1 (CSV + Markdown + LaTeX) and its breakdown per type, dataset and attribute."""
+"""Snakemake adapter: Table 1 (CSV + Markdown + LaTeX + HTML) and its breakdown per type, dataset and attribute."""
 
 import json
 from pathlib import Path
@@ -6,18 +6,19 @@ from pathlib import Path
 import pandas as pd
 
 from mubench.benchmark.sources import source_of
+from mubench.figures.export import describe_benchmark, output_files, write_data_table, write_table
 from mubench.figures.published import for_benchmark, per_task_published, protocol_notes, render_tasks, skip_notes
-from mubench.figures.export import describe_benchmark, latex
 from mubench.figures.table1 import (
+    CI_NOTES,
     TIED_MARK,
     breakdown_table,
     build_table1,
     mark_tied,
+    printed_table1,
     read_reference,
     render_markdown,
     table1_title,
 )
-from mubench.io import atomic_write
 from mubench.logs import log_to
 from mubench.scoring.paired import tied_with_best
 
@@ -33,7 +34,7 @@ def run(score_paths, manifest_path, reference_path, significance_path, models, s
         f"CI: {bootstrap['method']} bootstrap, {bootstrap['confidence']:.0%}, {bootstrap['n_resamples']} resamples of "
         f"{'images with all their questions' if bootstrap.get('resample') == 'images' else 'question rows'}, "
         f"seed {bootstrap['seed']}; ± = upper bound − accuracy, as in the paper",
-        f"{TIED_MARK} = not significantly different from the best model of its subset (first row): exact McNemar test "
+        f"{TIED_MARK} = not significantly different from the most accurate model of its subset: exact McNemar test "
         f"on the questions both answered, Holm-corrected over the subset's model pairs, p ≥ {alpha:g} "
         "(significance.csv)",
         *source_of(manifest["source"]).published_notes,
@@ -44,12 +45,16 @@ def run(score_paths, manifest_path, reference_path, significance_path, models, s
     breakdown = per_task_published(breakdown_table(scores, models), reference, models)
     title = table1_title(manifest["source"])
     best = {subset: rows["model"].iloc[0] for subset, rows in table.groupby("subset", sort=False)}
-    marked = mark_tied(table, tied_with_best(pd.read_csv(significance_path), best, alpha))
-    markdown = render_markdown(marked, notes, title) + "".join(line + "\n" for line in render_tasks(breakdown))
-    atomic_write(out.csv, lambda tmp: table.to_csv(tmp, index=False))
-    atomic_write(out.md, lambda tmp: Path(tmp).write_text(markdown, encoding="utf-8"))  # μ, †: not the locale's
-    atomic_write(out.tex, lambda tmp: Path(tmp).write_text(latex(marked, title, notes), encoding="utf-8"))
-    atomic_write(out.breakdown, lambda tmp: breakdown.to_csv(tmp, index=False))
+    tied = tied_with_best(pd.read_csv(significance_path), best, alpha)
+    markdown = (render_markdown(mark_tied(table, tied), [*notes, *CI_NOTES], title)
+                + "".join(line + "\n" for line in render_tasks(breakdown)))
+    files = output_files(out, "table1")
+    printed = printed_table1(table, tied, title, [*notes, *CI_NOTES], Path(files.csv).name)
+    write_table(table, files, title, printed=printed, markdown_text=markdown)
+    write_data_table(breakdown, out.breakdown, out.breakdown_html, f"{title}: every type, dataset and attribute",
+                     [*CI_NOTES, "rows_ci_*: question rows resampled; images_ci_*: images resampled with all their "
+                      "questions; ci_low/high: the one bootstrap.resample picks; images_to_rows_width: how many "
+                      "times wider the image interval is"])
 
 
 with log_to(snakemake.log[0]):

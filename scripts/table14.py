@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 
 from mubench.analyses.phash import datasets_above, similarity_table
-from mubench.figures.export import write_table
-from mubench.figures.table14 import build_table14, read_reference
+from pathlib import Path
+
+from mubench.figures.export import output_files, write_table
+from mubench.figures.table14 import build_table14, printed_robustness, printed_summary, printed_table14, read_reference
 from mubench.logs import log_to
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.robustness import robustness_check
@@ -27,13 +29,17 @@ def run(hashes_path, prediction_paths, reference_path, models, settings, bootstr
     per_model, summary = robustness_check(predictions, excluded, {spec.name: spec.label for spec in models},
                                           BootstrapSettings(**bootstrap))
     threshold = f"perceptually similar = another image of the dataset within Hamming distance {settings['threshold']}"
-    write_table(table, out.table, out.table_md, out.table_tex, "Table 14 — images with a pHash near-duplicate",
-                [threshold, "paper_*: the paper's Table 14; the last two rows are weighted and macro averages"])
     dropped = f"re-scored without datasets above {settings['max_percent_similar']} % similar: {excluded or 'none'}"
-    write_table(per_model, out.robustness, out.robustness_md, out.robustness_tex,
-                "Table 14 robustness — Table 1 without near-duplicate datasets", [dropped])
-    write_table(summary, out.summary, out.summary_md, out.summary_tex,
-                "Table 14 robustness — summary per subset", [dropped])
+    for name, rows, title, notes, printed in [
+        ("table14", table, "Table 14 — images with a pHash near-duplicate",
+         [threshold, "paper_*: the paper's Table 14; the last two rows are weighted and macro averages"],
+         printed_table14),
+        ("robustness", per_model, "Table 14 robustness — Table 1 without near-duplicate datasets", [dropped],
+         printed_robustness),
+        ("summary", summary, "Table 14 robustness — summary per subset", [dropped], printed_summary),
+    ]:
+        files = output_files(out, name)
+        write_table(rows, files, title, notes, printed(rows, title, notes, Path(files.csv).name))
 
 
 with log_to(snakemake.log[0]):

@@ -134,6 +134,33 @@ class Browser:
                    if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"]
         return errors
 
+    def set_viewport(self, width: int, height: int = 900) -> None:
+        """Lay the page out for a window of ``width`` × ``height`` CSS pixels (a phone, a laptop, an iframe)."""
+        self.page("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+
+    def download(self, click_expression: str, folder: Path, timeout: float = 20.0) -> Path:
+        """Run ``click_expression`` (which starts a download) and return the file the browser saved in ``folder``."""
+        import time
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.call("Browser.setDownloadBehavior", behavior="allowAndName", downloadPath=str(folder),
+                  eventsEnabled=True)
+        self.evaluate(click_expression)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = [e["params"] for e in self.events if e.get("method") == "Browser.downloadProgress"
+                    and e["params"]["state"] in ("completed", "canceled")]
+            if done:
+                assert done[0]["state"] == "completed", done[0]
+                return folder / done[0]["guid"]
+            self.evaluate("new Promise((resolve) => setTimeout(resolve, 50))")  # lets pending events arrive
+        raise TimeoutError(f"no download finished within {timeout} s")
+
+    def download_name(self) -> str | None:
+        """The file name the page suggested for its last download."""
+        begun = [e["params"] for e in self.events if e.get("method") == "Browser.downloadWillBegin"]
+        return begun[-1]["suggestedFilename"] if begun else None
+
     def screenshot(self, path: Path) -> Path:
         data = self.page("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
         path.write_bytes(base64.b64decode(data))

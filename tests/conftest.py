@@ -161,6 +161,7 @@ def tiny_open_clip(name: str = "tiny", **entry):
 
 
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+DEMO_FIGURES = Path("paper_figures") / "demo"  # config.yaml's artefacts, under a workflow folder (rules/common.smk)
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "configs", "rules", "scripts", "schemas", "profiles", "report",
                   "paper_figures/reference", "paper_figures/published", "paper_figures/README.md"]
 

@@ -1,6 +1,6 @@
 """Print every output of the workflow that a rule flags with ``report(...)``, one path a line.
 
-    python tests/report_outputs.py WORKDIR     # the workflow copy whose Snakefile and config.yaml to read
+    python tests/report_outputs.py WORKDIR [CONFIGFILE…]   # the workflow copy whose Snakefile and config to read
 
 Builds the DAG of a forced full run through snakemake's API (as containers/bindings.py does; snakemake 9.27's
 Workflow internals, pinned in the lock) and reads each job's output flags, so a check of the HTML report follows
@@ -14,13 +14,14 @@ from pathlib import Path
 
 from snakemake.api import SnakemakeApi
 from snakemake.io import is_flagged
-from snakemake.settings.types import DAGSettings, OutputSettings, ResourceSettings
+from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
 
 
-def report_outputs(workdir: Path) -> list[str]:
+def report_outputs(workdir: Path, configfiles: list[Path]) -> list[str]:
     with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
         workflow_api = api.workflow(snakefile=workdir / "Snakefile", workdir=workdir,
-                                    resource_settings=ResourceSettings(cores=1))
+                                    resource_settings=ResourceSettings(cores=1),
+                                    config_settings=ConfigSettings(configfiles=configfiles))
         workflow_api.dag(DAGSettings(forceall=True))
         workflow = workflow_api._workflow
         workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
@@ -29,4 +30,6 @@ def report_outputs(workdir: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.stdout.write("".join(f"{path}\n" for path in report_outputs(Path(sys.argv[1]).resolve())))
+    workdir = Path(sys.argv[1]).resolve()
+    configs = [workdir / name for name in sys.argv[2:]]
+    sys.stdout.write("".join(f"{path}\n" for path in report_outputs(workdir, configs)))

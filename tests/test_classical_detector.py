@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_tiny_benchmark
+from conftest import DEMO_FIGURES, make_tiny_benchmark
 from PIL import Image
 
 from mubench.answering.detection import detect_benchmark, detection_models
@@ -128,7 +128,7 @@ def test_detection_pass_detects_each_image_once_with_provenance(tmp_path):
 
 @pytest.mark.workflow
 def test_demo_writes_table18_with_the_classical_detector(demo_run):
-    table = pd.read_csv(demo_run / "paper_figures" / "table18_grit.csv").set_index(["split", "dataset"])
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "table18_grit.csv").set_index(["split", "dataset"])
     assert set(table["model"]) == {"Threshold-CC"} and (table["n_unparsed"] == 0).all()
     assert table.loc[("easy", "demo_synthetic_eccentricity"), "grit"] > 90  # one rendered cell per image
     assert table.loc[("hard", "demo_nuclei_count"), "grit"] > 30  # crowded real nuclei: well above an empty answer

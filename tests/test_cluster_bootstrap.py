@@ -40,7 +40,7 @@ def test_clustered_ci_is_wider_when_answers_on_an_image_go_together():
     image_right = np.random.default_rng(0).random(400) < 0.5
     k, n = 5 * image_right.astype(int), np.full(400, 5)
     clustered = cluster_ci(k, n, seed=3)
-    rows = proportion_ci([k.sum()], [n.sum()], seeds=[3])
+    rows = proportion_ci([k.sum()], [n.sum()], seed=3)
     assert 1.9 < _width(clustered) / (rows[1][0] - rows[0][0]) < 2.6
 
 
@@ -49,7 +49,7 @@ def test_clustered_ci_equals_the_row_ci_in_expectation_when_answers_are_independ
     ratios = []
     for seed in range(40):
         k = rng.binomial(5, 0.4, 300)
-        rows = proportion_ci([k.sum()], [1500], seeds=[seed])
+        rows = proportion_ci([k.sum()], [1500], seed=seed)
         ratios.append(_width(cluster_ci(k, np.full(300, 5), seed=seed)) / (rows[1][0] - rows[0][0]))
     assert np.mean(ratios) == pytest.approx(1.0, abs=0.03)
 
@@ -58,7 +58,7 @@ def test_clustered_ci_equals_the_row_ci_in_expectation_when_answers_are_independ
 def test_one_question_per_image_gives_the_row_interval_within_monte_carlo_error(method):
     k = (np.random.default_rng(2).random(600) < 0.3).astype(int)
     clustered = cluster_ci(k, np.ones(600, int), seed=4, method=method)
-    rows = proportion_ci([k.sum()], [600], seeds=[4], method=method)
+    rows = proportion_ci([k.sum()], [600], seed=4, method=method)
     assert clustered == pytest.approx((rows[0][0], rows[1][0]), abs=0.006)
 
 

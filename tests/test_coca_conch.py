@@ -68,7 +68,7 @@ def conch_package(monkeypatch):
         raise AssertionError("the model was built without weights")
 
     package, api = types.ModuleType("conch"), types.ModuleType("conch.open_clip_custom")
-    api.create_model_from_pretrained = api.get_tokenizer = api.tokenize = unreachable
+    api.create_model_from_pretrained = api.get_tokenizer = unreachable
     monkeypatch.setitem(sys.modules, "conch", package)
     monkeypatch.setitem(sys.modules, "conch.open_clip_custom", api)
 
@@ -84,3 +84,25 @@ def test_conch_gated_weights_missing_offline_name_model_and_remedy(conch_package
 def test_conch_local_folder_without_checkpoint_is_named(conch_package, tmp_path):
     with pytest.raises(ModelLoadError, match="has no pytorch_model.bin"):
         load_model(conch_spec(model_id=str(tmp_path)))
+
+
+def test_conch_tokens_match_the_trained_layout_without_batch_encode_plus():
+    """transformers 5 has no ``batch_encode_plus`` (which the package's ``tokenize`` calls): the adapter's own
+    tokenization gives CONCH's layout — <start> words <end>, padded to 127, then one <pad> for the model's <cls>."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    from mubench.models.conch_family import CONTEXT_LENGTH, conch_tokens
+
+    vocab = {"<pad>": 0, "<start_of_text>": 1, "<end_of_text>": 2, "[UNK]": 3, "an": 4, "h&e": 5, "image": 6}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    core.post_processor = processors.TemplateProcessing(
+        single="<start_of_text> $A <end_of_text>", special_tokens=[("<start_of_text>", 1), ("<end_of_text>", 2)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<start_of_text>",
+                                        eos_token="<end_of_text>", pad_token="<pad>")
+
+    tokens = conch_tokens(tokenizer, ["an h&e image", "image " * 400])
+    assert tokens.shape == (2, CONTEXT_LENGTH)
+    assert tokens[0, :6].tolist() == [1, 4, 5, 6, 2, 0] and not tokens[0, 5:].any()
+    assert tokens[1, 0] == 1 and tokens[1, CONTEXT_LENGTH - 2] == 2 and tokens[1, -1] == 0  # truncated, then <pad>

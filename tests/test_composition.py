@@ -5,9 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from conftest import REPO, make_tiny_benchmark
+from figure_checks import keep_figures, off_canvas
 
 from mubench.benchmark.tables import Benchmark
+from mubench.figures import benchmark_figures
 from mubench.figures.benchmark_figures import plot_fig3, plot_fig6, sample_images
+from mubench.figures.style import NEUTRAL
 from mubench.figures.composition import (
     CLASSIFICATION_TASKS, DETECTION_TASKS, beside_paper, composition_tables, hierarchy_table, name_key,
 )
@@ -49,11 +52,11 @@ def test_composition_counts_images_by_attribute(tmp_path):
     assert set(tables) == {"table3", "table4", "table6", "table7", "table8", "table9", "table10", "table11"}
     summary = tables["table3"].set_index("aspect")["count"]
     assert (summary["Unique Images"], summary["Domains"], summary["Stains"], summary["Datasets"]) == (12, 2, 2, 1)
-    assert summary["Subdomains"] == 2  # "n/a" is not a subdomain
+    assert summary["Subdomains"] == 2  # "unknown" is not a subdomain
     assert (summary["Classification tasks"], summary["Segmentation and Object Detection tasks"]) == (2, 1)
     domains = tables["table6"].set_index(["level", "group"])["images"]
     assert (domains[("domain", "pathology")], domains[("domain", "biology")]) == (8, 4)
-    assert domains[("subdomain", "n/a")] == 1 and domains[("subdomain", "cell biology")] == 4
+    assert domains[("subdomain", "unknown")] == 1 and domains[("subdomain", "cell biology")] == 4
     assert tables["table7"].query("level == 'submodality' and group == 'confocal microscopy'")["parent"].item() == \
         "fluorescence microscopy"
     tasks = tables["table4"].set_index(["task_type", "task"])["images"]
@@ -86,6 +89,31 @@ def test_fig3_and_fig6_write_their_files_and_fig6_is_seeded(tmp_path):
     assert samples["image_id"].tolist() == sample_images(images, 3, 0)["image_id"].tolist()
     assert any(sample_images(images, 3, s)["image_id"].tolist() != samples["image_id"].tolist() for s in (1, 2, 3))
     assert len(sample_images(images, 50, 0)) == 12  # a dataset smaller than asked: all of it
+
+
+def test_fig3_gives_each_parent_its_own_colour_and_every_coloured_panel_a_key(tmp_path, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    _, images, questions, _ = _benchmark(tmp_path)
+    figures = keep_figures(monkeypatch, benchmark_figures)
+    data = plot_fig3(images, questions, tmp_path / "f3.png", tmp_path / "f3.pdf")
+    fig = figures[0]
+    assert off_canvas(fig) == []
+    used = {}  # colour → (panel, parent) it stands for
+    for ax, panel in zip(fig.axes, ["subdomain by domain", "submodality by modality", "stain"]):
+        rows = data[data["panel"] == panel].iloc[::-1]  # drawn bottom-up
+        colours = [to_hex(bar.get_facecolor()) for bar in ax.patches]
+        assert len(colours) == len(rows)
+        meaning = {}
+        for parent, colour in zip(rows["parent"], colours):
+            assert meaning.setdefault(colour, parent) == parent  # one colour, one parent
+            assert used.setdefault(colour, (panel, parent)) == (panel, parent)  # and never another panel's
+        key = ax.get_legend()
+        if panel == "stain":
+            assert key is None and set(colours) == {NEUTRAL.lower()}
+            continue
+        entries = {t.get_text(): to_hex(h.get_facecolor()) for t, h in zip(key.get_texts(), key.legend_handles)}
+        assert entries == {parent: colour for colour, parent in meaning.items()} and len(entries) == 2
 
 
 @pytest.mark.parametrize("name, paper", [("table3", "paper_table3_perception_summary"),

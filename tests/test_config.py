@@ -99,6 +99,8 @@ def test_schema_problems_come_first_and_short_with_the_detail_in_a_log(tmp_path)
          "models[0] '..', key 'name': '..' is not a name but a path ('.' is a folder itself, '..' its parent)"),
         (lambda c: c["benchmark"].update(name=".."), "benchmark, key 'name': '..' is not a name but a path"),
         (lambda c: c["benchmark"].update(name="."), "benchmark, key 'name': '.' is not a name but a path"),
+        (lambda c: c["benchmark"].update(name="reference"),
+         "benchmark, key 'name': 'reference' is taken: paper_figures/reference/ holds the published numbers"),
         (lambda c: c["merging"]["pairs"][0].update(name="..."), "merging.pairs[0] '...', key 'name': '...' is not a"),
         (lambda c: c["merging"]["train"]["models"][0].update(name=".."), "merging.train.models[0] '..', key 'name'"),
         (lambda c: c["models"][0].update(container="../../tmp/x"),
@@ -118,8 +120,9 @@ def test_schema_problems_come_first_and_short_with_the_detail_in_a_log(tmp_path)
     ],
     ids=["str-for-int", "float-for-int", "bool-for-int", "null-for-str", "list-for-object", "str-for-list",
          "str-for-int-in-model", "below-minimum", "above-maximum", "bad-pattern", "dots-model", "dots-benchmark",
-         "dot-benchmark", "dots-pair", "dots-trained", "path-container", "dots-container", "enum-typo", "enum-typo-2",
-         "empty-list", "duplicates", "short-array", "item-type", "deep-typo", "top-level-typo", "missing-key"],
+         "dot-benchmark", "reserved-benchmark", "dots-pair", "dots-trained", "path-container", "dots-container",
+         "enum-typo", "enum-typo-2", "empty-list", "duplicates", "short-array", "item-type", "deep-typo",
+         "top-level-typo", "missing-key"],
 )
 def test_malformed_values_get_one_short_line_naming_the_key(mutate, expected, tmp_path):
     with pytest.raises(ConfigError) as err:

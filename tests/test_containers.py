@@ -259,6 +259,17 @@ def test_build_order_puts_parents_first_and_names_a_loop(tmp_path):
         def2oci.build_order(["c"], tmp_path)
 
 
+def test_stacks_apart_from_the_demos_images_can_be_built_and_removed_alone(tmp_path):
+    """make test-containers builds, checks and removes these one stack at a time (disk): a stack is a base recipe
+    nothing needed starts from, with every image built on it; an image on a needed base stays with the demo's."""
+    assert def2oci.apart_from(["base", "openclip"]) == [["api"], ["legacy-remote-code"]]
+    for name, parent in {"root": "", "leaf": "root", "other": "", "on-other": "other", "on-root": "root"}.items():
+        write_def(tmp_path, name, f"Bootstrap: localimage\nFrom: containers/{parent}.sif\n" if parent
+                  else "Bootstrap: docker\nFrom: python:3.11\n")
+    assert def2oci.apart_from(["leaf"], tmp_path) == [["other", "on-other"]]
+    assert def2oci.apart_from([], tmp_path) == [["root", "leaf", "on-root"], ["other", "on-other"]]
+
+
 def test_short_names_are_qualified_as_docker_hub_resolves_them():
     assert def2oci.qualified("python:3.11") == "docker.io/library/python:3.11"
     assert def2oci.qualified("nvidia/cuda:12") == "docker.io/nvidia/cuda:12"

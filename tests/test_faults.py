@@ -55,7 +55,8 @@ from mubench.models.openai_api import image_data_url
 from mubench.models.spec import ModelSpec
 from mubench.redaction import redact
 
-from conftest import SNAKEMAKE, TINY_OPEN_CLIP, copy_workflow, make_tiny_benchmark, snakemake, tiny_open_clip_spec
+from conftest import (DEMO_FIGURES, SNAKEMAKE, TINY_OPEN_CLIP, copy_workflow, make_tiny_benchmark, snakemake,
+                      tiny_open_clip_spec)
 from fake_http import EndpointHandler, reply_slowly, serve
 from test_ubench import ROWS, SCHEMA, SHARD
 
@@ -78,8 +79,8 @@ LEAK_FORMS = [form for secret in SECRETS for form in (secret, *encodings(f"Beare
 SEARCHED = ("logs", "results", "paper_figures", ".snakemake")  # where a leaked secret could land
 TABLES = ("table1.csv", "table1.md", "table1.tex", "table1_breakdown.csv", "sensitivity.csv")
 # What the runs build: the tables these faults touch, not every figure of the report.
-TARGETS = ("paper_figures/table1.csv", "paper_figures/sensitivity.csv")
-MERGING_TARGETS = TARGETS + ("paper_figures/table19.csv",)
+TARGETS = ("paper_figures/demo/table1.csv", "paper_figures/demo/sensitivity.csv")
+MERGING_TARGETS = TARGETS + ("paper_figures/demo/table19.csv",)
 API_MODEL = "Echo-API"
 OPEN_CLIP = "OpenCLIP-tiny-untrained"
 MERGED = ("DemoCLIP", "DemoCLIP-path", "M-DemoCLIP-a0.5")
@@ -451,7 +452,7 @@ def test_unparseable_empty_long_and_unicode_answers_are_kept_and_counted(baselin
     unparseable = [r == "" or r.startswith(("Ответ", "I cannot")) for r in expected]
     assert (table["parsed_code"] < 0).tolist() == unparseable
     assert table.loc[table["parsed_code"] >= 0, "parsed_code"].eq(0).all()  # "A) …" and the long answer
-    sensitivity = pd.read_csv(baseline / "paper_figures" / "sensitivity.csv")
+    sensitivity = pd.read_csv(baseline / DEMO_FIGURES / "sensitivity.csv")
     code = sensitivity[(sensitivity["model"] == API_MODEL) & (sensitivity["factor"] == "matching_rule")
                        & (sensitivity["variant"] == "code")].iloc[0]
     assert code["n_unparseable"] == sum(unparseable) and code["n"] == len(table)
@@ -470,13 +471,13 @@ def test_kill_9_mid_prediction_resumes_only_the_unfinished_and_matches(killed, b
                                                                                                       API_MODEL)))
     assert "12 cached, 22 to ask" in job_log(workdir, API_MODEL)
     for name in TABLES:
-        assert (workdir / "paper_figures" / name).read_bytes() == (baseline / "paper_figures" / name).read_bytes()
+        assert (workdir / DEMO_FIGURES / name).read_bytes() == (baseline / DEMO_FIGURES / name).read_bytes()
     for model in ("Random", OPEN_CLIP, API_MODEL):
         assert predictions(workdir, model).read_bytes() == predictions(baseline, model).read_bytes(), model
 
 
 def _result_files(workdir: Path) -> dict[str, bytes]:
-    paths = [p for p in (workdir / "paper_figures").glob("*") if p.suffix in (".csv", ".md")]
+    paths = [p for p in (workdir / DEMO_FIGURES).glob("*") if p.suffix in (".csv", ".md")]
     paths += (workdir / "results" / "demo" / "predictions").rglob("*")  # and model.json
     paths += (workdir / "results" / "demo" / "merging").rglob("*.*")
     return {str(p.relative_to(workdir)): p.read_bytes() for p in paths if p.is_file()}

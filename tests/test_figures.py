@@ -4,16 +4,19 @@ CIs of the score table, picks the right models, and Table 20 follows the images'
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, bootstrap_settings, scores_table, with_merging_defaults
+from figure_checks import colliding, extent, inside, keep_figures, off_canvas, overlap
 
 from mubench.analyses.merging.plan import merge_plan
-from mubench.figures import merging, perception, style
-from mubench.figures.export import latex, markdown, write_table
+from mubench.figures import linear_probe, merging, perception, style
+from mubench.figures.export import TableFiles, markdown, write_table
 from mubench.figures.style import paper_style, save_figure
 from mubench.figures.table1 import read_reference
 from mubench.figures.table20 import build_table20
@@ -148,14 +151,18 @@ def drawn_whiskers(monkeypatch):
                             if np.isfinite([low, high]).all():
                                 whiskers.append((round(low, 4), round(high, 4)))
         save_figure(fig, png, pdf)
+        FigureCanvasAgg(fig).draw()
+        assert off_canvas(fig) == []  # every title, label and key on the canvas
 
     monkeypatch.setattr(perception, "save_figure", keep)
     return whiskers
 
 
 def _assert_whiskers_are_the_cis(whiskers, data):
+    """Each drawn whisker spans its CI, cut at the possible range 0–100 %."""
     drawn = data.dropna(subset=["accuracy"])
-    assert sorted(whiskers) == sorted(zip(drawn["ci_low"].round(4), drawn["ci_high"].round(4))) and whiskers
+    low, high = (drawn[c].clip(0, 100).round(4) for c in ("ci_low", "ci_high"))
+    assert sorted(whiskers) == sorted(zip(low, high)) and whiskers
 
 
 def test_fig4_draws_each_groups_best_model_with_cis_for_all_and_pathology(scores, tmp_path, drawn_whiskers):
@@ -259,16 +266,18 @@ def test_note_figure_says_why(tmp_path, monkeypatch):
     assert (tmp_path / "n.png").stat().st_size > 1000 and (tmp_path / "n.pdf").stat().st_size > 1000
 
 
-def test_tables_are_written_as_csv_markdown_and_latex(tmp_path):
+def test_tables_are_written_as_csv_markdown_latex_and_html(tmp_path):
     table = pd.DataFrame({"model": ["H&E_net", "b|c"], "accuracy": [12.345, np.nan], "n": [3, 4]})
-    write_table(table, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex", "Table 9 — 50% & more", ["a note"])
-    assert pd.read_csv(tmp_path / "t.csv").shape == (2, 3)
-    md = (tmp_path / "t.md").read_text()
+    files = TableFiles(*(str(tmp_path / f"t.{ext}") for ext in ("csv", "md", "tex", "html")))
+    write_table(table, files, "Table 9 — 50% & more", ["a note"])
+    assert pd.read_csv(files.csv).shape == (2, 3)
+    md = Path(files.md).read_text()
     assert "| H&E_net | 12.35 | 3 |" in md and "b\\|c" in md and "- a note" in md
-    tex = (tmp_path / "t.tex").read_text()
-    assert r"H\&E\_net & 12.35 & 3 \\" in tex and r"\caption{Table 9 — 50\% \& more}" in tex
-    assert "\\toprule" in tex and "% a note" in tex
-    assert markdown(table.iloc[:0], "empty").endswith("(no rows)\n") and "\\begin{tabular}" in latex(table, "t")
+    tex = Path(files.tex).read_text()
+    assert r"H\&E\_net & 12.35 & 3 \\" in tex and r"\caption[50\% \& more]" in tex
+    assert "\\toprule" in tex and "a note" in tex and r"b\textbar{}c & -- & 4" in tex
+    assert "<td class=\"l\">H&amp;E_net</td>" in Path(files.html).read_text()
+    assert markdown(table.iloc[:0], "empty").endswith("(no rows)\n")
 
 
 MERGE_CONFIG = {
@@ -325,6 +334,12 @@ def test_fig5_draws_ours_and_the_papers_points_with_cis_and_labels_inside(tmp_pa
     merging.plot_fig5(points, ["coarse", "fine"], "test", tmp_path / "f.png", tmp_path / "f.pdf")
     labels = {t.get_text() for ax in drawn["fig"].axes for t in ax.texts}
     assert {"OpenCLIP", "PLIP", "M-PLIP (α=0.5)", "CLIP", "paper: M-PLIP"} <= labels
+    hollow = [line for ax in drawn["fig"].axes for line in ax.lines if line.get_markerfacecolor() == "none"
+              and len(line.get_xdata()) == 1]  # one per published point, at the published values
+    published = points[points["source"] == "paper"]
+    assert sorted((float(line.get_xdata()[0]), float(line.get_ydata()[0])) for line in hollow) == sorted(
+        zip(published["x"], published["y"])) and len(hollow) == 6
+    assert "paper (x: Table 20, y: Table 1/19)" in [t.get_text() for t in drawn["fig"].legends[0].get_texts()]
     assert (tmp_path / "f.png").stat().st_size > 5000
 
 
@@ -390,3 +405,163 @@ def test_table19_is_table1_with_pair_alpha_and_slice_accuracies_counted_by_hand(
     assert plip["paper_pathology_accuracy"] == published.loc[("fine", "PLIP"), "accuracy"]
     assert plip["paper_accuracy"] == read_reference(REFERENCE / "paper_table1.csv").set_index(
         ["subset", "model"]).loc[("fine", "PLIP"), "accuracy"]
+
+
+# Drawn figure elements: titles on the canvas, labels apart, keys off the data, zero bars visible, readable colours.
+
+def _probe_table() -> pd.DataFrame:
+    return pd.DataFrame({"status": "ok", "subset": ["coarse", "fine"], "task": ["modality", "demo_histology_stain"],
+                         "macro_f1": [41.0, 63.0], "macro_f1_ci_low": [35.0, 55.0], "macro_f1_ci_high": [47.0, 70.0],
+                         "dummy_macro_f1": [20.0, 25.0], "paper_macro_f1": [np.nan, 71.0]})
+
+
+def test_fig8_wraps_a_long_title_instead_of_cutting_it(tmp_path, monkeypatch):
+    figures = keep_figures(monkeypatch, linear_probe)
+    title = ("Linear probe on the embedded demo benchmark; features: ViT-S/14 UNTRAINED (random init seed 0; not "
+             "DINOv2 weights)")
+    linear_probe.plot_fig8(_probe_table(), tmp_path / "f.png", tmp_path / "f.pdf", title)
+    fig = figures[0]
+    drawn = fig.axes[0].title.get_text()
+    assert "\n" in drawn and drawn.replace("\n", " ") == title  # every word kept, over two lines
+    assert off_canvas(fig) == []  # the PDF is the same figure at another resolution
+    assert (tmp_path / "f.pdf").read_bytes().startswith(b"%PDF")
+
+
+def _fig5_points() -> pd.DataFrame:
+    """A crowded fine panel: six models and a pair within half a point of each other, one CI past 100 %."""
+    rows = []
+    for subset, centre in (("coarse", 40.0), ("fine", 50.0)):
+        for i, name in enumerate(["CLIP", "OpenCLIP", "PLIP", "QuiltNet", "BiomedCLIP", "CONCH"]):
+            x, y = centre + 0.1 * i, centre - 0.08 * i
+            rows.append(dict(source="ours", subset=subset, pair="", role="model", model=name, label=name, x=x,
+                             x_low=x - 5, x_high=x + 5, y=y, y_low=y - 4, y_high=y + 4))
+        for role, name, dx in (("base", "Base", 0.0), ("tuned", "Tuned", 0.2), ("merged", "M-Pair (α=0.5)", 0.1)):
+            x = centre + dx if subset == "fine" else 97.0 + dx
+            rows.append(dict(source="ours", subset=subset, pair="M-Pair", role=role, model=name, label=name, x=x,
+                             x_low=x - 3, x_high=x + 6, y=centre, y_low=centre - 3, y_high=centre + 3))
+    return pd.DataFrame(rows, columns=merging.FIG5_COLUMNS)
+
+
+def test_fig5_labels_never_overlap_and_nothing_is_drawn_past_100(tmp_path, monkeypatch):
+    figures = keep_figures(monkeypatch, merging)
+    merging.plot_fig5(_fig5_points(), ["coarse", "fine"], "test", tmp_path / "f.png", tmp_path / "f.pdf")
+    fig = figures[0]
+    assert off_canvas(fig) == []
+    for ax in fig.axes:
+        labels = [t for t in ax.texts if t.get_text()]
+        assert len(labels) == 9 and colliding(labels) == []
+        frame = ax.get_window_extent()
+        assert all(inside(extent(t), frame) for t in labels)
+        assert 0 <= ax.get_xlim()[0] and ax.get_xlim()[1] <= 100 and ax.get_ylim()[1] <= 100
+        for whisker in _whisker_segments(ax):
+            assert np.all((whisker >= 0) & (whisker <= 100)), whisker
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["base", "tuned", "merged", "other models"]
+
+
+def _whisker_segments(ax) -> list[np.ndarray]:
+    from matplotlib.container import ErrorbarContainer
+
+    return [np.asarray(segment) for container in ax.containers if isinstance(container, ErrorbarContainer)
+            for collection in container.lines[2] for segment in collection.get_segments()]
+
+
+def test_alpha_curve_key_sits_under_the_panels_and_bands_stay_in_range(tmp_path, monkeypatch):
+    from mubench.scoring.slices import ALL, HE, NON_PATHOLOGY, PATHOLOGY
+
+    rows = [dict(pair="M-Pair", alpha=a, model=f"M-Pair-a{a}", subset=subset, slice=name, n=40, accuracy=acc,
+                 ci_low=acc - 8, ci_high=acc + 8)
+            for subset in ("coarse", "fine") for a in (0.0, 0.5, 1.0)
+            for name, acc in ((PATHOLOGY, 96.0 - 20 * a), (NON_PATHOLOGY, 40 + 10 * a), (ALL, 60.0), (HE, 90.0))]
+    figures = keep_figures(monkeypatch, merging)
+    merging.plot_alpha_curve(pd.DataFrame(rows), ["coarse", "fine"], "test", tmp_path / "c.png", tmp_path / "c.pdf")
+    fig = figures[0]
+    assert off_canvas(fig) == [] and len(fig.legends) == 1
+    key = fig.legends[0].get_window_extent()
+    assert len(fig.legends[0].get_texts()) == 3  # one entry per pair and slice, not one per panel
+    for ax in fig.axes:
+        assert ax.get_legend() is None and not overlap(key, ax.get_window_extent())
+        for band in ax.collections:
+            y = np.concatenate([path.vertices[:, 1] for path in band.get_paths()])
+            assert y.min() >= 0 and y.max() <= 100
+
+
+def _contrast(a, b) -> float:
+    """WCAG contrast ratio of two colours."""
+    from matplotlib.colors import to_rgb
+
+    def luminance(colour):
+        c = np.asarray(to_rgb(colour))
+        return float(np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4) @ [0.2126, 0.7152, 0.0722])
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _saturation(colour) -> float:
+    from matplotlib.colors import rgb_to_hsv, to_rgb
+
+    return float(rgb_to_hsv(to_rgb(colour))[1])
+
+
+def test_significance_matrix_colours_only_significant_differences_and_every_value_reads():
+    from mubench.figures.statistics import significance_matrix
+
+    significance = pd.DataFrame([
+        dict(subset="coarse", model_a="A", model_b="B", diff=0.075, p_holm=0.20),  # large, not significant
+        dict(subset="coarse", model_a="A", model_b="C", diff=0.047, p_holm=0.01),  # smaller, significant
+        dict(subset="coarse", model_a="B", model_b="C", diff=-0.028, p_holm=0.60),
+        dict(subset="coarse", model_a="A", model_b="D", diff=0.31, p_holm=0.0001)])
+    fig = significance_matrix(significance, ["coarse"], alpha=0.05)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    cells = np.asarray(ax.images[0].get_array())
+    seen = {}
+    for text in ax.texts:
+        column, row = (int(round(v)) for v in text.get_position())
+        background = cells[row, column][:3]
+        assert _contrast(text.get_color(), background) >= 4.5, text.get_text()
+        seen[text.get_text()] = (text.get_fontweight() == "bold", _saturation(background))
+    assert set(seen) == {"+7.5", "-7.5", "+4.7", "-4.7", "-2.8", "+2.8", "+31.0", "-31.0"}
+    for value, (significant, saturation) in seen.items():
+        assert significant is (value.strip("+-") in ("4.7", "31.0"))
+        assert (saturation > 0.05) is significant, value  # a non-significant cell is neutral grey
+    assert seen["+4.7"][1] > seen["+7.5"][1]
+    assert colliding([fig._suptitle, *(a.title for a in fig.axes if a.get_title())]) == [] and off_canvas(fig) == []
+    plt.close(fig)
+
+
+def test_fig12_marks_a_zero_percent_bar_so_it_does_not_read_as_missing(tmp_path, monkeypatch):
+    images = synthetic_images()
+    predictions = synthetic_predictions(images)
+    predictions.loc[(predictions["model"] == "CLIP") & (predictions["question_type"] == "stain"), "correct"] = False
+    scores = scores_table(with_attributes(predictions, images), bootstrap=bootstrap_settings(n_resamples=99))
+    figures = keep_figures(monkeypatch, perception)
+    data = perception.plot_fig12(scores, MODELS, tmp_path / "f.png", tmp_path / "f.pdf")
+    assert data.loc[data["accuracy"] == 0, ["panel", "model"]].values.tolist() == [["stain", "CLIP"]]
+    fig = figures[0]
+    assert off_canvas(fig) == []
+    for ax in fig.axes[:5]:
+        stubs = [line for line in ax.lines if line.get_gid() == "zero-stub"]
+        zeros = [t for t in ax.texts if t.get_gid() == "zero-label"]
+        if not ax.get_title().startswith("stain"):
+            assert stubs == [] and zeros == []
+            continue
+        y = dict(zip([t.get_text() for t in fig.axes[0].get_yticklabels()], ax.get_yticks()))["CLIP"]  # shared
+        (stub,), (zero,) = stubs, zeros
+        assert list(stub.get_xdata()) == [0, 0] and sorted(stub.get_ydata()) == pytest.approx([y - 0.375, y + 0.375])
+        assert stub.get_linewidth() >= 1 and stub.get_color() == style.group_colour("general_contrastive")
+        assert zero.get_text() == "0" and zero.xy == (0.0, y)
+
+
+def test_fig11_radial_tick_labels_sit_between_spokes(scores, tmp_path, monkeypatch):
+    figures = keep_figures(monkeypatch, perception)
+    perception.plot_fig11(scores, MODELS, 3, tmp_path / "f.png", tmp_path / "f.pdf")
+    ax = figures[0].axes[0]
+    labels = [t for t in ax.get_yticklabels() if t.get_text()]
+    assert [t.get_text() for t in labels] == ["20", "40", "60", "80", "100"]
+    for theta in ax.get_xticks():
+        spoke = ax.transData.transform([(theta, r) for r in np.linspace(0, 100, 400)])
+        for label in labels:
+            box = extent(label)
+            assert not any(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1 for x, y in spoke), (theta, label)
+    assert off_canvas(figures[0]) == []

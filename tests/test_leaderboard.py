@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 from browser import Browser, chromium  # noqa: F401  (session fixture)
-from conftest import REPO, bootstrap_settings, config_section, copy_workflow, scores_table, snakemake
+from conftest import DEMO_FIGURES, REPO, bootstrap_settings, config_section, copy_workflow, scores_table, snakemake
 from PIL import Image
 
 from mubench.config import check_config
@@ -24,7 +24,7 @@ from mubench.figures.leaderboard import (
     published_only,
     render_page,
     significance_marks,
-    wrong_answers,
+    sampled_answers,
 )
 from mubench.figures.published import for_benchmark
 from mubench.figures.table1 import read_reference
@@ -97,7 +97,7 @@ SENSITIVITY = pd.DataFrame([
     ("CLIP", "coarse", "caption_set", "<type>_1", False, 100, 47, None, 47.5, 40.0, 7.5, 7.5),
     *[("GPT-4o", "fine", "matching_rule", rule, rule == "mubench_letter", 50, n, 0, 2 * n, 60.0, 2 * n - 60.0, 4.0)
       for rule, n in (("mubench_letter", 30), ("exact", 28), ("option_text", 30))],
-], columns=SENSITIVITY_COLUMNS)
+], columns=[c for c in SENSITIVITY_COLUMNS if c != "n_bad_microvqa_scorer"])  # that one: MicroVQA runs only
 
 
 def paper_data(results, significance=None, **settings) -> dict:
@@ -129,7 +129,7 @@ def test_published_rows_of_models_not_run_here_are_listed_to_rank_against(paper_
     assert rows["o1"]["cells"] == {"cognition": {"paper": 52.8, "paper_ci": pytest.approx(float("nan"), nan_ok=True)}}
     assert rows["o1"]["kind"] == "Reasoning"
     data = paper_data(paper_results)
-    assert data["published_shown"] is True  # the synthetic results stand for a uBench run
+    assert data["published_comparable"] is True and data["published_benchmark"] == "μ-Bench"  # a uBench run
     assert data["published"][0]["cells"]["coarse"]["paper_ci"] is not None
     clip = next(m for m in data["models"] if m["name"] == "CLIP")["cells"]
     assert clip["coarse"]["sensitivity"] == {"factor": "caption_set", "spread": 7.5,
@@ -158,30 +158,36 @@ def test_significance_marks_follow_holm_p_against_the_best(paper_results):
     assert without["tied"].isna().all() and without["best"].sum() == 3
 
 
-def test_wrong_answers_are_counted_then_sampled_the_same_way_for_every_model(paper_results):
-    settings = leaderboard_settings(max_wrong_per_dataset=5, seed=3)
+def test_answers_are_counted_then_sampled_the_same_way_for_every_model(paper_results):
+    settings = leaderboard_settings(max_wrong_per_dataset=5, max_correct_per_dataset=3, seed=3)
     predictions = paper_results["predictions"]
-    counts, shown = wrong_answers(predictions, paper_results["questions"], settings)
-    expected = (~predictions["correct"]).groupby([predictions["model"], predictions["dataset"]]).sum()
-    assert counts.set_index(["model", "dataset"])["n_wrong"].equals(expected.astype(counts["n_wrong"].dtype))
-    assert shown.groupby(["model", "dataset"]).size().max() == 5 and not shown.duplicated(["model", "question_id"]).any()
-    wrong = predictions.loc[~predictions["correct"], ["model", "question_id"]]
-    assert set(zip(shown["model"], shown["question_id"])) <= set(zip(wrong["model"], wrong["question_id"]))
-    clip_alone = wrong_answers(predictions[predictions["model"] == "CLIP"], paper_results["questions"], settings)[1]
+    counts, shown = sampled_answers(predictions, settings)
+    keys = ["model", "subset", "question_type", "dataset"]
+    expected = (~predictions["correct"]).groupby([predictions[k] for k in keys]).sum()
+    assert counts.set_index(keys)["n_wrong"].equals(expected.astype(counts["n_wrong"].dtype))
+    assert counts["n_answered"].sum() == len(predictions)
+    per_group = shown.groupby(["model", "dataset", "correct"]).size()
+    assert per_group.xs(False, level="correct").max() == 5 and per_group.xs(True, level="correct").max() == 3
+    assert not shown.duplicated(["model", "question_id"]).any()
+    truth = predictions.set_index(["model", "question_id"])["correct"]
+    assert (truth.loc[list(zip(shown["model"], shown["question_id"]))].to_numpy() == shown["correct"]).all()
+    clip_alone = sampled_answers(predictions[predictions["model"] == "CLIP"], settings)[1]
     assert clip_alone["question_id"].tolist() == shown.loc[shown["model"] == "CLIP", "question_id"].tolist()
 
 
 def test_page_caps_thumbnails_embeds_each_image_once_and_is_deterministic(paper_results):
     data = paper_data(paper_results, max_thumbnails=40)
     assert len(data["images"]) == 40 and data["caps"]["thumbnails_embedded"] == 40
-    items = [item for model in data["wrong"].values() for d in model.values() for item in d["items"]]
-    assert {item["image"] for item in items} - {None} == set(data["images"])
-    assert sum(item["image"] is None for item in items) > 0  # beyond the cap: shown without a thumbnail
+    asked = data["questions"].values()
+    assert {q["image"] for q in asked} - {None} == set(data["images"])
+    assert sum(q["image"] is None for q in asked) > 0  # beyond the cap: shown without a thumbnail
     assert "md5-ds_00_001" not in data["images"]  # same content as ds_00_000: embedded once, under one key
+    answered = {a["question_id"] for answers in data["answers"].values() for a in answers}
+    assert answered == set(data["questions"])  # each shown question's text stored once
     jpeg = Image.open(io.BytesIO(base64.b64decode(next(iter(data["images"].values())).split(",", 1)[1])))
     assert jpeg.format == "JPEG" and max(jpeg.size) == 96
-    gpt = data["wrong"]["GPT-4o"]["ds_00"]["items"][0]
-    assert gpt["response"].endswith("reply of GPT-4o") and data["wrong"]["CLIP"]["ds_00"]["items"][0]["response"] is None
+    assert data["answers"]["GPT-4o"][0]["response"].endswith("reply of GPT-4o")
+    assert data["answers"]["CLIP"][0]["response"] is None
     assert render_page(data) == render_page(paper_data(paper_results, max_thumbnails=40))
 
 
@@ -189,8 +195,9 @@ def test_paper_scale_page_stays_within_the_readme_budget(paper_results):
     """README: with the default caps a uBench-scale page stays under 8 MB, even if every thumbnail were used."""
     data = paper_data(paper_results)
     page = render_page(data).encode()
-    n_items = sum(len(d["items"]) for model in data["wrong"].values() for d in model.values())
-    assert n_items == 16 * N_DATASETS * PAPER["leaderboard"]["max_wrong_per_dataset"]
+    n_items = sum(len(answers) for answers in data["answers"].values())
+    caps = PAPER["leaderboard"]
+    assert n_items == 16 * N_DATASETS * (caps["max_wrong_per_dataset"] + caps["max_correct_per_dataset"])
     unused = PAPER["leaderboard"]["max_thumbnails"] - len(data["images"])
     assert unused >= 0
     assert len(page) + unused * max(map(len, data["images"].values())) < 8_000_000, len(page)
@@ -232,6 +239,15 @@ def rows(browser) -> list[str]:
 
 def published_rows(browser) -> list[str]:
     return browser.evaluate("[...document.querySelectorAll('#board tbody tr.published')].map((r) => r.dataset.published)")
+
+
+def answer_filters(browser) -> dict:
+    return browser.evaluate("Object.fromEntries([...document.querySelectorAll('#answer-filters select')].map("
+                            "(s) => [s.dataset.filter, s.value]))")
+
+
+def answer_ids(browser) -> list[str]:
+    return browser.evaluate("[...document.querySelectorAll('#answers-list > li')].map((li) => li.dataset.question)")
 
 
 def click(browser, selector: str) -> None:
@@ -299,7 +315,7 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     choose(browser, "#group-filter", "")
     click(browser, '#subset-filter input[data-subset="coarse"]')
     assert browser.evaluate("document.querySelectorAll('#board td[data-subset=coarse]').length") == 0
-    assert browser.evaluate("document.querySelectorAll('#board td[data-subset=fine]').length") == 16
+    assert browser.evaluate("document.querySelectorAll('#board tr[data-model] td[data-subset=fine]').length") == 16
 
     box = browser.evaluate("(() => { const r = document.querySelector('tr[data-model=\"PLIP\"]')"
                            ".getBoundingClientRect(); return [r.left + 200, r.top + 8]; })()")
@@ -309,30 +325,168 @@ def test_page_in_headless_chromium(page_file, browser, tmp_path):
     assert "vinid/plip" in tip and "v-parser" in tip and "0.1.0+gtest" in tip
     assert plip["provenance"]["coarse"]["model_revision"] in tip
 
-    click(browser, 'button.model-link[data-model="GPT-4o"]')
-    assert browser.evaluate("document.getElementById('wrong-model').value") == "GPT-4o"
-    dataset = browser.evaluate("document.getElementById('wrong-dataset').value")
-    entry = data["wrong"]["GPT-4o"][dataset]
-    assert entry["wrong"] == max(d["wrong"] for d in data["wrong"]["GPT-4o"].values())
-    shown = browser.evaluate("""[...document.querySelectorAll('#wrong-list > li')].map((li) => ({
-        id: li.dataset.question, img: (li.querySelector('img') || {}).src || null,
+    click(browser, 'button.model-link[data-model="GPT-4o"]')  # the questions it got wrong, every subset
+    assert answer_filters(browser) == {"model": "GPT-4o", "subset": "", "question_type": "", "dataset": "",
+                                       "outcome": "wrong"}
+    mine = data["answers"]["GPT-4o"]
+    wrong = [a for a in mine if not a["correct"]]
+    shown = browser.evaluate("""[...document.querySelectorAll('#answers-list > li')].map((li) => ({
+        id: li.dataset.question, correct: li.dataset.correct, img: (li.querySelector('img') || {}).src || null,
         gold: li.querySelector('li.gold').textContent, chosen: li.querySelector('li.chosen').textContent,
         reply: (li.querySelector('.reply') || {}).textContent }))""")
-    assert [s["id"] for s in shown] == [item["question_id"] for item in entry["items"]] and len(shown) == 12
-    for item, seen in zip(entry["items"], shown):
-        assert (seen["gold"], seen["chosen"]) == (item["options"][item["answer"]], item["options"][item["prediction"]])
+    assert [s["id"] for s in shown] == [a["question_id"] for a in wrong][:48] and len(shown) == 48  # one page
+    for answer, seen in zip(wrong, shown):
+        item = data["questions"][answer["question_id"]]
+        assert seen["correct"] == "false"
+        options = item["options"]
+        assert (seen["gold"], seen["chosen"]) == (options[item["answer"]], options[answer["prediction"]])
         assert seen["img"] == (data["images"][item["image"]] if item["image"] else None)
-        assert seen["reply"] == f"reply: {item['response']}"
-    assert "showing 12 (capped" in browser.evaluate("document.getElementById('wrong-summary').textContent")
+        assert seen["reply"] == f"reply: {answer['response']}"
+    click(browser, "#answers-more")
+    assert len(answer_ids(browser)) == min(96, len(wrong))
+    summary = browser.evaluate("document.getElementById('answers-summary').textContent")
+    assert f"of the {len(wrong):,} sampled wrong answers" in summary
 
-    choose(browser, "#wrong-dataset", "ds_03")  # question texts hold markup: shown as text, never run
-    assert INJECTION in browser.evaluate("document.querySelector('#wrong-list .question').textContent")
+    # a click on an accuracy cell: that model's answers (right and wrong) to that subset's questions
+    click(browser, 'tr[data-model="CLIP"] td[data-subset="fine"]')
+    assert answer_filters(browser) == {"model": "CLIP", "subset": "fine", "question_type": "", "dataset": "",
+                                       "outcome": ""}
+    fine = [a for a in data["answers"]["CLIP"] if data["questions"][a["question_id"]]["subset"] == "fine"]
+    assert answer_ids(browser) == [a["question_id"] for a in fine][:48]
+    outcomes = browser.evaluate("[...document.querySelectorAll('#answers-list > li')].map((li) => li.dataset.correct)")
+    assert {"true", "false"} == set(outcomes)
+    right = browser.evaluate("document.querySelector('#answers-list > li[data-correct=true] li.gold.chosen')"
+                             ".textContent")
+    assert right  # a correct answer: the model's choice is the gold option
+    cell = data["models"][[m["name"] for m in data["models"]].index("CLIP")]["cells"]["fine"]
+    answered = sum(c["n_answered"] for c in data["counts"] if c["model"] == "CLIP" and c["subset"] == "fine")
+    assert answered == cell["n"] and f"CLIP: {answered:,} questions in this selection" in browser.evaluate(
+        "document.getElementById('answers-summary').textContent")
+    choose(browser, "#answers-outcome", "correct")
+    assert answer_ids(browser) == [a["question_id"] for a in fine if a["correct"]][:48]
+    choose(browser, "#answers-subset", "coarse")  # by subset, then question type and dataset
+    choose(browser, "#answers-question-type", "stain")
+    choose(browser, "#answers-dataset", "ds_05")
+    expected = [a["question_id"] for a in data["answers"]["CLIP"] if a["correct"]
+                and data["questions"][a["question_id"]]["question_type"] == "stain"
+                and data["questions"][a["question_id"]]["dataset"] == "ds_05"]
+    assert answer_ids(browser) == expected and expected
+    assert browser.evaluate("[...document.querySelectorAll('#answers-question-type option')].map((o) => o.value)") == [
+        "", "modality", "stain"]
+
+    choose(browser, "#answers-outcome", "")
+    choose(browser, "#answers-subset", "")
+    choose(browser, "#answers-question-type", "")
+    choose(browser, "#answers-dataset", "ds_03")  # question texts hold markup: shown as text, never run
+    assert INJECTION in browser.evaluate("document.querySelector('#answers-list .question').textContent")
     assert browser.evaluate("document.title") == "μ-Bench leaderboard"
 
     shot = browser.screenshot(tmp_path / "leaderboard.png")
     assert min(Image.open(shot).size) > 500
     assert browser.console_errors() == []
     assert [u for u in browser.requests() if not u.startswith(("file:", "data:"))] == []
+
+
+# Every header cell of the board, brought into view as a reader scrolls the board's box: where it lands, where the
+# sticky rank and model columns end, and the box's edges; plus whether the page itself is wider than the window.
+FIT_SCRIPT = """(() => {
+  const box = document.getElementById('board-scroll'), frame = box.getBoundingClientRect();
+  const sticky = [...document.querySelectorAll('#board tr.columns th.sticky')];
+  const stickyRight = () => Math.max(...sticky.map((th) => th.getBoundingClientRect().right));
+  const cells = [...document.querySelectorAll('#board tr.columns th')].map((th) => {
+    box.scrollLeft = th.classList.contains('sticky') ? 0 : th.offsetLeft - (stickyRight() - frame.left);
+    const r = th.getBoundingClientRect();
+    return { text: th.textContent, left: r.left, right: r.right, stickyRight: stickyRight(),
+             sticky: th.classList.contains('sticky') };
+  });
+  box.scrollLeft = box.scrollWidth;
+  const model = document.querySelector('#board tbody tr[data-model] td.model').getBoundingClientRect();
+  box.scrollLeft = 0;
+  return { page: document.documentElement.scrollWidth, window: window.innerWidth, boxLeft: frame.left,
+           boxRight: frame.right, scrolls: box.scrollWidth > box.clientWidth, cells, modelLeft: model.left,
+           modelRight: model.right };
+})()"""
+
+
+@pytest.mark.parametrize("width", [800, 1280])
+def test_board_fits_the_window_and_every_column_can_be_seen(page_file, browser, width):
+    """Narrow windows (and the report's iframe) scroll the board inside its box with rank and model kept in view;
+    the page itself never gets wider than the window. At 1280 px every column is visible without scrolling."""
+    browser.set_viewport(width)
+    browser.open(page_file[0].as_uri())
+    fit = browser.evaluate(FIT_SCRIPT)
+    assert fit["page"] <= fit["window"] == width and fit["boxRight"] <= width
+    assert len(fit["cells"]) == 3 + 2 * 3  # rank, model, family; ours and paper per subset
+    for cell in fit["cells"]:
+        assert fit["boxLeft"] - 1 <= cell["left"] and cell["right"] <= fit["boxRight"] + 1, cell
+        if not cell["sticky"]:
+            assert cell["left"] >= cell["stickyRight"] - 1, cell  # not hidden under the sticky columns
+    assert fit["boxLeft"] - 1 <= fit["modelLeft"] and fit["modelRight"] <= fit["boxRight"]  # stays in view
+    assert fit["scrolls"] is (width < 1200)
+    list_right = browser.evaluate("Math.max(...[...document.querySelectorAll('#answers-list > li, #answer-filters "
+                                  "select')].map((e) => e.getBoundingClientRect().right))")
+    assert list_right <= width
+    assert browser.console_errors() == []
+
+
+def test_csv_download_is_the_board_as_shown(page_file, browser, tmp_path):
+    path, data, _ = page_file
+    browser.open(path.as_uri())
+    click(browser, '#subset-filter input[data-subset="cognition"]')
+    click(browser, 'th[data-sort="acc:fine"] button')
+    click(browser, 'th[data-sort="acc:fine"] button')  # ascending
+    choose(browser, "#group-filter", "")
+    shown = browser.evaluate("[...document.querySelectorAll('#board tbody tr[data-model], #board tbody "
+                             "tr[data-published]')].map((r) => r.dataset.model || r.dataset.published)")
+    saved = browser.download("document.getElementById('download-csv').click()", tmp_path / "downloads")
+    assert browser.download_name() == "leaderboard_ubench.csv"
+    table = pd.read_csv(saved)
+    label = {m["name"]: m["label"] for m in data["models"]}
+    assert table["model"].tolist() == [label.get(n, n) for n in shown] and len(shown) == 18
+    assert table["rank"].tolist() == list(range(1, 19))  # one benchmark: published rows ranked with ours
+    assert [c for c in table.columns if c.startswith("cognition")] == []
+    assert {"coarse_accuracy", "fine_ci_low", "fine_paper", "fine_delta"} <= set(table.columns)
+    plip = table.set_index("model").loc["PLIP"]
+    cell = next(m for m in data["models"] if m["name"] == "PLIP")["cells"]["fine"]
+    assert (plip["fine_accuracy"], plip["fine_ci_high"], plip["fine_n"]) == (cell["accuracy"], cell["ci_high"],
+                                                                              cell["n"])
+    assert plip["fine_delta"] == pytest.approx(cell["accuracy"] - cell["paper"], abs=1e-4)
+    assert plip["source"] == "run here" and pd.isna(table.set_index("model").loc["M-PLIP", "coarse_accuracy"])
+    assert table["fine_accuracy"].fillna(table["fine_paper"]).is_monotonic_increasing
+    assert [u for u in browser.requests() if not u.startswith(("file:", "data:"))] == []
+
+
+def test_published_rows_of_another_benchmark_are_listed_apart_and_never_ranked(paper_results, browser, tmp_path):
+    """A demo run prints μ-Bench's published values for orientation: its models are ranked among themselves, the
+    published rows are listed below them, unranked, and no Δ compares numbers of two benchmarks."""
+    data = leaderboard_data(
+        scores=paper_results["scores"], predictions=paper_results["predictions"],
+        questions=paper_results["questions"], image_files=paper_results["image_files"],
+        image_md5=paper_results["image_md5"], manifest={"source": "demo", "revision": "none"}, reference=REFERENCE,
+        significance=None, sensitivity=SENSITIVITY, models=paper_results["models"], subsets=paper_results["subsets"],
+        bootstrap=PAPER["bootstrap"], settings=leaderboard_settings(max_thumbnails=5))
+    assert data["published_comparable"] is False and data["published_benchmark"] == "μ-Bench"
+    path = tmp_path / "demo.html"
+    path.write_text(render_page(data), encoding="utf-8")
+    browser.open(path.as_uri())
+    assert published_rows(browser) == []  # hidden at first
+    click(browser, "#published-toggle")
+    ranked = browser.evaluate("[...document.querySelectorAll('#board-ranked tr')].map((r) => [r.dataset.model || "
+                              "r.dataset.published, r.querySelector('td.rank').textContent])")
+    apart = browser.evaluate("[...document.querySelectorAll('#board-apart tr.published')].map((r) => "
+                             "[r.dataset.published, r.querySelector('td.rank').textContent])")
+    assert [rank for _, rank in ranked] == [str(i) for i in range(1, 17)]
+    assert {name for name, _ in ranked} == {m["name"] for m in data["models"]}
+    assert apart == [["M-PLIP", "–"], ["M-QuiltNet", "–"]] or apart == [["M-QuiltNet", "–"], ["M-PLIP", "–"]]
+    assert "another benchmark" in browser.evaluate("document.querySelector('#board-apart tr.section').textContent")
+    assert browser.evaluate("document.querySelectorAll('#board .delta').length") == 0
+    assert browser.evaluate("document.querySelector('th[data-sort=\"paper:coarse\"]').textContent").startswith(
+        "paper (μ-Bench)")
+    table = pd.read_csv(browser.download("document.getElementById('download-csv').click()", tmp_path / "dl"))
+    assert table["rank"].tolist()[:16] == list(range(1, 17)) and table["rank"][16:].isna().all()
+    assert table["coarse_delta"].isna().all() and table["coarse_paper"].notna().sum() > 10
+    assert table["source"].tolist()[-1] == "published (μ-Bench)"
+    assert browser.console_errors() == []
 
 
 def test_csp_blocks_any_request_a_page_script_tries(page_file, browser):
@@ -353,27 +507,36 @@ def test_csp_blocks_any_request_a_page_script_tries(page_file, browser):
 def test_page_waits_for_the_significance_table(tmp_path):
     """The page's ★/≈ marks come from rule significance's table, so the page is planned after it."""
     workdir = copy_workflow(tmp_path)
-    plan = snakemake(workdir, "-n", "--forceall", "paper_figures/leaderboard.html").stdout
-    assert re.search(r"rule leaderboard:\n    input: [^\n]*paper_figures/significance.csv", plan)
+    plan = snakemake(workdir, "-n", "--forceall", "paper_figures/demo/leaderboard.html").stdout
+    assert re.search(r"rule leaderboard:\n    input: [^\n]*paper_figures/demo/significance.csv", plan)
     assert "rule significance:" in plan
 
 
 @pytest.mark.workflow
 def test_demo_page_works_and_rebuilds_byte_identical(demo_run, browser):
-    page = demo_run / "paper_figures" / "leaderboard.html"
+    page = demo_run / DEMO_FIGURES / "leaderboard.html"
     before = page.read_bytes()
     browser.open(page.as_uri())
     assert sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
     assert published_rows(browser) == []  # the paper's rows: measured on μ-Bench, not on the demo, so hidden at first
     click(browser, "#published-toggle")
     assert "GPT-4o" in published_rows(browser) and sorted(rows(browser)) == ["OpenCLIP-tiny-untrained", "Random"]
+    # μ-Bench's published rows: listed apart, unranked; the demo's two models ranked among themselves, with no Δ
+    assert browser.evaluate("[...document.querySelectorAll('#board-ranked tr')].map((r) => r.dataset.model)") == \
+        rows(browser) and len(rows(browser)) == 2
+    assert set(browser.evaluate("[...document.querySelectorAll('#board-apart tr.published td.rank')].map("
+                                "(td) => td.textContent)")) == {"–"}
+    assert browser.evaluate("document.querySelectorAll('#board .delta').length") == 0
     assert "NOT the μ-Bench data" in browser.evaluate("document.getElementById('notes').textContent")
     assert browser.evaluate("document.getElementById('significance-note').textContent").startswith(
         "Paired tests over the same questions, from paper_figures/significance.csv")
     click(browser, 'button.model-link[data-model="OpenCLIP-tiny-untrained"]')
-    images = browser.evaluate("[...document.querySelectorAll('#wrong-list img')].map((i) => i.naturalWidth)")
+    images = browser.evaluate("[...document.querySelectorAll('#answers-list img')].map((i) => i.naturalWidth)")
     assert images and all(0 < width <= 96 for width in images)
+    browser.set_viewport(800)  # the width of the report's frame: the board scrolls in its box, the page does not
+    fit = browser.evaluate(FIT_SCRIPT)
+    assert fit["page"] <= 800 and all(c["right"] <= fit["boxRight"] + 1 for c in fit["cells"])
     assert browser.console_errors() == []
     assert [u for u in browser.requests() if not u.startswith(("file:", "data:"))] == []
-    snakemake(demo_run, "--forcerun", "leaderboard", "paper_figures/leaderboard.html")
+    snakemake(demo_run, "--forcerun", "leaderboard", "paper_figures/demo/leaderboard.html")
     assert page.read_bytes() == before

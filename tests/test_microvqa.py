@@ -6,6 +6,9 @@ import hashlib
 import json
 import logging
 import re
+import shutil
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import yaml
 
 from mubench.answering.generative import answer_key, matching_sensitivity
 from mubench.answering.predict import predict_subset
-from mubench.answering.prompting import build_microvqa_prompt, match_microvqa
+from mubench.answering.prompting import RULES, build_microvqa_prompt, match_microvqa, microvqa_bad_response
 from mubench.benchmark.mcq_checks import MCQError, option_labels
 from mubench.benchmark.microvqa import availability, build_microvqa, build_microvqapp
 from mubench.benchmark.microvqa_release import ReleaseError
@@ -30,6 +33,7 @@ from mubench.io import sha256_file
 from mubench.models import ModelSpec
 
 from conftest import REPO, copy_workflow, load_bindings, snakemake
+from tex import compile_problems, pdflatex  # noqa: F401 (fixture)
 from microvqa_fixtures import (
     MICROVQA_SCHEMA,
     MICROVQAPP_SCHEMA,
@@ -281,6 +285,30 @@ def test_microvqa_parser_matches_the_authors_regex_for_every_valid_option_count(
         assert match_microvqa(response, [f"o{i}" for i in range(n_options)], 0).parsed_idx == expected, response
 
 
+def authors_bad_responses(responses) -> int:
+    """calculate_metrics of the authors' eval/eval.py: predictions (digit − 1, or −1) outside range(5) are bad."""
+    preds = [int(found.group(1)) - 1 if (found := AUTHORS_REGEX.search(r)) else -1 for r in responses]
+    return sum(pred not in set(range(5)) for pred in preds)
+
+
+def test_bad_responses_are_counted_as_the_authors_scorer_counts_them_beside_ours():
+    responses = ["The answer is (6)", "The answer is (3)", "answer is **(9)**", "no answer", "The answer is (0)",
+                 "answer is 5", "The answer is (6)"]
+    assert [microvqa_bad_response(r) for r in responses] == [authors_bad_responses([r]) == 1 for r in responses]
+    n_options, answers = [6, 5, 9, 5, 5, 5, 5], [5, 2, 0, 0, 0, 4, 1]  # the first question's answer is its option 6
+    rows = []
+    for i, (response, n, answer) in enumerate(zip(responses, n_options, answers)):
+        match = match_microvqa(response, [f"o{j}" for j in range(n)], answer)
+        rows.append(dict(model="vlm", subset="cognition", question_id=f"q{i}", response=response,
+                         parsed_microvqa=match.parsed_idx, correct_microvqa=match.correct,
+                         **{f"{kind}_{rule}": None for kind in ("parsed", "correct") for rule in RULES
+                            if rule != "microvqa"}))
+    [row] = matching_sensitivity(pd.DataFrame(rows)).to_dict("records")
+    assert row["n_unparseable"] == 3  # no answer, (0), and (6) on the five-option question; (9) names option 9
+    assert row["n_bad_microvqa_scorer"] == authors_bad_responses(responses) == 5  # (6) twice, (9), no answer, (0)
+    assert row["n_correct"] == 3  # (6) on the six-option question, (3), 5: the same under the authors' reading
+
+
 @pytest.mark.parametrize("n_options, protocol, message", [
     (10, "microvqa_cot", r"row 0 .*question microvqa_1\): 10 options, more than the microvqa_cot protocol can "
                          r"address \(9: its answer regex reads a single digit, 1–9\); leave the row out of the "
@@ -469,57 +497,93 @@ def test_multi_image_question_through_a_real_tiny_vlm_and_the_api_body(tmp_path,
     assert [c["type"] for c in content] == ["text", "image_url", "image_url", "image_url"]
 
 
-def _run_workflow(tmp_path, source: str, release) -> tuple:
-    """The workflow on ``release`` with Random and the tiny open_clip (the source's shipped config, path set)."""
-    workdir = copy_workflow(tmp_path / "wf")
+def _run_workflow(workdir, source: str, release) -> dict:
+    """The workflow on ``release`` in ``workdir`` with Random and the tiny open_clip (the source's shipped config,
+    path set)."""
     config = yaml.safe_load((workdir / "configs" / f"{source}.yaml").read_text())
     config["benchmark"][source].update(path=str(release), workers=2)
     config["bootstrap"]["n_resamples"] = 999
     (workdir / "run.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir, "--configfile", "run.yaml")
-    return workdir, config
+    return config
 
 
 @pytest.mark.workflow
 def test_workflow_microvqa_end_to_end(tmp_path, microvqa_release):
-    workdir, config = _run_workflow(tmp_path, "microvqa", microvqa_release)
-    table1 = pd.read_csv(workdir / "paper_figures" / "table1.csv")
+    workdir = copy_workflow(tmp_path / "wf")
+    _run_workflow(workdir, "microvqa", microvqa_release)
+    figures = workdir / "paper_figures" / "microvqa"
+    table1 = pd.read_csv(figures / "table1.csv")
     assert list(table1["subset"].unique()) == ["cognition"]
     rows = table1.set_index("model")
     assert rows.loc["Random", "n_questions"] == 5 and rows.loc["Random", "paper_accuracy"] == 22.0
     assert rows.loc["OpenCLIP tiny (untrained)", "n_questions"] == 4  # the three-image question is skipped
-    breakdown = pd.read_csv(workdir / "paper_figures" / "table1_breakdown.csv")
+    assert table1["small_n"].all()  # 4 or 5 questions: the interval says little, and the table says so
+    breakdown = pd.read_csv(figures / "table1_breakdown.csv")
     tasks = breakdown[(breakdown["level"] == "question_type") & (breakdown["scope"] == "all")
                       & (breakdown["model"] == "Random")].set_index("group")
     assert tasks["n_questions"].to_dict() == {"experiment_proposal": 1, "expert_visual_understanding": 2,
                                               "hypothesis_generation": 2}
     assert tasks.loc["expert_visual_understanding", "paper_accuracy"] == 21.9
-    markdown = (workdir / "paper_figures" / "table1.md").read_text()
+    markdown = (figures / "table1.md").read_text()
     assert "MicroVQA's leaderboard" in markdown and "59.4 %" in markdown and "## per task" in markdown
     assert "OpenCLIP tiny (untrained): takes one image per question, so the 1 questions" in markdown
+    assert r"n = 4--5" in (figures / "table1.tex").read_text()  # the skipping model's smaller n, in the header
     manifest = json.loads((workdir / "results" / "microvqa" / "benchmark" / "manifest.json").read_text())
     assert manifest["source"] == "microvqa" and manifest["multi_image_questions"] == 1
-    assert not (workdir / "paper_figures" / "table13_linear_probe.csv").exists()
-    assert (workdir / "paper_figures" / "table14_phash.csv").exists()
+    assert not (figures / "table13_linear_probe.csv").exists()
+    assert (figures / "table14_phash.csv").exists()
     # the leaderboard ranks the run models among MicroVQA's whole published leaderboard, shown from the start
-    page = (workdir / "paper_figures" / "leaderboard.html").read_text()
+    page = (figures / "leaderboard.html").read_text()
     data = json.loads(re.search(r'id="leaderboard-data">(.*?)</script>', page, re.S)[1])
     published = {row["name"]: row["cells"]["cognition"]["paper"] for row in data["published"]}
-    assert data["published_shown"] and published["o1"] == 52.8 and published["Human"] == 50.3
+    assert data["published_comparable"] and published["o1"] == 52.8 and published["Human"] == 50.3
     assert "Random" not in published  # run here: its published 22.0 sits beside ours instead
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 @pytest.mark.workflow
-def test_workflow_microvqapp_end_to_end(tmp_path):
+def test_a_copied_demo_run_reruns_nothing_and_keeps_its_artefacts_beside_a_microvqapp_run(tmp_path, demo_run,
+                                                                                         pdflatex):
+    """A finished demo run copied to another folder has nothing to rerun (no stored input or parameter holds an
+    absolute path); MicroVQA++ run in that folder writes paper_figures/microvqapp/ and leaves the demo's
+    artefacts byte for byte as they were; its tables compile and its report shows them."""
+    from test_workflow import PAPER_TABLES, check_table1_layout, check_tables_readable_in_report
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(demo_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("report.html"))
+    planned = snakemake(workdir, "-n").stdout
+    assert "Nothing to be done" in planned, planned[-3000:]
+    demo = _files(workdir / "paper_figures" / "demo")
+    assert {f"{stem}.tex" for stem in PAPER_TABLES} <= set(demo)
+
     release = write_release(tmp_path / "pp", microvqapp_rows(one_based=True, labels="numbers"), MICROVQAPP_SCHEMA,
                             split="test")
-    workdir, _ = _run_workflow(tmp_path, "microvqapp", release)
-    table1 = pd.read_csv(workdir / "paper_figures" / "table1.csv")
+    _run_workflow(workdir, "microvqapp", release)
+    assert _files(workdir / "paper_figures" / "demo") == demo
+    figures = workdir / "paper_figures" / "microvqapp"
+    table1 = pd.read_csv(figures / "table1.csv")
     assert set(table1["n_questions"]) == {4} and table1["paper_accuracy"].isna().all()
     predictions = pd.read_parquet(workdir / "results" / "microvqapp" / "predictions" / "Random" / "cognition.parquet")
     questions = Benchmark(workdir / "results" / "microvqapp" / "benchmark").questions
     assert (predictions["answer_idx"].tolist() == questions["answer_idx"].tolist() == [0, 3, 1, 2])
-    assert "no results on MicroVQA++'s own questions" in (workdir / "paper_figures" / "table1.md").read_text()
+    assert "no results on MicroVQA++'s own questions" in (figures / "table1.md").read_text()
+
+    tex = sorted(figures.glob("*.tex"))
+    assert {p.stem for p in tex} == {"table1", "table14_phash", "table14_robustness", "table14_robustness_summary",
+                                     "table21_models"}
+    assert [problem for path in tex for problem in compile_problems(path)] == []
+    check_table1_layout(figures)
+    snakemake(workdir, "--configfile", "run.yaml", "--report", "paper_figures/microvqapp/report.html")
+    report = (figures / "report.html").read_text()
+    flagged = subprocess.run([sys.executable, str(REPO / "tests" / "report_outputs.py"), str(workdir), "run.yaml"],
+                             cwd=workdir, check=True, capture_output=True, text=True, timeout=300).stdout.split()
+    assert flagged and all(name.startswith("paper_figures/microvqapp/") for name in flagged)
+    check_tables_readable_in_report(figures, report, flagged)
+    assert (workdir / "paper_figures" / "demo" / "leaderboard.html").read_bytes() == demo["leaderboard.html"]
 
 
 def test_shipped_config_without_data_stops_at_once_saying_what_to_set(tmp_path):

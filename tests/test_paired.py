@@ -106,8 +106,8 @@ def test_paired_difference_ci_covers_the_true_difference_at_about_the_nominal_ra
         p_a, p_b = (np.repeat(p, per_image) for p in answers(images))
         d = (rng.random(p_a.size) < p_a).astype(int) - (rng.random(p_b.size) < p_b).astype(int)
         clustered = cluster_ci(d.reshape(images, per_image).sum(axis=1), np.full(images, per_image), seed=s,
-                               n_resamples=999)
-        by_row = cluster_ci(d, np.ones(d.size, int), seed=s, n_resamples=999)
+                               n_resamples=999, bounds=(-1, 1))
+        by_row = cluster_ci(d, np.ones(d.size, int), seed=s, n_resamples=999, bounds=(-1, 1))
         covered["images"] += clustered[0] <= true_diff <= clustered[1]
         covered["rows"] += by_row[0] <= true_diff <= by_row[1]
     coverage = {k: v / simulations for k, v in covered.items()}

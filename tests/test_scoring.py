@@ -147,3 +147,19 @@ def test_table1_refuses_two_models_with_one_label():
     with pytest.raises(ValueError, match=r"share the label\(s\) \['CLIP'\]"):
         build_table1(scores, [_spec("a", label="CLIP"), _spec("b", label="CLIP")], ["coarse"], pd.DataFrame(
             columns=["subset", "model", "accuracy", "ci"]))
+
+
+@pytest.mark.parametrize("resample", ["rows", "images"])
+def test_groups_holding_the_same_questions_get_the_same_interval(resample):
+    """15 questions of one dataset, two per image, the first type ten of them: the subset's total, its only dataset
+    and its macro over datasets are the same rows, and so are the dataset in both scopes; none differs in its CI.
+    Every interval stays inside [0, 1]."""
+    cells = [("A" if i < 10 else "B", "d1", i % 5 == 0) for i in range(15)]
+    table = scores_table(_predictions(cells), bootstrap=bootstrap_settings(resample=resample))
+    same = [_row(table, scope, level, group) for scope, level, group in [
+        ("all", "total", "all"), ("all", "dataset", "d1"), ("all", "macro_dataset", "all"),
+        ("without_excluded", "total", "all"), ("without_excluded", "dataset", "d1")]]
+    intervals = {(row.ci_low, row.ci_high, row.images_ci_low, row.images_ci_high) for row in same}
+    assert len(intervals) == 1, intervals
+    assert table["ci_low"].between(0, 1).all() and table["ci_high"].between(0, 1).all()
+    assert (table[["rows_ci_low", "images_ci_low"]] >= 0).all().all()

@@ -30,7 +30,7 @@ from conftest import REPO, copy_workflow, snakemake
 
 SLURM_TOOLS = Path(__file__).resolve().parent / "slurm"
 # Table 1 only: the run stays a few minutes however many stages the default target grows
-COMPARED_TABLES = ["paper_figures/table1.csv", "paper_figures/table1_breakdown.csv"]
+COMPARED_TABLES = ["paper_figures/demo/table1.csv", "paper_figures/demo/table1_breakdown.csv"]
 SITE_ACCOUNT = "mubench-ci"
 
 pytestmark = pytest.mark.slurm

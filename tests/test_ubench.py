@@ -197,7 +197,8 @@ def test_question_without_any_caption_set_is_kept_for_generative_models_only(tmp
     assert manifest["decisions"]["questions_without_caption_set"] == {
         f"wong_et_al_2022/{t}": 1 for t in QUESTION_KEYS}
     assert "questions_dropped" not in manifest["decisions"]
-    assert manifest["counts"]["coarse_rows_of_caption_scored_models"] == {"default": 5, "pooled": 6}  # modality_1
+    assert manifest["counts"]["coarse_rows"] == {  # Random answers wong_1's five questions too; modality_1 pools
+        "contrastive": {"default": 5, "pooled": 6}, "random": {"default": 10, "pooled": 11}, "generative": 10}
 
     contrastive = ModelSpec.from_config(dict(name="clip", family="open_clip", architecture="ViT-B-32"))
     generative = ModelSpec.from_config(dict(name="vlm", family="hf_vlm", model_id="/nowhere"))
@@ -386,8 +387,8 @@ def test_paper_config_plans_without_the_shards(tmp_path):
     from test_workflow import PAPER_FIGURES, PAPER_TABLES, STATISTICS
 
     cognition = {"table9_cognition_summary", "table10_cognition_modalities", "table11_cognition_domains"}
-    expected = ([f"paper_figures/{stem}.tex" for stem in PAPER_TABLES if stem not in cognition]
-                + [f"paper_figures/{stem}.pdf" for stem in PAPER_FIGURES] + [f"paper_figures/{name}" for name in
-                   STATISTICS] + ["paper_figures/leaderboard.html", "paper_figures/reproduction.md",
-                                  "paper_figures/absent/tables9_11_cognition.png"])
+    expected = [f"paper_figures/ubench/{name}" for name in
+                [f"{stem}.tex" for stem in PAPER_TABLES if stem not in cognition]
+                + [f"{stem}.pdf" for stem in PAPER_FIGURES] + STATISTICS
+                + ["leaderboard.html", "reproduction.md", "absent/tables9_11_cognition.png"]]
     assert [path for path in expected if path not in done.stdout] == []

@@ -6,6 +6,7 @@ import base64
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,10 +14,11 @@ import pytest
 
 from mubench.benchmark.tables import COARSE_TYPES, Benchmark
 
-from conftest import REPO, snakemake
+from conftest import DEMO_FIGURES, REPO, snakemake
+from tex import compile_problems, pdflatex  # noqa: F401 (fixture)
 
-# Every paper table (CSV + Markdown + LaTeX) and figure (PNG + PDF) the demo's inputs allow (not Table 18 without a
-# detection model: then a note stands in for it).
+# Every paper table (CSV + Markdown + LaTeX + HTML) and figure (PNG + PDF) the demo's inputs allow (not Table 18
+# without a detection model: then a note stands in for it).
 PAPER_TABLES = ["table1", "table3_perception_summary", "table4_tasks", "table6_domains", "table7_modalities",
                 "table8_stains", "table9_cognition_summary", "table10_cognition_modalities",
                 "table11_cognition_domains", "table13_linear_probe", "table14_phash", "table14_robustness",
@@ -26,22 +28,26 @@ PAPER_FIGURES = ["fig3_composition", "fig4_perception_axes", "fig5_merging", "fi
                  "merging_alpha_curve"]
 STATISTICS = ["significance.csv", "significance_breakdown.csv", "significance_matrix.png", "significance_matrix.pdf",
               "sensitivity.csv", "sensitivity.png", "sensitivity.pdf"]
-TABLES = ([f"{stem}.{ext}" for stem in PAPER_TABLES for ext in ("csv", "md", "tex")]
+# Tables beyond the paper's, shown in the report as HTML beside their CSV
+DATA_TABLES = ["table1_breakdown", "significance", "significance_breakdown", "sensitivity"]
+TABLES = ([f"{stem}.{ext}" for stem in PAPER_TABLES for ext in ("csv", "md", "tex", "html")]
           + [f"{stem}.{ext}" for stem in PAPER_FIGURES for ext in ("png", "pdf")]
-          + ["table1_breakdown.csv", "reproduction.md", "data/fig8.csv"] + STATISTICS)
+          + [f"{stem}.{ext}" for stem in DATA_TABLES for ext in ("csv", "html")]
+          + ["reproduction.md", "reproduction.html", "data/fig8.csv"] + STATISTICS)
 
 pytestmark = pytest.mark.workflow
 
 
 def test_table1_has_every_model_and_subset_with_sane_cis(demo_run):
-    table = pd.read_csv(demo_run / "paper_figures" / "table1.csv")
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "table1.csv")
     assert list(table.columns) == ["subset", "model", "accuracy", "ci_low", "ci_high", "ci_halfwidth",
-                                   "n_questions", "paper_accuracy", "paper_ci"]
+                                   "n_questions", "paper_accuracy", "paper_ci", "small_n"]
+    assert (table["small_n"] == (table["n_questions"] < 30)).all()
     assert set(zip(table["subset"], table["model"])) == {
         (s, m) for s in ("coarse", "fine", "cognition") for m in ("Random", "OpenCLIP tiny (untrained)")}
     assert (table["ci_low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["ci_high"]).all()
     assert ((table["ci_high"] - table["accuracy"] - table["ci_halfwidth"]).abs() < 0.011).all()
-    assert table["accuracy"].between(0, 100).all()
+    assert table["accuracy"].between(0, 100).all() and (table["ci_low"] >= 0).all() and (table["ci_high"] <= 100).all()
 
     questions = Benchmark(demo_run / "results" / "demo" / "benchmark").questions
     for subset, rows in questions.groupby("subset"):
@@ -65,9 +71,9 @@ def test_every_job_logged_and_benchmarked(demo_run):
 
 
 def test_same_config_gives_byte_identical_tables(demo_run):
-    before = {name: (demo_run / "paper_figures" / name).read_bytes() for name in TABLES}
+    before = {name: (demo_run / DEMO_FIGURES / name).read_bytes() for name in TABLES}
     snakemake(demo_run, "--forceall")
-    after = {name: (demo_run / "paper_figures" / name).read_bytes() for name in TABLES}
+    after = {name: (demo_run / DEMO_FIGURES / name).read_bytes() for name in TABLES}
     assert before == after
 
 
@@ -77,9 +83,9 @@ def test_lint_is_clean(demo_run):
 
 
 def test_demo_writes_every_paper_artefact(demo_run):
-    out = demo_run / "paper_figures"
+    out = demo_run / DEMO_FIGURES
     for stem in PAPER_TABLES:
-        assert all((out / f"{stem}.{ext}").stat().st_size > 0 for ext in ("csv", "md", "tex")), stem
+        assert all((out / f"{stem}.{ext}").stat().st_size > 0 for ext in ("csv", "md", "tex", "html")), stem
     for stem in PAPER_FIGURES:
         assert (out / f"{stem}.png").read_bytes().startswith(b"\x89PNG"), stem
         assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF"), stem
@@ -106,24 +112,111 @@ def test_demo_writes_every_paper_artefact(demo_run):
 def test_html_report_builds_offline(demo_run):
     """Every paper artefact is named in the report, and whatever the rules flag with report(...) is embedded in it,
     content and all (a base64 data URI per file)."""
-    snakemake(demo_run, "--report", "paper_figures/report.html")
-    html = (demo_run / "paper_figures" / "report.html").read_text(errors="replace")
-    shown = [f"{stem}.csv" for stem in PAPER_TABLES] + [f"{stem}.png" for stem in PAPER_FIGURES] + [
-        "table1_breakdown.csv", "reproduction.md", "significance.csv", "significance_matrix.png", "sensitivity.csv",
-        "sensitivity.png"]
+    snakemake(demo_run, "--report", "paper_figures/demo/report.html")
+    html = (demo_run / DEMO_FIGURES / "report.html").read_text(errors="replace")
+    shown = [f"{stem}.{ext}" for stem in PAPER_TABLES + DATA_TABLES for ext in ("csv", "html")] + [
+        f"{stem}.png" for stem in PAPER_FIGURES] + ["reproduction.html", "significance_matrix.png", "sensitivity.png"]
     missing = [name for name in shown if name not in html]
     assert not missing, f"not in the report: {missing}"
     assert "Weight merging (appendix G)" in html and "Benchmark composition (appendix C)" in html
 
     flagged = subprocess.run([sys.executable, str(REPO / "tests" / "report_outputs.py"), str(demo_run)],
                              cwd=demo_run, check=True, capture_output=True, text=True, timeout=300).stdout.split()
-    assert "paper_figures/table1.csv" in flagged
+    assert "paper_figures/demo/table1.csv" in flagged
     for name in flagged:
         path = demo_run / name
         files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
         assert files, f"{name}: flagged for the report but empty"
         for file in files:
             assert base64.b64encode(file.read_bytes()).decode() in html, f"{file.relative_to(demo_run)} not in report"
+    check_tables_readable_in_report(demo_run / DEMO_FIGURES, html, flagged)
+
+
+def embedded_pages(report: str) -> dict[str, str]:
+    """The HTML files a Snakemake report embeds (it shows them inline), by file name, decoded."""
+    found = re.findall(r"data:text/html;charset=[\w-]+;filename=([^;\"]+);base64,([A-Za-z0-9+/=]+)", report)
+    return {name: base64.b64decode(data).decode("utf-8") for name, data in found}
+
+
+def check_tables_readable_in_report(figures, report: str, flagged: list[str]) -> None:
+    """Every table the report offers as a CSV download is also in it as HTML, which the report shows inline, with
+    the table's content: Table 1's "accuracy ± half-width" per model, every other table's first column (every CSV
+    column is in the page, below the printed layout)."""
+    from html import escape
+
+    pages = embedded_pages(report)
+    csvs = [Path(name) for name in flagged if name.endswith(".csv")]
+    assert csvs and all(str(csv.with_suffix(".html")) in flagged for csv in csvs), "a CSV without its HTML"
+    for csv in csvs:
+        page, table = pages[csv.with_suffix(".html").name], pd.read_csv(figures / csv.name, keep_default_na=False)
+        assert "<table>" in page and "<script" not in page
+        first = table.columns[0]
+        missing = [value for value in table[first].astype(str) if escape(value) not in page]
+        assert not missing, f"{csv.name}: {first} values {missing[:3]} not in the report's page"
+    table1 = pd.read_csv(figures / "table1.csv")
+    for row in table1.itertuples():
+        assert f"{row.accuracy:.2f} ± {row.ci_halfwidth:.2f}" in pages["table1.html"], row
+    assert "How close this run came to the paper" in pages["reproduction.html"]
+    assert "Table 1" in pages["reproduction.html"] and "table1.csv" in pages["reproduction.html"]
+
+
+def test_every_table_compiles_in_a_default_article_page(demo_run, pdflatex):
+    """Each .tex, input into a default article with booktabs (tests/tex.py): no error, no overfull box, no float
+    taller than the page; Table 1 in the paper's layout (models × subsets, the best in bold)."""
+    figures = demo_run / DEMO_FIGURES
+    tex = sorted(figures.glob("*.tex"))
+    assert sorted(path.stem for path in tex) == sorted(PAPER_TABLES)
+    assert [problem for path in tex for problem in compile_problems(path)] == []
+    check_table1_layout(figures)
+
+
+def check_table1_layout(figures) -> None:
+    table, text = pd.read_csv(figures / "table1.csv"), (figures / "table1.tex").read_text()
+    subsets = list(dict.fromkeys(table["subset"]))
+    assert " & ".join(s.capitalize() for s in subsets) + r" \\" in text
+    for model, rows in table.groupby("model"):
+        assert re.search(rf"^{re.escape(model)} & ", text, re.M), model
+    for subset, rows in table.groupby("subset"):
+        best = rows.loc[rows["accuracy"].idxmax()]
+        assert rf"\textbf{{{best.accuracy:.2f} $\pm$ {best.ci_halfwidth:.2f}}}" in text, subset
+        assert f"n = {rows['n_questions'].iloc[0]}" in text
+    assert r"\begin{table}" in text and r"\caption[" in text and r"\label{tab:" in text and r"\toprule" in text
+    assert r"paper\_\allowbreak{}accuracy" in text  # left out of the printed table, named in its caption
+
+
+def test_intervals_stay_in_range_and_the_same_questions_get_the_same_interval(demo_run):
+    figures = demo_run / DEMO_FIGURES
+    for name in ("table1.csv", "table1_breakdown.csv", "table19.csv", "table20_pathology.csv",
+                 "merging_alpha_curve.csv"):
+        table = pd.read_csv(figures / name)
+        assert (table["ci_low"] >= 0).all() and (table["ci_high"] <= 100).all(), name
+    breakdown = pd.read_csv(figures / "table1_breakdown.csv")
+    assert (breakdown["small_n"] == (breakdown["n_questions"] < 30)).all()
+    interval = ["ci_low", "ci_high", "rows_ci_low", "rows_ci_high", "images_ci_low", "images_ci_high"]
+    # the demo has none of the excluded (Eulenberg) datasets: both scopes hold the same questions
+    keys = ["model", "subset", "level", "group"]
+    both = breakdown[breakdown.scope == "all"].merge(breakdown[breakdown.scope == "without_excluded"], on=keys)
+    assert len(both) and (both[[f"{c}_x" for c in interval]].to_numpy() == both[[f"{c}_y" for c in interval]]
+                          .to_numpy()).all()
+    # a subset's total and its dataset, when it has one dataset (the demo's cognition questions)
+    rows = breakdown[breakdown.scope == "all"]
+    single = [(m, s) for (m, s), part in rows[rows.level == "dataset"].groupby(["model", "subset"]) if len(part) == 1]
+    assert single
+    for model, subset in single:
+        part = rows[(rows.model == model) & (rows.subset == subset)].set_index("level")
+        assert (part.loc["total", interval] == part.loc["dataset", interval]).all(), (model, subset)
+
+
+def test_breakdown_labels_read_back_as_written(demo_run):
+    """The demo's stain "None" (unstained) reads back as text, not as a missing value."""
+    from mubench.figures.export import csv_label
+
+    breakdown = pd.read_csv(demo_run / DEMO_FIGURES / "table1_breakdown.csv")
+    assert breakdown["group"].notna().all()
+    stains = set(demo_tables(demo_run).images["stain"].dropna())
+    assert "None" in stains
+    assert set(breakdown.loc[breakdown.level == "stain", "group"]) == {csv_label(s) for s in stains}
+    assert pd.read_csv(demo_run / DEMO_FIGURES / "table8_stains.csv")["group"].notna().all()
 
 
 def demo_tables(demo_run) -> Benchmark:
@@ -131,7 +224,7 @@ def demo_tables(demo_run) -> Benchmark:
 
 
 def test_table13_has_one_row_per_task_with_the_benchmarks_counts(demo_run):
-    table = pd.read_csv(demo_run / "paper_figures" / "table13_linear_probe.csv")
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "table13_linear_probe.csv")
     bench = demo_tables(demo_run)
     images, questions = bench.images.set_index("image_id"), bench.questions
     fine = questions[questions["subset"] == "fine"]
@@ -163,16 +256,16 @@ SEPARABLE = [("fine", "demo_histology_stain"), ("fine", "demo_qpi_cell"), ("fine
 
 @pytest.mark.parametrize("task", SEPARABLE, ids="/".join)
 def test_probe_beats_the_dummy_baseline_on_separable_tasks(demo_run, task):
-    table = pd.read_csv(demo_run / "paper_figures" / "table13_linear_probe.csv").set_index(["subset", "task"])
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "table13_linear_probe.csv").set_index(["subset", "task"])
     row = table.loc[task]
     assert row["macro_f1"] >= row["dummy_macro_f1"] + 20, row[["macro_f1", "dummy_macro_f1"]]
     assert row["balanced_accuracy"] > row["dummy_balanced_accuracy"]
 
 
 def test_fig8_draws_table13s_values(demo_run):
-    """The bars Fig. 8 drew (paper_figures/data/fig8.csv): one per probed task and series, Table 13's values."""
-    table = pd.read_csv(demo_run / "paper_figures" / "table13_linear_probe.csv")
-    drawn = pd.read_csv(demo_run / "paper_figures" / "data" / "fig8.csv")
+    """The bars Fig. 8 drew (paper_figures/demo/data/fig8.csv): one per probed task and series, Table 13's values."""
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "table13_linear_probe.csv")
+    drawn = pd.read_csv(demo_run / DEMO_FIGURES / "data" / "fig8.csv")
     shown = table[table["status"] == "ok"].set_index(["subset", "task"])
     series = {"linear probe (ours, 95 % CI)": "macro_f1", "best dummy (ours)": "dummy_macro_f1",
               "linear probe (paper)": "paper_macro_f1"}  # the paper has values for the coarse tasks
@@ -195,7 +288,7 @@ def naive_similar_images(phashes: list[str], threshold: int) -> int:
 
 
 def test_table14_counts_near_duplicates_per_dataset(demo_run):
-    table = pd.read_csv(demo_run / "paper_figures" / "table14_phash.csv")
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "table14_phash.csv")
     hashes = pd.read_parquet(demo_run / "results" / "demo" / "phash" / "hashes.parquet")
     images = demo_tables(demo_run).images
     assert sorted(hashes["image_id"]) == sorted(images["image_id"])
@@ -217,7 +310,7 @@ def test_table14_counts_near_duplicates_per_dataset(demo_run):
 def test_table14_robustness_rescores_table1(demo_run):
     """Without the datasets above phash.max_percent_similar, Table 1's accuracies are recomputed; with none
     above it (the demo's case) they equal Table 1's."""
-    figures = demo_run / "paper_figures"
+    figures = demo_run / DEMO_FIGURES
     similar = pd.read_csv(figures / "table14_phash.csv").iloc[:-2]
     excluded = sorted(similar.loc[similar["percent_similar"] > 50, "dataset"])
     table1 = pd.read_csv(figures / "table1.csv").set_index(["subset", "model"])["accuracy"]
@@ -241,7 +334,7 @@ def test_outputs_are_readable_by_the_lab_under_the_usual_umask(demo_run):
     from mubench.io import _process_umask
 
     expected = 0o666 & ~_process_umask()
-    written = [demo_run / "paper_figures" / "table1.csv",
+    written = [demo_run / DEMO_FIGURES / "table1.csv",
                demo_run / "results/demo/predictions/Random/coarse.parquet",
                demo_run / "results/demo/benchmark/questions.parquet",
                next((demo_run / "results/demo/cache/OpenCLIP-tiny-untrained").rglob("*.npz"))]
@@ -251,7 +344,7 @@ def test_outputs_are_readable_by_the_lab_under_the_usual_umask(demo_run):
 def test_significance_table_compares_the_two_models_on_every_subset(demo_run):
     from mubench.scoring.paired import SIGNIFICANCE_COLUMNS
 
-    table = pd.read_csv(demo_run / "paper_figures" / "significance.csv")
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "significance.csv")
     assert list(table.columns) == SIGNIFICANCE_COLUMNS
     assert list(table.subset) == ["coarse", "fine", "cognition"]
     assert set(map(frozenset, zip(table.model_a, table.model_b))) == {frozenset({"Random",
@@ -261,24 +354,31 @@ def test_significance_table_compares_the_two_models_on_every_subset(demo_run):
     assert (table.acc_a >= table.acc_b).all() and (table["diff"] - (table.acc_a - table.acc_b)).abs().max() < 0.011
     assert ((table.diff_ci_low <= table["diff"]) & (table["diff"] <= table.diff_ci_high)).all()
     assert (table.p_holm == table.p_mcnemar).all()  # one pair per subset: Holm changes nothing
-    breakdown = pd.read_csv(demo_run / "paper_figures" / "significance_breakdown.csv")
+    breakdown = pd.read_csv(demo_run / DEMO_FIGURES / "significance_breakdown.csv")
     assert set(breakdown.dataset) == set(questions.dataset)
     for name in ("significance_matrix.png", "significance_matrix.pdf"):
-        assert (demo_run / "paper_figures" / name).stat().st_size > 1000
+        assert (demo_run / DEMO_FIGURES / name).stat().st_size > 1000
 
-    markdown = (demo_run / "paper_figures" / "table1.md").read_text()
-    assert "† = not significantly different from the best model of its subset" in markdown
-    assert "†" in (demo_run / "paper_figures" / "table1.tex").read_text()  # the note, and any mark
-    table1 = pd.read_csv(demo_run / "paper_figures" / "table1.csv")
+    markdown = (demo_run / DEMO_FIGURES / "table1.md").read_text()
+    assert "† = not significantly different from the most accurate model of its subset" in markdown
+    tex = (demo_run / DEMO_FIGURES / "table1.tex").read_text()
+    table1 = pd.read_csv(demo_run / DEMO_FIGURES / "table1.csv")
+    subsets = list(dict.fromkeys(table1.subset))
     for row in table.itertuples():  # the runner-up is marked exactly when its pair is not significant
-        runner_up = table1[table1.subset == row.subset].iloc[1].model
-        assert (f"| {runner_up} † |" in markdown) == (row.p_holm >= 0.05), row.subset
+        rows = table1[table1.subset == row.subset]
+        runner_up = rows.iloc[1]
+        assert (f"| {runner_up.model} † |" in markdown) == (row.p_holm >= 0.05), row.subset
+        # the LaTeX marks the runner-up's cell in the subset's column of its row
+        line = next(line for line in tex.splitlines() if line.startswith(f"{runner_up.model} & "))
+        cell = line.removesuffix(r" \\").split(" & ")[1 + subsets.index(row.subset)]
+        assert cell.startswith(f"{runner_up.accuracy:.2f} $\\pm$ {runner_up.ci_halfwidth:.2f}")
+        assert cell.endswith(r"\textsuperscript{\dag{}}") == (row.p_holm >= 0.05), (row.subset, cell)
 
 
 def test_sensitivity_table_scores_the_demo_caption_sets(demo_run):
     from mubench.scoring.sensitivity import SENSITIVITY_COLUMNS
 
-    table = pd.read_csv(demo_run / "paper_figures" / "sensitivity.csv")
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "sensitivity.csv")
     assert list(table.columns) == SENSITIVITY_COLUMNS
     assert set(table.factor) == {"caption_set"}  # no generative model in the demo
     got = {(r.model, r.subset, r.variant): r for r in table.itertuples()}
@@ -293,7 +393,7 @@ def test_sensitivity_table_scores_the_demo_caption_sets(demo_run):
 
 
 def test_breakdown_reports_row_and_image_interval_widths(demo_run):
-    breakdown = pd.read_csv(demo_run / "paper_figures" / "table1_breakdown.csv")
+    breakdown = pd.read_csv(demo_run / DEMO_FIGURES / "table1_breakdown.csv")
     totals = breakdown[(breakdown.level == "total") & (breakdown.scope == "all")].set_index(["subset", "model"])
     assert (totals.ci_low == totals.rows_ci_low).all()  # config.yaml: resample: rows
     assert (totals.loc["fine", "images_to_rows_width"] == 1.0).all()  # one fine question per image
@@ -306,7 +406,7 @@ def test_breakdown_reports_row_and_image_interval_widths(demo_run):
 
 def test_readme_states_the_merging_numbers_this_demo_produces(demo_run):
     """README's account of the merging demo is this run's Table 19, not an impression of it."""
-    table = pd.read_csv(demo_run / "paper_figures" / "table19.csv").set_index(["subset", "model"])
+    table = pd.read_csv(demo_run / DEMO_FIGURES / "table19.csv").set_index(["subset", "model"])
 
     def pct(subset: str, label: str, column: str) -> str:
         return f"{table.loc[(subset, label), column]:g}"

@@ -29,7 +29,7 @@ from PIL import Image
 from mubench.benchmark.tables import load_image, question_images, warn_line_breaks
 from mubench.io import atomic_write, set_aside
 from mubench.answering.prefetch import prefetched
-from mubench.answering.prompting import DEFAULT_PROTOCOL, PROTOCOLS, RULES, Protocol, match_all
+from mubench.answering.prompting import DEFAULT_PROTOCOL, PROTOCOLS, RULES, Protocol, match_all, microvqa_bad_response
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,8 @@ def matching_sensitivity(predictions: pd.DataFrame) -> pd.DataFrame:
                 n_correct=int(group[f"correct_{rule}"].astype(bool).sum()),
                 accuracy=float(group[f"correct_{rule}"].astype(bool).mean()),
                 n_unparseable=n_unparseable, unparseable_rate=n_unparseable / len(group),
+                n_bad_microvqa_scorer=(int(group["response"].map(microvqa_bad_response).sum())
+                                       if rule == "microvqa" else None),
             ))
     return pd.DataFrame(out, columns=["model", "subset", "rule", "n", "n_correct", "accuracy",
-                                      "n_unparseable", "unparseable_rate"])
+                                      "n_unparseable", "unparseable_rate", "n_bad_microvqa_scorer"])

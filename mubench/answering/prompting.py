@@ -121,6 +121,15 @@ def match_microvqa(response: str, options: Sequence[str], answer_idx: int) -> Ma
     return Match(parsed, parsed == answer_idx)
 
 
+def microvqa_bad_response(response: str) -> bool:
+    """A bad response as MicroVQA's own scorer counts it (``calculate_metrics`` in the authors' eval/eval.py): no
+    digit read, or a digit outside 1–5 whatever the question's option count. match_microvqa instead rejects only
+    digits naming no option, so on a question with six options "(6)" is an answer here and bad there (yet right in
+    both when option 6 is the answer). Accuracy is the same under both: both read the same digit."""
+    found = _MICROVQA_ANSWER.search(response or "")
+    return not found or not 1 <= int(found.group(1)) <= 5
+
+
 RULES: dict[str, Callable[[str, Sequence[str], int], Match]] = {
     "code": match_code,
     "paper_text": match_paper_text,

@@ -33,7 +33,7 @@ from mubench.benchmark.ubench_acquire import (
 from mubench.benchmark.ubench_cognition import CognitionFormatError, load_cognition, read_cognition
 from mubench.benchmark.ubench_convert import (
     Tally,
-    coarse_caption_rows,
+    coarse_rows,
     count_by,
     detection_rows,
     png_bytes,
@@ -230,7 +230,7 @@ def build_ubench(out_dir: str | Path, *, seed: int, path: str | None = None, rep
             images_per_dataset=count_by(image_rows, "dataset"),
             questions=count_by(questions, "subset", "question_type"),
             questions_per_dataset=count_by(questions, "subset", "dataset"),
-            coarse_rows_of_caption_scored_models=coarse_caption_rows(questions),  # report.coarse_caption_sets
+            coarse_rows=coarse_rows(questions),  # per kind of model and report.coarse_caption_sets
             detection=count_by(detection, "difficulty", "dataset", "class_name"),
         ),
         sha256={f"{name}.parquet": sha256_file(out_dir / f"{name}.parquet") for name in tables},

@@ -243,12 +243,16 @@ def selected_for_questions(dataset: str, tasks: str) -> bool:
     return tasks == "all" or dataset in OFFICIAL_DATASETS
 
 
-def coarse_caption_rows(questions: Iterable[Mapping]) -> dict[str, int]:
-    """Rows in a caption-scored model's coarse total under each ``report.coarse_caption_sets`` choice: one per
-    question with a caption set (default), plus one per ``<type>_1`` set (pooled, the authors' aggregation)."""
-    coarse = [q for q in questions if q["subset"] == "coarse" and len(q["captions"])]
-    pooled = sum(f"{q['question_type']}_1" in q["caption_variants"] for q in coarse)
-    return dict(default=len(coarse), pooled=len(coarse) + pooled)
+def coarse_rows(questions: Iterable[Mapping]) -> dict:
+    """Rows in each kind of model's coarse total under each ``report.coarse_caption_sets`` choice: one per question
+    it answers (default), plus one per ``<type>_1`` caption set (pooled, the authors' aggregation). Contrastive
+    models answer only the questions with a caption set; Random answers every question (and draws again for each
+    ``<type>_1`` set); generative models answer every question once either way."""
+    coarse = [q for q in questions if q["subset"] == "coarse"]
+    captioned = [q for q in coarse if len(q["captions"])]
+    extra = sum(f"{q['question_type']}_1" in q["caption_variants"] for q in captioned)
+    return dict(contrastive=dict(default=len(captioned), pooled=len(captioned) + extra),
+                random=dict(default=len(coarse), pooled=len(coarse) + extra), generative=len(coarse))
 
 
 def count_by(rows: Iterable[Mapping], *keys: str) -> dict[str, int]:

@@ -7,21 +7,24 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_hex
+from matplotlib.patches import Patch
 from PIL import ImageOps
 
 from mubench.benchmark.tables import load_image
 from mubench.figures.composition import HIERARCHIES, hierarchy_table, perception_images
-from mubench.figures.style import PAPER_WIDTH_IN, paper_style, save_figure
+from mubench.figures.style import NEUTRAL, PAPER_WIDTH_IN, paper_style, save_figure
 
 THUMBNAIL_PX = 128
 _GAP_PX = 24  # room for the caption under each thumbnail
 FIG6_COLUMNS = ["dataset", "image_id", "label_name", "row", "column"]
-_PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#8C8C8C"]
+_PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442"]  # Okabe–Ito
 
 
 def plot_fig3(images: pd.DataFrame, questions: pd.DataFrame, png, pdf) -> pd.DataFrame:
-    """Images per subdomain (coloured and labelled by domain), submodality (by modality) and stain; returns the
-    counts drawn."""
+    """Images per subdomain (coloured by domain), submodality (by modality) and stain (one neutral colour); every
+    parent value has a colour of its own across all panels and each coloured panel a key. Returns the counts
+    drawn."""
     seen = perception_images(images, questions)
     panels = [("domains", "subdomain by domain"), ("modalities", "submodality by modality"), ("stains", "stain")]
     data = []
@@ -31,19 +34,25 @@ def plot_fig3(images: pd.DataFrame, questions: pd.DataFrame, png, pdf) -> pd.Dat
         leaf = child or parent
         data.append(table[table["level"] == leaf].assign(panel=title))
     data = pd.concat(data, ignore_index=True)
+    parents = [(title, parent) for _, title in panels
+               for parent in sorted(set(data.loc[data["panel"] == title, "parent"]) - {""})]
+    colour = dict(zip(parents, distinct_colours(len(parents))))
     bars = [max(int((data["panel"] == title).sum()), 1) for _, title in panels]
     with paper_style():
         fig, axes = plt.subplots(3, 1, figsize=(PAPER_WIDTH_IN, 1.6 + 0.16 * sum(bars)), layout="constrained",
                                  gridspec_kw={"height_ratios": bars})
-        for ax, (_, title) in zip(axes, panels):
+        for ax, (key, title) in zip(axes, panels):
             rows = data[data["panel"] == title].iloc[::-1]
-            parents = sorted(set(rows["parent"]) - {""})
-            colour = {p: _PALETTE[i % len(_PALETTE)] for i, p in enumerate(parents)}
             labels = [f"{g} ({p})" if p else g for g, p in zip(rows["group"], rows["parent"])]
-            ax.barh(np.arange(len(rows)), rows["images"], color=[colour.get(p, _PALETTE[0]) for p in rows["parent"]])
+            ax.barh(np.arange(len(rows)), rows["images"],
+                    color=[colour.get((title, p), NEUTRAL) for p in rows["parent"]])
             ax.set_yticks(np.arange(len(rows)), labels)
             for y, n in enumerate(rows["images"]):
                 ax.annotate(f"{n:,}", (n, y), xytext=(2, 0), textcoords="offset points", va="center", fontsize=6)
+            keys = [Patch(color=c, label=p) for (t, p), c in colour.items() if t == title]
+            if keys:
+                ax.legend(handles=keys, title=HIERARCHIES[key][0], loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                          frameon=False, fontsize=6, title_fontsize=7)
             ax.set_title(title)
             ax.margins(x=0.1)
             ax.grid(axis="y", visible=False)
@@ -52,6 +61,14 @@ def plot_fig3(images: pd.DataFrame, questions: pd.DataFrame, png, pdf) -> pd.Dat
                      f"{seen['dataset'].nunique()} datasets")
         save_figure(fig, png, pdf)
     return data
+
+
+def distinct_colours(n: int) -> list[str]:
+    """``n`` different colours: the colour-blind-safe palette first, then tab20's (never the neutral grey)."""
+    extra = [to_hex(c) for c in plt.get_cmap("tab20").colors]
+    palette = list(dict.fromkeys([*_PALETTE, *extra]))
+    palette = [c for c in palette if c.casefold() != NEUTRAL.casefold()]
+    return [palette[i % len(palette)] for i in range(n)]
 
 
 def sample_images(images: pd.DataFrame, per_dataset: int, seed: int) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from mubench.figures.paper_table import PaperTable, humanise, layout, show
 from mubench.scoring.accuracy import UNKNOWN_ATTRIBUTE
 
 # The paper's Table 4 groups uBench datasets into tasks. Derived from the paper: each task's image count equals
@@ -60,13 +61,13 @@ def name_key(name) -> str:
 
 
 def perception_images(images: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
-    """Images with at least one coarse or fine question, attributes missing as "n/a"."""
+    """Images with at least one coarse or fine question, attributes missing as "unknown"."""
     asked = set(questions.loc[questions["subset"].isin(["coarse", "fine"]), "image_id"])
     return _filled(images[images["image_id"].isin(asked)])
 
 
 def cognition_questions(images: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
-    """Cognition questions with their image's attributes ("n/a" where the image has none)."""
+    """Cognition questions with their image's attributes ("unknown" where the image has none)."""
     cognition = questions[questions["subset"] == "cognition"][["question_id", "image_id"]]
     attributes = images.drop(columns=["dataset"]).set_index("image_id")
     return _filled(cognition.join(attributes, on="image_id"))
@@ -195,3 +196,13 @@ def _known(values: pd.Series) -> pd.Series:
 def _filled(rows: pd.DataFrame) -> pd.DataFrame:
     columns = [c for c in ("domain", "subdomain", "modality", "submodality", "stain") if c in rows.columns]
     return rows.assign(**{c: rows[c].fillna(UNKNOWN_ATTRIBUTE).astype(str) for c in columns})
+
+
+def printed_composition(table: pd.DataFrame, title: str, notes, source: str) -> PaperTable | None:
+    """A composition table as a paper prints it: rows in blocks by their level (domain, subdomain, …) or task type;
+    None for the summaries (Tables 3 and 9), printed as they are."""
+    first = table.columns[0]
+    if first not in ("level", "task_type"):
+        return None
+    return layout(table, [show(column) for column in table.columns[1:]], title, notes, group_by=first,
+                  source=source, group_names=lambda name: humanise(name))

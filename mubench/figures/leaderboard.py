@@ -1,14 +1,15 @@
 """The leaderboard page (paper_figures/leaderboard.html): one self-contained HTML file a lab can publish.
 
 Models × subsets with accuracy ± CI beside the paper's values (the Table 1 numbers, ``build_table1``), the
-published rows of models not run here (to rank a new model among them), each model's provenance from its
-prediction rows, "not significantly different from the best" marks from ``significance.csv``, how far the number
-moves with the caption set or answer-matching rule (``sensitivity.csv``), and a browser of the questions each model
-got wrong with a thumbnail of the image. Everything the page shows is in the file (data as JSON, images as small JPEG data URIs);
-a Content-Security-Policy allows nothing but the page's own inline script and style and data: images, so the
-page makes no request. Size is bounded by the settings: a seeded sample of at most ``max_wrong_per_dataset``
-wrong answers per (model, dataset), at most ``max_thumbnails`` distinct thumbnails of ``thumbnail_px`` pixels.
-The same inputs give the same bytes.
+published rows of models not run here (ranked with the run's models only when they were measured on the same
+benchmark; otherwise listed apart, unranked), each model's provenance from its prediction rows, "not significantly
+different from the best" marks from ``significance.csv``, how far the number moves with the caption set or
+answer-matching rule (``sensitivity.csv``), and a browser of each model's answers — right and wrong — with a
+thumbnail of the image. Everything the page shows is in the file (data as JSON, images as small JPEG data URIs); a
+Content-Security-Policy allows nothing but the page's own inline script and style and data: images, so the page
+makes no request. Size is bounded by the settings: a seeded sample of at most ``max_wrong_per_dataset`` wrong and
+``max_correct_per_dataset`` correct answers per (model, dataset), each question's text stored once, at most
+``max_thumbnails`` distinct thumbnails of ``thumbnail_px`` pixels. The same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from PIL import Image
 
 from mubench.benchmark.tables import load_image
 from mubench.figures.export import describe_benchmark
-from mubench.benchmark.sources import source_of
+from mubench.benchmark.sources import SOURCES, source_of
 from mubench.figures.published import protocol_notes, skip_notes
 from mubench.figures.style import GROUP_COLOURS
 from mubench.figures.table1 import build_table1
@@ -49,12 +50,13 @@ class LeaderboardSettings:
     """The page's size caps (config ``leaderboard``) and the significance level (``report.significance_level``)."""
 
     max_wrong_per_dataset: int  # wrong answers shown per (model, dataset): a seeded sample
+    max_correct_per_dataset: int  # correct answers shown per (model, dataset), sampled the same way
     max_thumbnails: int  # distinct images embedded; wrong answers beyond it are shown without one
     thumbnail_px: int  # longest side of a thumbnail
     jpeg_quality: int
     response_chars: int  # a generative model's reply is cut after this many characters
     alpha: float  # Holm-adjusted McNemar p ≥ alpha: not significantly different from the best
-    seed: int  # which wrong answers are sampled
+    seed: int  # which answers are sampled
 
 
 def leaderboard_table(scores: pd.DataFrame, models, subsets: Sequence[str], reference: pd.DataFrame) -> pd.DataFrame:
@@ -91,7 +93,8 @@ def significance_marks(table: pd.DataFrame, significance: pd.DataFrame | None, m
 
 def published_only(reference: pd.DataFrame, models, subsets: Sequence[str]) -> list[dict]:
     """The published rows of models this run does not score (no configured ``paper_name`` matches), so a new model
-    is ranked among everything the paper or leaderboard reports; ``kind`` is the publication's model group."""
+    is ranked among everything the paper or leaderboard reports on the same benchmark (the page lists them apart
+    when they were measured on another); ``kind`` is the publication's model group."""
     scored = {spec.paper_name for spec in models}
     rows = reference[reference["subset"].isin(subsets) & ~reference["model"].isin(scored)]
     published: dict[str, dict] = {}
@@ -128,28 +131,31 @@ def sample_key(seed: int, question_id: str) -> str:
     return hashlib.sha256(f"{seed}\x00{question_id}".encode()).hexdigest()
 
 
-def wrong_answers(predictions: pd.DataFrame, questions: pd.DataFrame,
-                  settings: LeaderboardSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(counts, shown): answered and wrong per (model, dataset), and the sampled wrong answers with their
-    question, options, the model's choice and reply, ranked within their (model, dataset)."""
-    keys = ["model", "dataset"]
-    counts = (predictions.assign(wrong=~predictions["correct"].astype(bool))
-              .groupby(keys, sort=True).agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum")).reset_index())
-    columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "answer_idx",
-               "response"]
-    wrong = predictions.loc[~predictions["correct"].astype(bool), columns].copy()
-    wrong["key"] = [sample_key(settings.seed, q) for q in wrong["question_id"]]
-    wrong = wrong.sort_values(keys + ["key"], kind="stable")
-    wrong["rank"] = wrong.groupby(keys, sort=False).cumcount()
-    shown = wrong[wrong["rank"] < settings.max_wrong_per_dataset].drop(columns="key")
-    text = questions.set_index("question_id")[["question", "options", "extra_image_ids"]]
-    shown = shown.join(text, on="question_id")
+COUNT_KEYS = ["model", "subset", "question_type", "dataset"]
+
+
+def sampled_answers(predictions: pd.DataFrame, settings: LeaderboardSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(counts, shown): answered and wrong per COUNT_KEYS, and a sample of each model's answers per dataset — the
+    first ``max_wrong_per_dataset`` wrong and ``max_correct_per_dataset`` correct ones in the seeded question
+    order (the same for every model), each with its ``rank`` among its (model, dataset, correct)."""
+    correct = predictions["correct"].astype(bool)
+    counts = (predictions.assign(wrong=~correct).groupby(COUNT_KEYS, sort=True)
+              .agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum")).reset_index())
+    columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "response"]
+    answers = predictions[columns].assign(correct=correct)
+    answers["key"] = [sample_key(settings.seed, q) for q in answers["question_id"]]
+    keys = ["model", "dataset", "correct"]
+    answers = answers.sort_values(keys + ["key"], kind="stable")
+    answers["rank"] = answers.groupby(keys, sort=False).cumcount()
+    cap = answers["correct"].map({False: settings.max_wrong_per_dataset, True: settings.max_correct_per_dataset})
+    shown = answers[answers["rank"] < cap].drop(columns="key")
     return counts, shown.reset_index(drop=True)
 
 
 def thumbnail_order(shown: pd.DataFrame, image_md5: dict[str, str], limit: int) -> list[str]:
-    """Distinct images (by content) that get a thumbnail: rank 0 of every (model, dataset) first, then rank 1…"""
-    order = shown.sort_values(["rank", "model", "dataset"], kind="stable")
+    """Distinct images (by content) that get a thumbnail: wrong answers before correct ones, and within each rank 0
+    of every (model, dataset) first, then rank 1…"""
+    order = shown.sort_values(["correct", "rank", "model", "dataset"], kind="stable")
     distinct = list(dict.fromkeys(image_md5[i] for i in order["image_id"]))
     return distinct[:limit]
 
@@ -163,12 +169,22 @@ def thumbnail(path: Path, size: int, quality: int) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def published_benchmark(source_name: str) -> str:
+    """The benchmark the source's published values were measured on: its own, or the one whose reference file it
+    borrows (the demo prints μ-Bench's Table 1)."""
+    source = source_of(source_name)
+    if source.measured_here:
+        return source.title
+    return next(s.title for s in SOURCES.values() if s.reference == source.reference and s.measured_here)
+
+
 def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequence[str],
-              provenance: dict, counts: pd.DataFrame, shown: pd.DataFrame, thumbnails: dict[str, str],
-              image_md5: dict[str, str], manifest: dict, significance_available: bool,
+              provenance: dict, counts: pd.DataFrame, shown: pd.DataFrame, questions: pd.DataFrame,
+              thumbnails: dict[str, str], image_md5: dict[str, str], manifest: dict, significance_available: bool,
               sensitivity: dict[str, dict[str, dict]], published: list[dict],
               bootstrap: dict, settings: LeaderboardSettings) -> dict:
-    """Everything the page renders, as plain JSON-ready values (NaN → None)."""
+    """Everything the page renders, as plain JSON-ready values (NaN → None). A cell is a dict per (model, subset),
+    so a new column is one more key here and one more entry in the page's column list."""
     marks = marks.set_index(["subset", "model"])
     cells = {}
     for row in table.itertuples():
@@ -178,21 +194,24 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
             "n": row.n_questions, "paper": row.paper_accuracy, "paper_ci": row.paper_ci,
             "best": bool(mark["best"]), "tied": mark["tied"], "p": mark["p_vs_best"], "best_model": mark["best_model"],
             "sensitivity": sensitivity.get(row.model, {}).get(row.subset)}
-    wrong: dict[str, dict[str, dict]] = {}
-    for row in counts.itertuples():
-        wrong.setdefault(row.model, {})[row.dataset] = {"answered": row.n_answered, "wrong": row.n_wrong, "items": []}
+    text = questions.set_index("question_id")
+    asked = {}  # each sampled question's text once, however many models' answers show it
+    for question_id, image_id in dict(zip(shown["question_id"], shown["image_id"])).items():
+        q = text.loc[question_id]
+        md5 = image_md5[image_id]
+        asked[question_id] = {
+            "subset": q["subset"], "question_type": q["question_type"], "dataset": q["dataset"],
+            "question": q["question"], "options": list(q["options"]), "answer": int(q["answer_idx"]),
+            "image": md5 if md5 in thumbnails else None, "more_images": len(q["extra_image_ids"])}
+    answers: dict[str, list] = {}
     for row in shown.itertuples():
         response = row.response if isinstance(row.response, str) else None  # None: not a generative model
-        md5 = image_md5[row.image_id]
-        wrong[row.model][row.dataset]["items"].append({
-            "question_id": row.question_id, "subset": row.subset, "question_type": row.question_type,
-            "question": row.question, "options": list(row.options), "answer": int(row.answer_idx),
-            "prediction": int(row.prediction), "image": md5 if md5 in thumbnails else None,
-            "more_images": len(row.extra_image_ids),
+        answers.setdefault(row.model, []).append({
+            "question_id": row.question_id, "prediction": int(row.prediction), "correct": bool(row.correct),
             "response": None if response is None else _cut(response, settings.response_chars)})
     source = source_of(manifest["source"])
     return _clean({
-        "benchmark": {"title": f"{source.title} leaderboard",
+        "benchmark": {"title": f"{source.title} leaderboard", "source": manifest["source"],
                       "description": describe_benchmark(manifest),
                       "notes": [*source.published_notes, *protocol_notes(manifest, models),
                                 *skip_notes(manifest, models)]},  # what Table 1 says of the published values
@@ -204,12 +223,18 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
                     "provenance": provenance.get(spec.name, {}), "cells": cells.get(spec.name, {})}
                    for spec in models],
         "published": published,
-        "published_shown": source.measured_here,  # else hidden until asked for: measured on another benchmark
+        # Published values measured on these very questions rank with the run's models and get a Δ; measured on
+        # another benchmark (the demo borrows μ-Bench's), they are listed apart, unranked, hidden until asked for.
+        "published_comparable": source.measured_here,
+        "published_benchmark": published_benchmark(manifest["source"]),
         "significance": {"available": significance_available, "alpha": settings.alpha},
         "bootstrap": dict(bootstrap),
-        "wrong": wrong,
+        "counts": counts.to_dict("records"),
+        "questions": asked,
+        "answers": answers,
         "caps": {**asdict(settings), "thumbnails_embedded": len(thumbnails),
-                 "wrong_shown": int(len(shown)), "wrong_total": int(counts["n_wrong"].sum()) if len(counts) else 0},
+                 "answers_shown": int(len(shown)), "answers_total": int(counts["n_answered"].sum()) if len(counts)
+                 else 0},
         "images": thumbnails,
     })
 
@@ -264,14 +289,15 @@ def leaderboard_data(*, scores: pd.DataFrame, predictions: pd.DataFrame, questio
     significance.csv and sensitivity.csv)."""
     table = leaderboard_table(scores, models, subsets, reference)
     marks = significance_marks(table, significance, models, settings.alpha)
-    counts, shown = wrong_answers(predictions, questions, settings)
+    counts, shown = sampled_answers(predictions, settings)
     first_image = {}  # md5 → one image file with that content
     for image_id in shown["image_id"]:
         first_image.setdefault(image_md5[image_id], image_files[image_id])
     thumbnails = {md5: thumbnail(first_image[md5], settings.thumbnail_px, settings.jpeg_quality)
                   for md5 in thumbnail_order(shown, image_md5, settings.max_thumbnails)}
     return page_data(table=table, marks=marks, models=models, subsets=subsets,
-                     provenance=model_provenance(predictions), counts=counts, shown=shown, thumbnails=thumbnails,
-                     image_md5=image_md5, manifest=manifest, significance_available=significance is not None,
+                     provenance=model_provenance(predictions), counts=counts, shown=shown, questions=questions,
+                     thumbnails=thumbnails, image_md5=image_md5, manifest=manifest,
+                     significance_available=significance is not None,
                      sensitivity=sensitivity_cells(sensitivity, models),
                      published=published_only(reference, models, subsets), bootstrap=bootstrap, settings=settings)

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from mubench.figures.paper_table import PaperTable, Show, format_value, layout, show
 from mubench.figures.style import PAPER_WIDTH_IN, ROLE_COLOURS, group_colour, paper_style, save_figure
 
 PERCENT_COLUMNS = ["val_macro_f1", "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "balanced_accuracy",
@@ -27,6 +28,25 @@ def build_table13(results: pd.DataFrame, reference: pd.DataFrame, feature_label:
     table["C"] = table["C"].map(lambda c: float(f"{c:.4g}") if pd.notna(c) else c)
     table.insert(2, "features", feature_label)
     return table
+
+
+def printed_table13(table: pd.DataFrame, title: str, notes, source: str) -> PaperTable:
+    """Table 13 as a paper prints it: per subset, each task's split sizes, our macro F1 with its CI beside the best
+    dummy's and the paper's; a task the probe skipped says why."""
+    def f1(row):
+        if row["status"] != "ok":
+            return str(row["status"])
+        return f"{row['macro_f1']:.2f} [{row['macro_f1_ci_low']:.2f}, {row['macro_f1_ci_high']:.2f}]"
+
+    specs = [
+        show("task", "Task"), show("n_classes", "Classes"),
+        Show("Train/val/test", ("n_train", "n_val", "n_test"),
+             lambda r: "/".join(format_value(r[c]) for c in ("n_train", "n_val", "n_test")), "r"),
+        Show(("Macro F1", "[95 % CI]"), ("macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "status"), f1, "r"),
+        show("dummy_macro_f1", ("Dummy", "macro F1")), show("paper_macro_f1", ("Paper", "macro F1")),
+    ]
+    return layout(table, specs, title, notes, group_by="subset", source=source,
+                  group_names=lambda s: {"coarse": "Coarse-grained", "fine": "Fine-grained"}.get(s, s))
 
 
 def plot_fig8(table: pd.DataFrame, png, pdf, title: str) -> pd.DataFrame:

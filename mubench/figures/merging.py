@@ -15,8 +15,9 @@ import pandas as pd
 from mubench.figures.table1 import build_table1
 from mubench.analyses.merging.plan import MergePlan
 from mubench.models.spec import ModelSpec
+from mubench.figures.labels import PointLabel, place_labels
 from mubench.figures.style import (
-    NEUTRAL, PAPER_WIDTH_IN, ROLE_COLOURS, group_colour, paper_style, save_figure,
+    NEUTRAL, PAPER_WIDTH_IN, ROLE_COLOURS, fit_titles, group_colour, paper_style, save_figure,
 )
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 from mubench.scoring.slices import ALL, HE, NON_PATHOLOGY, PATHOLOGY
@@ -106,15 +107,19 @@ def fig5_points(accuracy: pd.DataFrame, models: Sequence[ModelSpec], plan: Merge
 
 def plot_fig5(points: pd.DataFrame, subsets: Sequence[str], note: str, png, pdf) -> pd.DataFrame:
     """Per subset: Table 1's models as grey dots; per pair arrows base → tuned → merged in the role colours, ours
-    filled and the paper's hollow (dashed arrows), every point with its CI; labels stay inside the axes."""
+    filled and the paper's hollow (dashed arrows) where it publishes both values, every point with its CI (cut at
+    the possible range, 0–100 %); labels placed without overlap inside the axes."""
+    points = points.assign(**{c: points[c].clip(0.0, 100.0) for c in ("x_low", "x_high", "y_low", "y_high")})
+    labels = {}
     with paper_style():
         fig, axes = plt.subplots(1, len(subsets), figsize=(PAPER_WIDTH_IN, PAPER_WIDTH_IN / max(len(subsets), 1.5)),
                                  squeeze=False, layout="constrained")
         for ax, subset in zip(axes[0], subsets):
             rows = points[points["subset"] == subset]
             _limits(ax, rows)
-            for _, row in rows[rows["role"] == "model"].iterrows():
-                _point(ax, row, NEUTRAL, "o", filled=True, size=3)
+            mine = labels.setdefault(ax, [])  # the pairs' labels first: they get the nearest free spots
+            others = [_point(ax, row, NEUTRAL, "o", filled=True, size=3)
+                      for _, row in rows[rows["role"] == "model"].iterrows()]
             pairs = list(dict.fromkeys(rows.loc[rows["role"] != "model", "pair"]))
             for marker, pair in zip(itertools.cycle(_MARKERS), pairs):
                 for source, filled, style in (("ours", True, "-"), ("paper", False, "--")):
@@ -128,43 +133,46 @@ def plot_fig5(points: pd.DataFrame, subsets: Sequence[str], note: str, png, pdf)
                         if source == "paper":
                             row = row.copy()
                             row["label"] = f"paper: {row['label']}"
-                        _point(ax, row, ROLE_COLOURS[role], marker, filled, size=5)
+                        mine.append(_point(ax, row, ROLE_COLOURS[role], marker, filled, size=5))
+            mine.extend(others)
             ax.set(title=subset, xlabel="pathology accuracy (%)", ylabel="accuracy on all questions (%)")
         handles = [plt.Line2D([], [], color=ROLE_COLOURS[r], marker="o", linestyle="", label=r) for r in ROLES]
-        handles += [plt.Line2D([], [], color=NEUTRAL, marker="o", linestyle="", label="other models"),
-                    plt.Line2D([], [], color=NEUTRAL, marker="o", markerfacecolor="none", linestyle="--",
-                               label="paper (x: Table 20, y: Table 1/19)")]
-        fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
+        handles.append(plt.Line2D([], [], color=NEUTRAL, marker="o", linestyle="", label="other models"))
+        if (points["source"] == "paper").any():  # the hollow key only where hollow points are drawn
+            handles.append(plt.Line2D([], [], color=NEUTRAL, marker="o", markerfacecolor="none", linestyle="--",
+                                      label="paper (x: Table 20, y: Table 1/19)"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
         fig.suptitle(f"Fig. 5 — weight merging base → tuned → merged; {note}")
+        fit_titles(fig)
+        fig.canvas.draw()  # the final layout: labels are placed in display coordinates
+        for ax, mine in labels.items():
+            place_labels(ax, mine)
         save_figure(fig, png, pdf)
     return points
 
 
 def _limits(ax, rows: pd.DataFrame) -> None:
-    """Axes that hold every point and CI with a margin, so nothing is drawn outside them."""
+    """Axes that hold every point and CI with a margin, within the possible range 0–100 %."""
     for axis, (low, high) in (("x", ("x_low", "x_high")), ("y", ("y_low", "y_high"))):
         values = rows[[low, high]].to_numpy(dtype=float)
         lo, hi = (np.nanmin(values), np.nanmax(values)) if np.isfinite(values).any() else (0.0, 100.0)
         pad = max(2.0, 0.08 * (hi - lo))
-        getattr(ax, f"set_{axis}lim")(max(0.0, lo - pad), min(105.0, hi + pad))  # a basic CI may pass 100
+        getattr(ax, f"set_{axis}lim")(max(0.0, lo - pad), min(100.0, hi + pad))
 
 
-def _point(ax, row, colour: str, marker: str, filled: bool, size: float) -> None:
-    """One point with x and y CI whiskers and its label, placed on the side facing the axes' centre."""
+def _point(ax, row, colour: str, marker: str, filled: bool, size: float) -> PointLabel:
+    """One point with x and y CI whiskers (markers are not clipped, so a point at 0 or 100 % shows whole); returns
+    its label, placed later with the others."""
     x, y = float(row["x"]), float(row["y"])
     ax.errorbar(x, y, xerr=[[x - row["x_low"]], [row["x_high"] - x]], yerr=[[y - row["y_low"]], [row["y_high"] - y]],
                 fmt=marker, color=colour, markersize=size, markerfacecolor=colour if filled else "none",
-                elinewidth=0.6, capsize=1.5, zorder=3)
-    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    right = x < (x0 + x1) / 2
-    above = y < (y0 + y1) / 2
-    ax.annotate(row["label"], (x, y), xytext=(4 if right else -4, 4 if above else -4), textcoords="offset points",
-                ha="left" if right else "right", va="bottom" if above else "top", fontsize=6, color=colour,
-                annotation_clip=True)
+                elinewidth=0.6, capsize=1.5, zorder=3, clip_on=False)
+    return PointLabel(x, y, row["label"], colour)
 
 
 def plot_alpha_curve(curve: pd.DataFrame, subsets: Sequence[str], note: str, png, pdf) -> pd.DataFrame:
-    """Accuracy (± CI band) against α per subset: pathology, non-pathology and all rows, one line style per pair."""
+    """Accuracy (± CI band, cut at 0–100 %) against α per subset: pathology, non-pathology and all rows, one line
+    style per pair; the key sits under the panels."""
     styles = ["-", "--", ":", "-."]
     colours = {PATHOLOGY: group_colour("pathology_contrastive"), NON_PATHOLOGY: group_colour("general_contrastive"),
                ALL: NEUTRAL}
@@ -176,12 +184,17 @@ def plot_alpha_curve(curve: pd.DataFrame, subsets: Sequence[str], note: str, png
                 for slice_name, line in rows.groupby("slice"):
                     if slice_name == HE:
                         continue
-                    ax.fill_between(line["alpha"], line["ci_low"], line["ci_high"], color=colours[slice_name],
-                                    alpha=0.15, linewidth=0)
+                    ax.fill_between(line["alpha"], line["ci_low"].clip(0, 100), line["ci_high"].clip(0, 100),
+                                    color=colours[slice_name], alpha=0.15, linewidth=0)
                     ax.plot(line["alpha"], line["accuracy"], style, marker="o", markersize=3,
                             color=colours[slice_name], label=f"{pair}: {slice_name}")
             ax.set(title=subset, xlabel="α  (1 = base, 0 = tuned)", ylabel="accuracy (%)")
-            ax.legend(fontsize=6)
+        handles = {}  # one key for all panels, under them: a legend inside an axes covers a curve
+        for ax in axes[0]:
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(label, handle)
+        fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 3),
+                   frameon=False)
         fig.suptitle(f"accuracy vs merging weight α (band: 95 % CI); {note}")
         save_figure(fig, png, pdf)
     return curve

@@ -1,7 +1,7 @@
 """Perception results broken down by axis (Fig. 4, 11, 12, 13, 14), from the long score table of accuracy_table.
 
-Every plot function draws from one tidy frame and returns it (percent, with the CI bounds each bar or band was
-drawn with), so what a figure shows can be checked without reading pixels.
+Every plot function draws from one tidy frame and returns it (percent, with the CI bounds of the score table; a
+bound outside 0–100 % is drawn at the edge), so what a figure shows can be checked without reading pixels.
 """
 
 from __future__ import annotations
@@ -211,18 +211,25 @@ def plot_fig11(scores: pd.DataFrame, models: Sequence[ModelSpec], n_models: int,
         for i, spec in enumerate(top):
             mine = data[data["model"] == spec.name].set_index("category").reindex(spokes)
             colour = group_colour(spec.group)
-            values = mine[["accuracy", "ci_low", "ci_high"]].to_numpy(dtype=float)
+            values = mine[["accuracy", "ci_low", "ci_high"]].to_numpy(dtype=float).clip(0.0, 100.0)
             values = np.vstack([values, values[:1]])
             ax.fill_between(closed, values[:, 1], values[:, 2], color=colour, alpha=0.15, linewidth=0)
             ax.plot(closed, values[:, 0], styles[i % len(styles)], color=colour, marker="o", markersize=3,
                     label=spec.label)
         ax.set_xticks(angles, spokes)
+        ax.tick_params(axis="x", pad=8)  # axis names clear of the outer circle
         ax.set_ylim(0, 100)
-        ax.set_rlabel_position(90)
+        ax.set_yticks([20, 40, 60, 80, 100])  # no "0": at the centre every spoke would cross it
+        ax.set_rlabel_position(radial_label_angle(len(spokes)))
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
         ax.set_title(f"Fig. 11 — top {len(top)} models across all axes (band: 95 % CI)", pad=18)
         save_figure(fig, png, pdf)
     return data
+
+
+def radial_label_angle(n_spokes: int) -> float:
+    """Degrees halfway between the first two spokes: the radial tick labels sit in a gap, never on a spoke."""
+    return 180.0 / n_spokes
 
 
 def _wrap(name: str, width: int = 26) -> str:
@@ -236,14 +243,29 @@ def _category_order(category: str) -> tuple:
 
 
 def _bars(ax, positions, rows: pd.DataFrame, group: str, width: float, vertical: bool) -> None:
-    """Bars at ``positions`` with asymmetric CI whiskers (rows: accuracy, ci_low, ci_high; NaN = no bar)."""
+    """Bars at ``positions`` with asymmetric CI whiskers cut at 0–100 % (rows: accuracy, ci_low, ci_high). A bar of
+    0 % would be invisible and read as missing, so it gets a stub across its width and a "0" beyond its whisker; a
+    missing value (NaN) is written "n/a" instead of leaving a gap."""
     values = rows["accuracy"].to_numpy(dtype=float)
-    errors = np.vstack([values - rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float) - values])
+    low, high = (np.clip(rows[c].to_numpy(dtype=float), 0.0, 100.0) for c in ("ci_low", "ci_high"))  # 0–100 %
+    errors = np.vstack([values - low, high - values])
+    colour = group_colour(group)
     draw = ax.bar if vertical else ax.barh
     extent = {"width": width} if vertical else {"height": width}
     error = {"yerr": errors} if vertical else {"xerr": errors}
-    draw(positions, np.nan_to_num(values), color=group_colour(group), **extent, **error,
+    draw(positions, np.nan_to_num(values), color=colour, **extent, **error,
          error_kw={"elinewidth": 0.7, "ecolor": "black"})
+    for position, value, top in zip(positions, values, high):
+        if value == 0 or np.isnan(value):
+            across = [position - width / 2, position + width / 2]
+            if value == 0:
+                ax.plot(*(([across, [0, 0]]) if vertical else ([0, 0], across)), color=colour, linewidth=1.5,
+                        solid_capstyle="butt", clip_on=False, gid="zero-stub")
+            end = top if np.isfinite(top) else 0.0
+            ax.annotate("0" if value == 0 else "n/a", (position, end) if vertical else (end, position),
+                        xytext=(0, 1.5) if vertical else (1.5, 0), textcoords="offset points", fontsize=6.5,
+                        ha="center" if vertical else "left", va="bottom" if vertical else "center", color=NEUTRAL,
+                        gid="zero-label" if value == 0 else "missing-label")
 
 
 def _model_patch(spec: ModelSpec):

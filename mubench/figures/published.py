@@ -26,7 +26,8 @@ def protocol_notes(manifest: Mapping, models: Sequence) -> list[str]:
         return []
     return ["generative models: MicroVQA's chain-of-thought prompt, options numbered (1)…; the answer is read by "
             "its rule (the first \"answer is\", then one digit); an unparseable answer counts as wrong and is "
-            "counted in sensitivity.csv (n_unparseable)"]
+            "counted in sensitivity.csv (n_unparseable; beside it n_bad_microvqa_scorer, the bad responses "
+            "MicroVQA's own scorer counts: no digit, or one outside 1–5)"]
 
 
 def skip_notes(manifest: Mapping, models: Sequence) -> list[str]:

@@ -1,4 +1,4 @@
-"""paper_figures/reproduction.md: per paper artefact, how close this run came to the published numbers.
+"""paper_figures/<benchmark>/reproduction.md: per paper artefact, how close this run came to the published numbers.
 
 Every artefact table already carries the paper's value beside ours (``paper_*`` columns). Here each is reduced
 to: how many cells the paper publishes, how many we can compare, how many of ours fall within the paper's CI

@@ -64,13 +64,49 @@ def paper_style():
 
 def save_figure(fig, png, pdf) -> None:
     """PNG and PDF (each written atomically) without timestamps or version stamps: same inputs, same bytes.
-    Every figure here uses constrained layout, which keeps titles, labels and legends on the canvas."""
+    Every figure here uses constrained layout, which keeps labels and legends on the canvas; titles too long for
+    their width are wrapped first (constrained layout makes room for their lines but never shortens them)."""
     try:
+        fit_titles(fig)
         atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None}))
         atomic_write(pdf, lambda tmp: fig.savefig(tmp, format="pdf", metadata={
             "Creator": None, "Producer": None, "CreationDate": None}))
     finally:
         plt.close(fig)
+
+
+def fit_titles(fig) -> None:
+    """Wrap the figure's suptitle to the figure's width and every axes title to its axes' width, at word breaks, so
+    no title runs off the canvas or into its neighbour's."""
+    renderer = fig.canvas.get_renderer()
+    width_px = fig.get_figwidth() * fig.dpi
+    titles = [(fig._suptitle, 0.96 * width_px)] if fig._suptitle is not None else []
+    for ax in fig.axes:
+        room = max(ax.get_position().width * width_px, 0.2 * width_px)
+        titles += [(title, room) for title in (ax.title, ax._left_title, ax._right_title)]
+    for title, room in titles:
+        wrap_text(title, room, renderer)
+
+
+def wrap_text(text, width_px: float, renderer) -> None:
+    """Break a text artist's lines at spaces so each is at most ``width_px`` wide as drawn (a longer word stays)."""
+    prop = text.get_fontproperties()
+
+    def drawn_width(line: str) -> float:
+        return renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+
+    lines = []
+    for paragraph in text.get_text().split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and drawn_width(candidate) > width_px:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    text.set_text("\n".join(lines))
 
 
 def note_figure(png, pdf, title: str, message: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mubench.analyses.phash import with_averages
+from mubench.figures.paper_table import PaperTable, layout, show
 
 
 def read_reference(path) -> pd.DataFrame:
@@ -20,3 +21,24 @@ def build_table14(ours: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     for column in ("percent_similar", "paper_percent_similar"):
         table[column] = table[column].round(2)
     return table
+
+
+def printed_table14(table: pd.DataFrame, title: str, notes, source: str) -> PaperTable:
+    specs = [show("dataset", "Dataset"), show("similar_images", "Similar"), show("total_images", "Images"),
+             show("percent_similar", "%"), show("paper_similar_images", ("Paper", "similar")),
+             show("paper_total_images", ("Paper", "images")), show("paper_percent_similar", ("Paper", "%"))]
+    return layout(table, specs, title, notes, source=source)
+
+
+def printed_robustness(table: pd.DataFrame, title: str, notes, source: str) -> PaperTable:
+    specs = [show("model", "Model"), show("accuracy", "Accuracy"),
+             show("accuracy_without_similar", ("Without", "similar")), show("change", "Change"),
+             show("rank", "Rank"), show("rank_without_similar", ("Rank", "without"))]
+    return layout(table, specs, title, notes, group_by="subset", source=source, group_names=str.capitalize)
+
+
+def printed_summary(table: pd.DataFrame, title: str, notes, source: str) -> PaperTable:
+    specs = [show("subset", "Subset"), show("n_models", "Models"), show("excluded_datasets", "Excluded datasets"),
+             show("mean_abs_change", ("Mean", "|change|")), show("max_abs_change", ("Max", "|change|")),
+             show("ranking_changed", ("Ranking", "changed"))]
+    return layout(table, specs, title, notes, source=source)

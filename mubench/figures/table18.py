@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mubench.figures.paper_table import PaperTable, layout, show
 from mubench.scoring.grit import aggregate, score_rows
 
 # The paper's display names for the benchmark's detection datasets (DESIGN §2); other datasets (e.g. the demo's)
@@ -42,3 +43,12 @@ def build_table18(detections: pd.DataFrame, models, reference: pd.DataFrame) -> 
     table = table.merge(reference, on=["split", "paper_dataset", "class_name", "paper_name"], how="left")
     table["difference"] = table["grit"] - table["paper_grit"]
     return table.sort_values(["split", "dataset", "class_name", "model"]).round(2)[COLUMNS].reset_index(drop=True)
+
+
+def printed_table18(table: pd.DataFrame, title: str, notes, source: str) -> PaperTable:
+    """Table 18 as a paper prints it: per split, each dataset, class and model with its GRIT beside the paper's."""
+    specs = [show("dataset", "Dataset"), show("class_name", "Class"), show("label", "Model"),
+             show("n_images", "Images"), show("n_unparsed", "Unparsed"), show("grit", "GRIT"),
+             show("paper_grit", "Paper")]
+    return layout(table, specs, title, notes, group_by="split", source=source,
+                  group_names=lambda split: f"{split.capitalize()} split")

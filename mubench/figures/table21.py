@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mubench.figures.paper_table import PaperTable, layout, show
 from mubench.models.groups import GROUPS
 from mubench.models.spec import ModelSpec
 
@@ -68,3 +69,11 @@ def build_table21(models: Sequence[ModelSpec], facts: Mapping[str, dict], refere
         })
     table = pd.DataFrame(rows, columns=TABLE21_COLUMNS)
     return table.astype({"n_parameters": "Int64", "paper_n_parameters": "Int64"})
+
+
+def printed_table21(table: pd.DataFrame, title: str, notes, source: str) -> PaperTable:
+    """Table 21 as a paper prints it: each model's group, family, size, checkpoint and revision, the paper's size."""
+    specs = [show("model", "Model"), show("group", "Group"), show("family", "Family"),
+             show("parameters", "Parameters"), show("checkpoint", "Checkpoint"), show("revision", "Revision"),
+             show("paper_total_params", "Paper")]
+    return layout(table, specs, title, notes, source=source)

@@ -1,6 +1,8 @@
 """CONCH (MahmoodLab): a CoCa-style pathology model with its own package and gated weights.
 
-The ``conch`` package is not on PyPI, so it is an optional extra imported only when a CONCH entry is loaded.
+The ``conch`` package is an optional extra imported only when a CONCH entry is loaded: the authors publish it on
+GitHub only; ``conch-fork==0.1.0`` on PyPI repackages their 0.1.0 under the same import name (CC-BY-NC-ND 4.0, like
+the weights) and is what the contrastive image installs (containers/openclip.lock).
 ``model_id`` is the gated hub repo (read at ``revision`` through the HF cache, HF_TOKEN from the environment
 inside huggingface_hub), a local folder holding ``pytorch_model.bin``, or that file itself.
 """
@@ -23,7 +25,9 @@ from mubench.models.spec import ModelSpec
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "pytorch_model.bin"
-INSTALL = "pip install git+https://github.com/mahmoodlab/CONCH.git (the package is not on PyPI)"
+INSTALL = ("pip install conch-fork==0.1.0 (the authors' conch 0.1.0 repackaged on PyPI, CC-BY-NC-ND 4.0), or "
+           "pip install git+https://github.com/mahmoodlab/CONCH.git")
+CONTEXT_LENGTH = 128  # CONCH's text tower; the last position is filled with <pad> and replaced by <cls> inside the model
 HOW_TO_PROVIDE = (
     "Request access to the gated repo MahmoodLab/conch on the Hugging Face hub, then download it on a machine "
     "with network access with HF_TOKEN set (e.g. `hf download MahmoodLab/conch --revision {revision}`) and "
@@ -34,11 +38,7 @@ HOW_TO_PROVIDE = (
 def conch_api(spec: ModelSpec):
     """The package's loader functions; a missing package becomes a message that says how to install it."""
     try:
-        from conch.open_clip_custom import (
-            create_model_from_pretrained,
-            get_tokenizer,
-            tokenize,
-        )
+        from conch.open_clip_custom import create_model_from_pretrained, get_tokenizer
     except ModuleNotFoundError as err:
         if not (err.name or "").startswith("conch"):
             raise
@@ -46,7 +46,16 @@ def conch_api(spec: ModelSpec):
             f"model {spec.name!r}: family 'conch' needs the `conch` package, which is not installed ({err}). "
             f"Install it: {INSTALL}"
         ) from err
-    return create_model_from_pretrained, get_tokenizer, tokenize
+    return create_model_from_pretrained, get_tokenizer
+
+
+def conch_tokens(tokenizer, texts: Sequence[str]) -> torch.Tensor:
+    """Token ids as CONCH was trained with them: special tokens added, truncated and padded to 127 positions, then
+    one <pad> appended (the slot the model's <cls> token takes). The package's own ``tokenize`` does the same through
+    ``batch_encode_plus``, which transformers 5 removed; calling the tokenizer keeps the ids and runs on both."""
+    encoded = tokenizer(list(texts), max_length=CONTEXT_LENGTH - 1, add_special_tokens=True,
+                        return_token_type_ids=False, truncation=True, padding="max_length", return_tensors="pt")
+    return torch.nn.functional.pad(encoded["input_ids"], (0, 1), value=tokenizer.pad_token_id)
 
 
 def checkpoint_path(spec: ModelSpec) -> str:
@@ -79,7 +88,7 @@ class ConchModel:
         if spec.context_length is not None or spec.preprocessing.interpolation is not None:
             raise ValueError(f"model {spec.name!r}: the conch package fixes the context length and the "
                              "interpolation; remove `context_length` / `preprocessing.interpolation`")
-        create_model_from_pretrained, get_tokenizer, tokenize = conch_api(spec)
+        create_model_from_pretrained, get_tokenizer = conch_api(spec)
         pre = spec.preprocessing
         model, preprocess = create_model_from_pretrained(
             spec.architecture, checkpoint_path(spec), device=device, force_image_size=pre.image_size,
@@ -88,7 +97,6 @@ class ConchModel:
         self.model = model.to(torch_dtype(spec.dtype)).eval()
         self.preprocess = preprocess
         self.tokenizer = get_tokenizer()
-        self.tokenize = tokenize
         self.device = device
         self.dtype = torch_dtype(spec.dtype)
         self.logit_scale = float(model.logit_scale.exp().item())
@@ -102,7 +110,7 @@ class ConchModel:
 
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        tokens = self.tokenize(self.tokenizer, list(texts)).to(self.device)
+        tokens = conch_tokens(self.tokenizer, texts).to(self.device)
         return self.model.encode_text(tokens, normalize=True).float().cpu().numpy()
 
 

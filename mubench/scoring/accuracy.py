@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 
 from mubench.benchmark.tables import IMAGE_ATTRIBUTES
-from mubench.scoring.bootstrap import check_settings, group_seed, macro_mean_ci
+from mubench.scoring.bootstrap import check_settings, macro_mean_ci
 from mubench.scoring.cluster_bootstrap import ClusterResample, resample_images, stratified
 
 SCOPES = ("all", "without_excluded")  # then one "domain=<domain>" scope per domain (the biology/pathology split)
 RESAMPLING_UNITS = ("rows", "images")
 # What prediction rows say about their image; when present, each is a level (accuracy per modality, stain, ...).
 LEVELS = ("total", "question_type", "dataset", "macro_question_type", "macro_dataset", *IMAGE_ATTRIBUTES)
-UNKNOWN_ATTRIBUTE = "n/a"  # an image with no value for an attribute (e.g. an expert cognition image)
+UNKNOWN_ATTRIBUTE = "unknown"  # an image with no value for an attribute (e.g. an expert cognition image)
 TABLE_COLUMNS = (
     "model", "subset", "scope", "level", "group",
     "n", "n_correct", "accuracy", "ci_low", "ci_high", "ci_halfwidth",
@@ -82,11 +82,10 @@ def accuracy_table(
         for domain in sorted(set(domains) - {UNKNOWN_ATTRIBUTE}):
             groups += _groups(images[domains == domain], pairs, domain_scope(domain))
 
-    seeds = [group_seed(bootstrap.seed, g.model, g.subset, g.scope, g.level, g.group) for g in groups]
     rows_low, rows_high = macro_mean_ci(
         [g.k for g in groups],
         [g.n for g in groups],
-        seeds=seeds,
+        seed=bootstrap.seed,
         method=bootstrap.method,
         confidence=bootstrap.confidence,
         n_resamples=bootstrap.n_resamples,
@@ -189,22 +188,20 @@ def _image_intervals(
 
     Where every image adds one question to the group (fine and cognition, any single question type), resampling
     images is resampling rows: the row interval is reused, identical. Otherwise a group's images are resampled
-    with a seed from (model, subset, level, group), not the scope: the same images in two scopes (a dataset in
-    ``all`` and ``without_excluded``) are resampled once and get one interval. ``macro_dataset`` resamples each
-    dataset separately (an image belongs to one dataset) and averages those resamples; ``macro_question_type``
-    resamples images jointly, since an image's questions span the types.
+    with a seed from their counts (resample_images): the same images in two groups (a dataset in ``all`` and
+    ``without_excluded``, a subset's total and its only dataset) are resampled once and get one interval.
+    ``macro_dataset`` resamples each dataset separately (an image belongs to one dataset) and averages those
+    resamples; ``macro_question_type`` resamples images jointly, since an image's questions span the types.
     """
     low, high = np.full(len(groups), np.nan), np.full(len(groups), np.nan)
     pair_cells: dict[int, tuple[_Cells, int]] = {}  # id of a (model, subset, scope) frame → its arrays, max/image
     drawn: dict[bytes, ClusterResample] = {}
 
-    def resample(g: _Group, cells: _Cells, level: str, group: str) -> ClusterResample:
-        k, n = cells.per_image(by_type=level == "macro_question_type")
-        key = hashlib.sha256(repr((g.model, g.subset, level, group, k.shape)).encode() + k.tobytes()
-                             + n.tobytes()).digest()
+    def resample(cells: _Cells, by_type: bool) -> ClusterResample:
+        k, n = cells.per_image(by_type=by_type)
+        key = hashlib.sha256(repr(k.shape).encode() + k.tobytes() + n.tobytes()).digest()
         if key not in drawn:
-            drawn[key] = resample_images(k, n, seed=group_seed(bootstrap.seed, g.model, g.subset, level, group),
-                                         n_resamples=bootstrap.n_resamples)
+            drawn[key] = resample_images(k, n, seed=bootstrap.seed, n_resamples=bootstrap.n_resamples)
         return drawn[key]
 
     for i, g in enumerate(groups):
@@ -221,10 +218,10 @@ def _image_intervals(
             low[i], high[i] = rows_low[i], rows_high[i]
             continue
         if g.level == "macro_dataset":
-            result = stratified([resample(g, cells.where(cells.codes["dataset"] == code), "dataset", name)
-                                 for code, name in cells.names_present("dataset")])
+            result = stratified([resample(cells.where(cells.codes["dataset"] == code), by_type=False)
+                                 for code in np.unique(cells.codes["dataset"])])
         else:
-            result = resample(g, cells, g.level, g.group)
+            result = resample(cells, by_type=g.level == "macro_question_type")
         low[i], high[i] = result.ci(bootstrap.method, bootstrap.confidence)
     return low, high
 
@@ -252,9 +249,6 @@ class _Cells(NamedTuple):
 
     def code(self, column: str, name: str) -> int:
         return next(code for code, value in self.names[column].items() if value == name)
-
-    def names_present(self, column: str) -> list[tuple[int, str]]:
-        return [(int(code), self.names[column][code]) for code in np.unique(self.codes[column])]
 
     def max_per_image(self) -> int:
         return int(np.bincount(self.image, weights=self.n).max())

@@ -4,6 +4,12 @@ Resampling the n rows of a 0/1 column with replacement and taking the mean gives
 Binomial(n, k/n) / n, so we draw that variable directly: B numbers per group instead of n * B row
 indices. The intervals follow scipy.stats.bootstrap (same quantile rule, same BCa formulas), so
 they agree with it within Monte-Carlo error.
+
+Two conventions for every interval here: each group draws from a stream seeded by the counts it holds
+(content_seed), so two groups holding the same questions (a subset's total and its only dataset) get the same
+interval, whatever they are called and whichever other groups exist; and an interval is clipped to the range its
+statistic can take (an accuracy to [0, 1]): the basic interval reflects the resamples around the estimate and can
+reach past it.
 """
 
 from __future__ import annotations
@@ -20,17 +26,29 @@ METHODS = ("basic", "percentile", "bca")
 _TIE_TOLERANCE = 1e-12
 
 
-def group_seed(base_seed: int, *key: str) -> int:
-    """Seed from the group's own key alone, so its CI never depends on which other groups exist."""
-    text = "\x1f".join([str(int(base_seed)), *map(str, key)])
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+ACCURACY_RANGE = (0.0, 1.0)
+
+# Fewer questions than this and a bootstrap interval of an accuracy means little: the resampled accuracy moves in
+# steps of 1/n, the basic and percentile intervals cover the true value well below their nominal level, and a group
+# answered all right (or all wrong) gets a zero-width interval. Tables flag such rows (``small_n``).
+SMALL_N = 30
+
+
+def content_seed(base_seed: int, *counts) -> int:
+    """A group's seed from ``base_seed`` and the integer arrays it holds (its counts), never from its name: the same
+    counts draw the same resamples, so give the same interval."""
+    digest = hashlib.sha256(str(int(base_seed)).encode())
+    for array in counts:
+        array = np.ascontiguousarray(array, dtype=np.int64)
+        digest.update(repr(array.shape).encode() + array.tobytes())
+    return int.from_bytes(digest.digest()[:8], "big")
 
 
 def proportion_ci(
     k: Sequence[int],
     n: Sequence[int],
     *,
-    seeds: Sequence[int],
+    seed: int,
     method: str = "basic",
     confidence: float = 0.95,
     n_resamples: int = 9999,
@@ -38,12 +56,12 @@ def proportion_ci(
     """(low, high) per group for the accuracy k/n; NaN where n == 0.
 
     ``method``: ``basic`` (reverse percentile, what the authors ran), ``percentile`` or ``bca``
-    (SciPy's default). Intervals are not clipped to [0, 1], as in SciPy.
+    (SciPy's default). Intervals are clipped to [0, 1] (SciPy does not clip).
     """
     k = np.asarray(k, dtype=np.int64).reshape(-1, 1)
     n = np.asarray(n, dtype=np.int64).reshape(-1, 1)
     return macro_mean_ci(
-        list(k), list(n), seeds=seeds, method=method, confidence=confidence, n_resamples=n_resamples
+        list(k), list(n), seed=seed, method=method, confidence=confidence, n_resamples=n_resamples
     )
 
 
@@ -51,7 +69,7 @@ def macro_mean_ci(
     k_parts: Sequence[Sequence[int]],
     n_parts: Sequence[Sequence[int]],
     *,
-    seeds: Sequence[int],
+    seed: int,
     method: str = "basic",
     confidence: float = 0.95,
     n_resamples: int = 9999,
@@ -63,17 +81,16 @@ def macro_mean_ci(
     here too, because SciPy's per-sample jackknife of a mean of means is analytic. A group with no
     components or an empty component gets NaN. One component = a pooled accuracy.
 
-    Each group draws from its own seeded stream (that is what keeps its CI independent of the
-    other groups), so the loop is over groups; within a group, components × resamples are drawn
-    in one call.
+    Each group draws from its own stream, seeded by ``seed`` and its counts (content_seed), so the
+    loop is over groups; within a group, components × resamples are drawn in one call.
     """
     check_settings(method, confidence, n_resamples)
-    if not len(k_parts) == len(n_parts) == len(seeds):
-        raise ValueError("k_parts, n_parts and seeds must have one entry per group")
+    if len(k_parts) != len(n_parts):
+        raise ValueError("k_parts and n_parts must have one entry per group")
     alpha = (1.0 - confidence) / 2.0
-    low = np.full(len(seeds), np.nan)
-    high = np.full(len(seeds), np.nan)
-    for group, (k, n, seed) in enumerate(zip(k_parts, n_parts, seeds)):
+    low = np.full(len(k_parts), np.nan)
+    high = np.full(len(k_parts), np.nan)
+    for group, (k, n) in enumerate(zip(k_parts, n_parts)):
         k = np.asarray(k, dtype=np.int64).reshape(-1)
         n = np.asarray(n, dtype=np.int64).reshape(-1)
         if k.shape != n.shape:
@@ -81,7 +98,7 @@ def macro_mean_ci(
         if np.any((k < 0) | (k > n)):
             raise ValueError(f"group {group}: need 0 <= k <= n, got k={k.tolist()}, n={n.tolist()}")
         if n.size and np.all(n > 0):
-            low[group], high[group] = _group_interval(k, n, int(seed), method, alpha, n_resamples)
+            low[group], high[group] = _group_interval(k, n, content_seed(seed, k, n), method, alpha, n_resamples)
     return low, high
 
 
@@ -102,13 +119,15 @@ def _group_interval(
     rng = np.random.default_rng(seed)
     draws = rng.binomial(n[:, None], p[:, None], size=(n.size, n_resamples))
     resampled = (draws / n[:, None]).mean(axis=0)
-    return interval(resampled, estimate, method, alpha, lambda: _row_acceleration(p, n))
+    return interval(resampled, estimate, method, alpha, lambda: _row_acceleration(p, n), ACCURACY_RANGE)
 
 
 def interval(
-    resampled: np.ndarray, estimate: float, method: str, alpha: float, acceleration: Callable[[], float]
+    resampled: np.ndarray, estimate: float, method: str, alpha: float, acceleration: Callable[[], float],
+    bounds: tuple[float, float],
 ) -> tuple[float, float]:
-    """(low, high) from the resampled statistics, as scipy.stats.bootstrap computes it.
+    """(low, high) from the resampled statistics, as scipy.stats.bootstrap computes it, clipped to ``bounds`` (the
+    range the statistic can take).
 
     ``acceleration`` (BCa only) returns the jackknife acceleration; it is called only for ``bca``.
     """
@@ -118,8 +137,8 @@ def interval(
         levels = np.array([alpha, 1.0 - alpha])
     q_low, q_high = _linear_quantiles(resampled, levels)
     if method == "basic":
-        return 2.0 * estimate - q_high, 2.0 * estimate - q_low
-    return q_low, q_high
+        q_low, q_high = 2.0 * estimate - q_high, 2.0 * estimate - q_low
+    return float(np.clip(q_low, *bounds)), float(np.clip(q_high, *bounds))
 
 
 def _row_acceleration(p: np.ndarray, n: np.ndarray) -> float:

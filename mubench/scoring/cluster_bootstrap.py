@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mubench.scoring.bootstrap import check_settings, interval, jackknife_acceleration
+from mubench.scoring.bootstrap import ACCURACY_RANGE, check_settings, content_seed, interval, jackknife_acceleration
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,11 @@ class ClusterResample:
     spread: float  # Σ U² / m² of the image jackknife (SciPy's denominator term)
     skew: float  # Σ U³ / m³
 
-    def ci(self, method: str, confidence: float) -> tuple[float, float]:
+    def ci(self, method: str, confidence: float, bounds: tuple[float, float] = ACCURACY_RANGE) -> tuple[float, float]:
+        """(low, high), clipped to ``bounds``: [0, 1] for an accuracy, [-1, 1] for a paired difference."""
         alpha = (1.0 - confidence) / 2.0
         return interval(self.resampled, self.estimate, method, alpha,
-                        lambda: jackknife_acceleration(self.spread, self.skew))
+                        lambda: jackknife_acceleration(self.spread, self.skew), bounds)
 
 
 def image_categories(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,7 +52,8 @@ def image_categories(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def resample_images(k, n, *, seed: int, n_resamples: int) -> ClusterResample:
-    """Resample the images jointly (all components at once) ``n_resamples`` times with the group's own seed.
+    """Resample the images jointly (all components at once) ``n_resamples`` times, from a stream seeded by ``seed``
+    and the group's distinct image rows (content_seed): the same images give the same resamples, whatever the group.
 
     With several components, a resample in which some component drew no image has no value and is left out
     (only possible when a component sits on very few images).
@@ -60,7 +62,8 @@ def resample_images(k, n, *, seed: int, n_resamples: int) -> ClusterResample:
     m = int(counts.sum())
     if m == 0 or np.any(n_u.sum(axis=0) == 0):
         raise ValueError("every component needs at least one question")
-    weights = np.random.default_rng(seed).multinomial(m, counts / m, size=n_resamples)
+    rng = np.random.default_rng(content_seed(seed, k_u, n_u, counts))
+    weights = rng.multinomial(m, counts / m, size=n_resamples)
     with np.errstate(invalid="ignore", divide="ignore"):
         resampled = ((weights @ k_u) / (weights @ n_u)).mean(axis=1)
     resampled = resampled[np.isfinite(resampled)]
@@ -81,11 +84,12 @@ def stratified(parts: list[ClusterResample]) -> ClusterResample:
 
 
 def cluster_ci(
-    k, n, *, seed: int, method: str = "basic", confidence: float = 0.95, n_resamples: int = 9999
+    k, n, *, seed: int, method: str = "basic", confidence: float = 0.95, n_resamples: int = 9999,
+    bounds: tuple[float, float] = ACCURACY_RANGE,
 ) -> tuple[float, float]:
-    """(low, high) of the statistic of one group, resampling its images jointly."""
+    """(low, high) of the statistic of one group, resampling its images jointly, clipped to ``bounds``."""
     check_settings(method, confidence, n_resamples)
-    return resample_images(k, n, seed=seed, n_resamples=n_resamples).ci(method, confidence)
+    return resample_images(k, n, seed=seed, n_resamples=n_resamples).ci(method, confidence, bounds)
 
 
 def _jackknife_sums(k_u: np.ndarray, n_u: np.ndarray, counts: np.ndarray) -> tuple[float, float]:

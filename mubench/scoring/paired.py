@@ -20,7 +20,6 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from mubench.scoring.accuracy import BootstrapSettings
-from mubench.scoring.bootstrap import group_seed
 from mubench.scoring.cluster_bootstrap import cluster_ci
 
 SIGNIFICANCE_COLUMNS = [
@@ -77,7 +76,7 @@ def paired_comparisons(
         image = pd.factorize(part.drop_duplicates("question_id").set_index("question_id")["image_id"]
                              .reindex(wide.index))[0]
         present = [name for name, _ in models if name in wide.columns]
-        pairs = [_compare(wide[a], wide[b], image, bootstrap, key, labels[a], labels[b])
+        pairs = [_compare(wide[a], wide[b], image, bootstrap, labels[a], labels[b])
                  for a, b in combinations(present, 2)]
         for pair, p_holm in zip(pairs, holm([pair["p_mcnemar"] for pair in pairs])):
             out.append({**dict(zip(keys, map(str, key))), **pair, "p_holm": p_holm})
@@ -86,8 +85,8 @@ def paired_comparisons(
     return table.astype({"n": np.int64, "n_a_only": np.int64, "n_b_only": np.int64})
 
 
-def _compare(a: pd.Series, b: pd.Series, image: np.ndarray, bootstrap: BootstrapSettings, key: tuple,
-             label_a: str, label_b: str) -> dict:
+def _compare(a: pd.Series, b: pd.Series, image: np.ndarray, bootstrap: BootstrapSettings, label_a: str,
+             label_b: str) -> dict:
     both = (a.notna() & b.notna()).to_numpy()
     a, b, image = a.to_numpy()[both].astype(bool), b.to_numpy()[both].astype(bool), image[both]
     if not both.any():
@@ -99,8 +98,8 @@ def _compare(a: pd.Series, b: pd.Series, image: np.ndarray, bootstrap: Bootstrap
     keep = per_image_n > 0
     per_image_diff = np.bincount(image, weights=a.astype(int) - b.astype(int)).astype(np.int64)
     low, high = cluster_ci(
-        per_image_diff[keep], per_image_n[keep], seed=group_seed(bootstrap.seed, "paired", *key, label_a, label_b),
-        method=bootstrap.method, confidence=bootstrap.confidence, n_resamples=bootstrap.n_resamples)
+        per_image_diff[keep], per_image_n[keep], seed=bootstrap.seed, method=bootstrap.method,
+        confidence=bootstrap.confidence, n_resamples=bootstrap.n_resamples, bounds=(-1.0, 1.0))
     n_a_only, n_b_only = int(np.sum(a & ~b)), int(np.sum(~a & b))
     return dict(model_a=label_a, model_b=label_b, n=int(both.sum()), acc_a=float(a.mean()), acc_b=float(b.mean()),
                 diff=float(a.mean() - b.mean()), diff_ci_low=low, diff_ci_high=high, n_a_only=n_a_only,

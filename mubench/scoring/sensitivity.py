@@ -15,9 +15,11 @@ import pandas as pd
 from mubench.answering.generative import matching_sensitivity
 
 SENSITIVITY_COLUMNS = [
-    "model", "subset", "factor", "variant", "is_default", "n", "n_correct", "n_unparseable", "accuracy",
-    "default_accuracy", "difference", "spread",
-]  # fmt: skip; n_unparseable: answers the matching rule could not read (blank for caption sets)
+    "model", "subset", "factor", "variant", "is_default", "n", "n_correct", "n_unparseable", "n_bad_microvqa_scorer",
+    "accuracy", "default_accuracy", "difference", "spread",
+]  # fmt: skip
+# n_unparseable: answers the matching rule could not read (blank for caption sets); n_bad_microvqa_scorer: beside it
+# for the microvqa rule, the "bad responses" MicroVQA's own scorer counts (no digit, or one outside 1–5)
 DEFAULT = "default"
 
 
@@ -80,8 +82,8 @@ def _row(model, subset, factor, variant, is_default, correct: pd.Series, baselin
     correct, baseline = correct.astype(bool), baseline.astype(bool)
     accuracy, default_accuracy = float(correct.mean()), float(baseline.mean())
     return dict(model=model, subset=subset, factor=factor, variant=variant, is_default=is_default, n=len(correct),
-                n_correct=int(correct.sum()), n_unparseable=None, accuracy=accuracy, default_accuracy=default_accuracy,
-                difference=accuracy - default_accuracy)
+                n_correct=int(correct.sum()), n_unparseable=None, n_bad_microvqa_scorer=None, accuracy=accuracy,
+                default_accuracy=default_accuracy, difference=accuracy - default_accuracy)
 
 
 def pooled_with_variants(predictions: pd.DataFrame, variants: pd.DataFrame, subset: str = "coarse") -> pd.DataFrame:

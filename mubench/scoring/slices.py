@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from mubench.scoring.accuracy import BootstrapSettings
-from mubench.scoring.bootstrap import group_seed, proportion_ci
+from mubench.scoring.bootstrap import proportion_ci
 
 PATHOLOGY, HE, NON_PATHOLOGY, ALL = "pathology", "he", "non_pathology", "all"
 
@@ -39,9 +39,7 @@ def slice_accuracy(predictions: pd.DataFrame, slices: dict[str, Sequence[str]],
             rows.append({"model": model, "subset": subset, "slice": name, "n": int(r["size"]),
                          "n_correct": int(r["sum"])})
     table = pd.DataFrame(rows, columns=["model", "subset", "slice", "n", "n_correct"])
-    seeds = [group_seed(bootstrap.seed, "merging", m, s, c) for m, s, c in
-             zip(table["model"], table["subset"], table["slice"])]
-    low, high = proportion_ci(table["n_correct"], table["n"], seeds=seeds, method=bootstrap.method,
+    low, high = proportion_ci(table["n_correct"], table["n"], seed=bootstrap.seed, method=bootstrap.method,
                               confidence=bootstrap.confidence, n_resamples=bootstrap.n_resamples)
     table["accuracy"] = 100 * table["n_correct"] / table["n"]
     table["ci_low"], table["ci_high"] = 100 * low, 100 * high

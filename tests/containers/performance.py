@@ -1,16 +1,16 @@
 """The "Container images" section of docs/performance.md, from one `make test-containers` run.
 
-    python3 tests/containers/performance.py TIMINGS_TSV LOAD_BEFORE [--write docs/performance.md]
+    python3 tests/containers/performance.py TIMINGS_TSV SIZES_TSV LOAD_BEFORE [--write docs/performance.md]
 
 TIMINGS_TSV holds `step<TAB>seconds` lines (tests/containers/run.sh and tests/test_container_run.py write them;
-lines of single images start with two spaces). Image sizes come from podman. Without --write the section is
+lines of single images start with two spaces). SIZES_TSV holds `image<TAB>bytes`, as podman stored each image
+when it was built (run.sh removes some before the end to save disk). Without --write the section is
 printed; with it, the section replaces the one in the file (`make bench` keeps it when it rewrites the rest).
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import platform
 import re
@@ -22,17 +22,11 @@ HEADING = "## Container images (`make test-containers`)"
 PARENT = re.compile(r"^Bootstrap: localimage\s*\nFrom: containers/(\S+)\.sif", re.M)
 
 
-def image_sizes() -> dict[str, int]:
-    listed = subprocess.run(["podman", "images", "--format", "json", "--filter", "reference=localhost/mubench/*"],
-                            check=True, capture_output=True, text=True).stdout
-    sizes = {}
-    for image in json.loads(listed or "[]"):
-        for name in image.get("Names") or []:
-            sizes[name.split("/")[-1].split(":")[0]] = image["Size"]
-    return sizes
+def image_sizes(sizes: Path) -> dict[str, int]:
+    return {name: int(size) for name, size in (line.split("\t") for line in sizes.read_text().splitlines() if line)}
 
 
-def section(timings: Path, load_before: str) -> str:
+def section(timings: Path, sizes_tsv: Path, load_before: str) -> str:
     rows = [line.split("\t") for line in timings.read_text().splitlines() if "\t" in line]
     podman = subprocess.run(["podman", "--version"], capture_output=True, text=True).stdout.strip()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -48,7 +42,7 @@ def section(timings: Path, load_before: str) -> str:
     total = sum(int(s) for step, s in rows if not step.startswith("  "))
     lines += [f"| **total** | **{total // 60} min {total % 60:02d} s** |", ""]
     recipes = Path(__file__).resolve().parents[2] / "containers"
-    sizes = image_sizes()
+    sizes = image_sizes(sizes_tsv)
     lines += ["| image | starts from | size (uncompressed, as podman stores it) | adds to what it starts from |",
               "|---|---|---|---|"]
     for name in sorted(sizes):
@@ -67,11 +61,11 @@ def write(path: Path, text: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (3, 5) or (len(sys.argv) == 5 and sys.argv[3] != "--write"):
+    if len(sys.argv) not in (4, 6) or (len(sys.argv) == 6 and sys.argv[4] != "--write"):
         sys.exit(__doc__)
-    body = section(Path(sys.argv[1]), sys.argv[2])
-    if len(sys.argv) == 5:
-        write(Path(sys.argv[4]), body)
-        print(f"wrote the container section of {sys.argv[4]}")
+    body = section(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
+    if len(sys.argv) == 6:
+        write(Path(sys.argv[5]), body)
+        print(f"wrote the container section of {sys.argv[5]}")
     else:
         print(body)

@@ -3,9 +3,12 @@
 # image), then run the demo with every job inside the image its rule names and compare its tables with a venv
 # run (tests/test_container_run.py). Installs podman, runc and debootstrap with apt when absent, so it needs
 # root; anywhere else it stops with the reason (exit 2): a skip would let CI pass with nothing tested.
-# Podman keeps its images in its default store (/var/lib/containers/storage as root, about 30 GB for all five
-# with their build layers); a second run reuses the layers of recipes that did not change. Prints how long each
-# step took; `make test-containers RECORD=1` also writes that into docs/performance.md.
+# Podman keeps its images in its default store (/var/lib/containers/storage as root). A torch stack is 6-7 GB
+# and committing a build step briefly holds its layer two or three times, so each stack of images that no demo
+# job runs (api, legacy-remote-code: `def2oci.py apart`) is built, tested, checked against its lock and removed
+# before the demo's images are built; a second run reuses the layers of the images kept. Prints how long each
+# step took and the free disk before it; `make test-containers RECORD=1` also writes the times and the image
+# sizes into docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -28,13 +31,15 @@ cleanup() { [ -z "$mirror_pid" ] || kill "$mirror_pid" 2>/dev/null || true; rm -
 trap cleanup EXIT
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 timings=$state/timings.tsv
+sizes=$state/sizes.tsv   # name<TAB>bytes of each image, read when it is built (before any is removed)
+: > "$sizes"
 export MUBENCH_CONTAINER_TIMINGS=$state/substeps.tsv   # tests/test_container_run.py adds its runs' times here
 : > "$timings"
 : > "$MUBENCH_CONTAINER_TIMINGS"
 step() {  # name, command...: runs it, then records its time and the times of its parts
     local name=$1 started=$SECONDS
     shift
-    echo "== $name"
+    echo "== $name (free disk: $(df -h --output=avail /var/lib | tail -1 | tr -d ' '))"
     "$@"
     printf '%s\t%s\n' "$name" "$((SECONDS - started))" >> "$timings"
     sed 's/^/  /' "$MUBENCH_CONTAINER_TIMINGS" >> "$timings"
@@ -57,22 +62,52 @@ ca=${ca:-${REQUESTS_CA_BUNDLE:-${SSL_CERT_FILE:-}}}
 if [ -n "$ca" ] && [ -s "$ca" ]; then export MUBENCH_BUILD_CA=$ca; else unset MUBENCH_BUILD_CA; fi
 export MUBENCH_BASE_IMAGE=$base_tag   # python:3.11.7-slim-bookworm cannot be pulled here (no Docker Hub)
 
-build_images() {
-    containers/build.sh 2>&1 | tee "$state/build.log"
+ref() { python3 containers/def2oci.py ref "$1"; }
+build_images() {  # names...: containers/build.sh (each image's %test included), times and sizes recorded
+    local name
+    containers/build.sh "$@" 2>&1 | tee "$state/build.log"
     sed -n 's/^containers\/build.sh: \(.*\) built in \([0-9]*\) s$/image \1\t\2/p' "$state/build.log" \
         >> "$MUBENCH_CONTAINER_TIMINGS"
+    for name in "$@"; do printf '%s\t%s\n' "$name" "$(podman image inspect --format '{{.Size}}' "$(ref "$name")")" >> "$sizes"; done
 }
-step "build every image and run its %test (containers/build.sh)" build_images
+check_locks() {  # names...: each package in each image at the version its lock pins
+    MUBENCH_CONTAINER_TESTS=1 MUBENCH_CONTAINER_IMAGES="$*" .venv/bin/python -m pytest -q -p no:cacheprovider \
+        tests/test_container_run.py -k held_by_the_images_lock
+}
+build_check_remove() {  # names...: built, tested, checked, then removed with the build layers they left behind
+    local before name
+    before=$(podman images --all --quiet --no-trunc | sort -u)
+    build_images "$@"
+    check_locks "$@"
+    for name in "$@"; do podman rmi "$(ref "$name")" >/dev/null; done
+    comm -13 <(echo "$before") <(podman images --all --quiet --no-trunc | sort -u) | xargs -r podman rmi -f >/dev/null
+}
+
+# the images the default workflow's jobs name (and what they start from) are built last and kept for the demo
+# shellcheck disable=SC2046  # one image name per word
+demo_images=$(python3 containers/def2oci.py order $(.venv/bin/python containers/bindings.py 2>/dev/null | cut -f3 \
+    | sed -n 's|^containers/\(.*\)\.sif$|\1|p' | sort -u))
+[ -n "$demo_images" ] || { echo "make test-containers: containers/bindings.py found no image in the demo's jobs" >&2; exit 1; }
+mapfile -t stacks_apart < <(python3 containers/def2oci.py apart $demo_images)
+for stack in "${stacks_apart[@]}"; do
+    # shellcheck disable=SC2086
+    step "build $stack and run its %test, check its packages against its lock, remove it (disk)" \
+        build_check_remove $stack
+done
+kept=$(python3 containers/def2oci.py order | grep -vxF -f <(printf '%s\n' "${stacks_apart[@]}" | tr ' ' '\n' | sed '/^$/d') || true)
+# shellcheck disable=SC2086
+step "build $(echo $kept) and run each %test (containers/build.sh)" build_images $kept
 kill "$mirror_pid" 2>/dev/null || true
 mirror_pid=""
 
 step "demo in the venv and inside the images, outputs compared (pytest)" \
-    env MUBENCH_CONTAINER_TESTS=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_container_run.py
+    env MUBENCH_CONTAINER_TESTS=1 MUBENCH_CONTAINER_IMAGES="$(echo $kept)" .venv/bin/python -m pytest -q \
+    -p no:cacheprovider tests/test_container_run.py
 
 echo
 echo "make test-containers: passed"
 if [ "${RECORD:-}" = 1 ]; then
-    .venv/bin/python tests/containers/performance.py "$timings" "$load_before" --write docs/performance.md
+    .venv/bin/python tests/containers/performance.py "$timings" "$sizes" "$load_before" --write docs/performance.md
 else
-    .venv/bin/python tests/containers/performance.py "$timings" "$load_before"
+    .venv/bin/python tests/containers/performance.py "$timings" "$sizes" "$load_before"
 fi
