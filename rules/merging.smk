@@ -18,9 +18,9 @@ rule train_demo_clip:
         directory("results/{benchmark}/merging/trained/{trained}"),
     params:
         trained=lambda wc: MERGING.trained[wc.trained],
-        threads=THREADS,  # not the job's `threads`: the weights depend on it
+        threads=TRAIN_THREADS,  # not the job's `threads`: the weights depend on it
         full_image_check=FULL_IMAGE_CHECK,
-    threads: THREADS
+    threads: TRAIN_THREADS
     container:
         "containers/openclip.sif"
     log:
