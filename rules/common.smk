@@ -13,6 +13,7 @@ from mubench.analyses.merging.plan import merge_plan, merged_name
 from mubench.answering.detection import detection_models
 from mubench.benchmark.sources import source_of, workflow_subsets
 from mubench.config import check_config, config_errors_first, validate_config
+from mubench.models import gpu_request
 
 min_version("9.0")
 
@@ -49,8 +50,9 @@ THREADS = config["inference"]["threads"]
 # ... and every training job with merging.train.threads (the trained weights depend on it; no training: unused)
 TRAIN_THREADS = (config["merging"].get("train") or {}).get("threads") or THREADS
 FULL_IMAGE_CHECK = config["benchmark"]["verify_images"] == "full"  # md5 of every image before a job reads them
-# A job that may run a model on the accelerator asks for one `gpu` (profiles/default allows one at a time).
-GPU = 0 if config["inference"]["device"] == "cpu" else 1
+# A job that may run a model on the accelerator asks for one `gpu` (profiles/default allows one at a time); none on a
+# host without one (`device: auto`), where model jobs share the cores like the others.
+GPU = gpu_request(config["inference"]["device"])
 PROBE = config["probe"]  # None: no probe jobs (cognition-only benchmarks have no per-image class labels)
 PHASH = config["phash"]  # None: no pHash jobs
 # timm runs in the open_clip image; the transformers backend in the HF image.
