@@ -21,6 +21,7 @@ rule train_demo_clip:
         threads=TRAIN_THREADS,  # not the job's `threads`: the weights depend on it
         full_image_check=FULL_IMAGE_CHECK,
     threads: TRAIN_THREADS
+    priority: 1  # the longest chain of the demo (train → fine-tune → merge → predict): start it first
     container:
         "containers/openclip.sif"
     log:
@@ -45,6 +46,7 @@ rule merge_weights:
         alphas=MERGING.alphas,  # in the order of the output folders
         threads=THREADS,  # not the job's `threads`: results must not depend on --cores
     threads: THREADS
+    priority: 1
     container:
         lambda wc: f"containers/{EVAL_MODELS[MERGING_PAIRS[wc.pair]['tuned']].container}.sif"
     log:
