@@ -264,6 +264,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(f"{Path(owner).name or 'session'}:{name}"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker sends the collected node ids
+def pytest_collection_finish(session):
+    """--dist loadgroup schedules by the ``@group`` suffix of each node id. pytest-xdist 3.8 adds it by setting
+    ``item._nodeid``, which pytest 9 no longer reads (a node's id is ``item._id``), so every test was scheduled on
+    its own and each worker ran the demo again: add the suffix where it is missing."""
+    if not session.config.getvalue("loadgroup"):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in session.items:
+        mark = item.get_closest_marker("xdist_group")
+        if mark and not item.nodeid.endswith(f"@{mark.args[0]}"):
+            item._id = coerce_node_id(f"{item.nodeid}@{mark.args[0]}")
+
+
 _running: dict[str, pytest.Item] = {}
 
 
