@@ -48,7 +48,7 @@ VARIANTS = "results/{benchmark}/predictions/{model}/caption_variants/{subset}.pa
 # Every job computes with inference.threads, whatever --cores gives it: float results depend on the thread count.
 THREADS = config["inference"]["threads"]
 # ... and every training job with merging.train.threads (the trained weights depend on it; no training: unused)
-TRAIN_THREADS = (config["merging"].get("train") or {}).get("threads") or THREADS
+TRAIN_THREADS = ((config["merging"] or {}).get("train") or {}).get("threads") or THREADS
 FULL_IMAGE_CHECK = config["benchmark"]["verify_images"] == "full"  # md5 of every image before a job reads them
 # A job that may run a model on the accelerator asks for one `gpu` (profiles/default allows one at a time); none on a
 # host without one (`device: auto`), where model jobs share the cores like the others.

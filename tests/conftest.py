@@ -269,7 +269,7 @@ def pytest_collection_finish(session):
     """--dist loadgroup schedules by the ``@group`` suffix of each node id. pytest-xdist 3.8 adds it by setting
     ``item._nodeid``, which pytest 9 no longer reads (a node's id is ``item._id``), so every test was scheduled on
     its own and each worker ran the demo again: add the suffix where it is missing."""
-    if not session.config.getvalue("loadgroup"):
+    if not getattr(session.config.option, "loadgroup", False):  # set on xdist workers alone
         return
     from _pytest.nodeid import coerce_node_id
 

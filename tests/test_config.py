@@ -136,14 +136,13 @@ def test_malformed_values_get_one_short_line_naming_the_key(mutate, expected, tm
     assert "Failed validating" in (tmp_path / "validation.log").read_text()
 
 
-@pytest.mark.workflow
 def test_validation_fills_the_schema_defaults_like_snakemake():
     from snakemake.utils import validate
 
     ours, theirs = copy.deepcopy(DEFAULT), copy.deepcopy(DEFAULT)
     validate_config(ours, SCHEMA, "/nonexistent/never-written.log")
     validate(theirs, str(SCHEMA))
-    assert ours == theirs and ours["inference"]["threads"] == 2 and ours["probe"]["pca_variance"] == 0.95
+    assert ours == theirs and ours["merging"]["train"]["threads"] == 2 and ours["probe"]["pca_variance"] == 0.95
 
 
 def test_defaults_live_in_the_schema_alone():
