@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # No run of the demo or the tests needs the network; failing fast beats 30 s of hub retries.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv demo test bench lint clean containers test-containers check
+.PHONY: venv demo test test-fast bench lint clean containers test-containers check
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,17 @@ demo: venv
 	@echo "  every table: .csv (data), .md, .tex (a paper's \\input), .html (shown in the report)"
 	@echo "Predictions and scores per model are in results/demo/, one log per job in logs/."
 
+# Every core (pytest-xdist): tests that share a workflow run stay in one process, so each run happens once
+# (tests/conftest.py). TEST_WORKERS=1 runs them all in this process.
+TEST_WORKERS ?= auto
+XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
+
+# The unit tests alone: no Snakemake, no workflow run (tests marked `workflow` or `slurm` are left out).
+test-fast: venv
+	$(BIN)/python -m pytest -q $(XDIST) -m "not workflow and not slurm"
 
 # The pipeline at μ-Bench's scale (~15 min on 2 cores): prints one table and rewrites docs/performance.md.
 # BENCH_ARGS=--quick for a 5 % run without the demo. Not part of `make test`.

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from mubench.analyses.merging.plan import merge_plan
+from mubench.analyses.merging.plan import merge_plan, merged_name
 from mubench.answering.detection import detection_models
 from mubench.benchmark.sources import source_of, workflow_subsets
 from mubench.config import check_config, config_errors_first, validate_config
 from mubench.models.spec import BLIND_ABLATIONS
+from mubench.models import gpu_request
 
 min_version("9.0")
 
@@ -36,6 +37,7 @@ EVAL_MODELS = {**MODELS, **MERGING.specs}
 BLIND = {name: spec.blind for name, spec in MODELS.items() if spec.blind and not spec.is_baseline}
 BLIND_MODELS = {name: MODELS[name] for name in BLIND}
 AUDIT = config["audit"]
+MERGING_PAIRS = {pair["name"]: pair for pair in MERGING.pairs}  # name → its merging.pairs entry
 SOURCE = source_of(config["benchmark"]["source"])
 SOURCE_OPTIONS = config["benchmark"].get(config["benchmark"]["source"]) or {}  # the source's own section, if any
 BENCH_DIR = f"results/{BENCH}/benchmark"
@@ -53,9 +55,12 @@ BLIND_PREDICTIONS = "results/{benchmark}/predictions/{model}/blind/{ablation}/{s
 
 # Every job computes with inference.threads, whatever --cores gives it: float results depend on the thread count.
 THREADS = config["inference"]["threads"]
+# ... and every training job with merging.train.threads (the trained weights depend on it; no training: unused)
+TRAIN_THREADS = ((config["merging"] or {}).get("train") or {}).get("threads") or THREADS
 FULL_IMAGE_CHECK = config["benchmark"]["verify_images"] == "full"  # md5 of every image before a job reads them
-# A job that may run a model on the accelerator asks for one `gpu` (profiles/default allows one at a time).
-GPU = 0 if config["inference"]["device"] == "cpu" else 1
+# A job that may run a model on the accelerator asks for one `gpu` (profiles/default allows one at a time); none on a
+# host without one (`device: auto`), where model jobs share the cores like the others.
+GPU = gpu_request(config["inference"]["device"])
 PROBE = config["probe"]  # None: no probe jobs (cognition-only benchmarks have no per-image class labels)
 PHASH = config["phash"]  # None: no pHash jobs
 # timm runs in the open_clip image; the transformers backend in the HF image.

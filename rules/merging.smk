@@ -4,7 +4,7 @@
 
 wildcard_constraints:
     trained="|".join(map(re.escape, MERGING.trained)) or "^$",
-    merged="|".join(map(re.escape, MERGING.merged)) or "^$",
+    pair="|".join(map(re.escape, MERGING_PAIRS)) or "^$",
 
 
 rule train_demo_clip:
@@ -18,9 +18,10 @@ rule train_demo_clip:
         directory("results/{benchmark}/merging/trained/{trained}"),
     params:
         trained=lambda wc: MERGING.trained[wc.trained],
-        threads=THREADS,  # not the job's `threads`: the weights depend on it
+        threads=TRAIN_THREADS,  # not the job's `threads`: the weights depend on it
         full_image_check=FULL_IMAGE_CHECK,
-    threads: THREADS
+    threads: TRAIN_THREADS
+    priority: 1  # the longest chain of the demo (train → fine-tune → merge → predict): start it first
     container:
         "containers/openclip.sif"
     log:
@@ -32,24 +33,26 @@ rule train_demo_clip:
 
 
 rule merge_weights:
-    """One merged model folder in the tuned model's family; the base is converted to that layout if needed."""
+    """One pair's merged models, a folder per α in the tuned model's family: both parents are loaded once and the
+    base converted to the tuned model's layout if needed."""
     input:
-        base=lambda wc: workflow_weights(MERGING.merged[wc.merged].base),
-        tuned=lambda wc: workflow_weights(MERGING.merged[wc.merged].tuned),
+        base=lambda wc: workflow_weights(MERGING_PAIRS[wc.pair]["base"]),
+        tuned=lambda wc: workflow_weights(MERGING_PAIRS[wc.pair]["tuned"]),
     output:
-        directory("results/{benchmark}/merging/models/{merged}"),
+        [directory(f"results/{{benchmark}}/merging/models/{merged_name('{pair}', alpha)}") for alpha in MERGING.alphas],
     params:
-        base=lambda wc: EVAL_MODELS[MERGING.merged[wc.merged].base],
-        tuned=lambda wc: EVAL_MODELS[MERGING.merged[wc.merged].tuned],
-        alpha=lambda wc: MERGING.merged[wc.merged].alpha,
+        base=lambda wc: EVAL_MODELS[MERGING_PAIRS[wc.pair]["base"]],
+        tuned=lambda wc: EVAL_MODELS[MERGING_PAIRS[wc.pair]["tuned"]],
+        alphas=MERGING.alphas,  # in the order of the output folders
         threads=THREADS,  # not the job's `threads`: results must not depend on --cores
     threads: THREADS
+    priority: 1
     container:
-        lambda wc: f"containers/{MERGING.merged[wc.merged].spec.container}.sif"
+        lambda wc: f"containers/{EVAL_MODELS[MERGING_PAIRS[wc.pair]['tuned']].container}.sif"
     log:
-        "logs/merge_weights/{benchmark}/{merged}.log",
+        "logs/merge_weights/{benchmark}/{pair}.log",
     benchmark:
-        "logs/bench/merge_weights/{benchmark}/{merged}.tsv"
+        "logs/bench/merge_weights/{benchmark}/{pair}.tsv"
     script:
         "../scripts/merge_model.py"
 

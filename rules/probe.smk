@@ -16,7 +16,7 @@ rule probe_features:
         full_image_check=FULL_IMAGE_CHECK,
     threads: THREADS
     resources:
-        gpu=0 if not PROBE or PROBE["features"]["device"] == "cpu" else 1,
+        gpu=gpu_request(PROBE["features"]["device"]) if PROBE else 0,
     container:
         f"containers/{PROBE_FEATURE_CONTAINER}.sif" if PROBE else BASE_CONTAINER
     log:

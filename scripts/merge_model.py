@@ -1,16 +1,16 @@
-"""Snakemake adapter: write one weight-merged model folder (mubench.analyses.merging.weights)."""
+"""Snakemake adapter: one pair's merged model folders, one per α (mubench.analyses.merging.weights)."""
 
 import torch
 
 from mubench.logs import log_to
-from mubench.analyses.merging.weights import write_merged_model
+from mubench.analyses.merging.weights import write_merged_models
 
 
-def run(base, tuned, alpha, out_dir, threads):
+def run(base, tuned, out_dirs, threads):
     torch.set_num_threads(threads)
-    write_merged_model(base, tuned, alpha, out_dir)
+    write_merged_models(base, tuned, out_dirs)
 
 
 with log_to(snakemake.log[0]):
-    run(snakemake.params.base, snakemake.params.tuned, snakemake.params.alpha, snakemake.output[0],
+    run(snakemake.params.base, snakemake.params.tuned, dict(zip(snakemake.params.alphas, snakemake.output)),
         snakemake.params.threads)

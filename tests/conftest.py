@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.util
+import inspect
 import os
 import shutil
 import subprocess
@@ -179,6 +180,7 @@ def copy_workflow(dest: Path) -> Path:
 
 def load_bindings():
     """containers/bindings.py as a module: its ``planned_jobs`` builds a workflow's DAG through snakemake's API."""
+    require_workflow_mark("Snakemake's API (containers/bindings.py)")
     spec = importlib.util.spec_from_file_location("bindings", REPO / "containers" / "bindings.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -189,6 +191,7 @@ def snakemake(workdir: Path, *args: str, cores: int | None = 2, check: bool = Tr
               timeout: int = 1800) -> subprocess.CompletedProcess:
     """``snakemake --cores N *args`` in ``workdir`` (``cores=None``: as the profile says); the one way tests run
     Snakemake. Fails the test with the output's tail unless ``check=False``."""
+    require_workflow_mark("Snakemake")
     result = subprocess.run([str(SNAKEMAKE), *(["--cores", str(cores)] if cores else []), *args], cwd=workdir,
                             capture_output=True, text=True, timeout=timeout, env=env)
     if check:
@@ -202,3 +205,91 @@ def demo_run(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
     snakemake(workdir)
     return workdir
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# How the suite is split and spread over processes (make test: pytest-xdist, --dist loadgroup; make test-fast).
+#
+# - Every test that runs Snakemake (a run, a dry run, the DAG through its API) or reads the shared demo run is
+#   marked `workflow`; `make test-fast` runs the rest. A test that reads `demo_run` is marked here; one that calls
+#   `snakemake()` or `load_bindings()` without the mark fails, naming the mark to add.
+# - Tests that share a fixture broader than one test (the demo run, a module's workflow runs) run in ONE worker
+#   process, so each such fixture is built once: they get one xdist_group per set of tests linked by such fixtures.
+#   Session fixtures that are cheap and safe to build in every worker are listed in PER_WORKER_FIXTURES.
+
+SHARED_RUN_FIXTURES = {"demo_run"}  # session fixtures that run Snakemake: their tests are `workflow` tests
+PER_WORKER_FIXTURES = {"chromium"}  # found or installed once per machine; each worker may ask on its own
+
+
+def _shared_fixtures(item) -> set[tuple[str, str]]:
+    """(scope key, name) of every fixture broader than a test that ``item`` requests, directly or through other
+    fixtures, among those defined in tests/ (pytest's own, such as tmp_path_factory, are not shared state)."""
+    definitions = item._fixtureinfo.name2fixturedefs
+    todo, seen, shared = list(item._fixtureinfo.argnames), set(), set()
+    for mark in item.iter_markers("usefixtures"):
+        todo += mark.args
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in definitions:
+            continue
+        seen.add(name)
+        fixture = definitions[name][-1]
+        todo += fixture.argnames
+        defined_in = Path(inspect.getfile(fixture.func)).resolve()
+        if fixture.scope == "function" or name in PER_WORKER_FIXTURES or REPO / "tests" not in defined_in.parents:
+            continue
+        owner = {"session": "", "package": str(defined_in.parent)}.get(fixture.scope, item.nodeid.split("::")[0])
+        shared.add((owner, name))
+    return shared
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by mark
+def pytest_collection_modifyitems(config, items):
+    parent: dict = {}
+
+    def root(key):
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    shared = {item: _shared_fixtures(item) for item in items}
+    for keys in shared.values():
+        for key in keys:
+            parent[root(key)] = root(min(keys))
+    for item, keys in shared.items():
+        if SHARED_RUN_FIXTURES & {name for _, name in keys}:
+            item.add_marker(pytest.mark.workflow)
+        if keys:
+            owner, name = root(min(keys))
+            item.add_marker(pytest.mark.xdist_group(f"{Path(owner).name or 'session'}:{name}"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker sends the collected node ids
+def pytest_collection_finish(session):
+    """--dist loadgroup schedules by the ``@group`` suffix of each node id. pytest-xdist 3.8 adds it by setting
+    ``item._nodeid``, which pytest 9 no longer reads (a node's id is ``item._id``), so every test was scheduled on
+    its own and each worker ran the demo again: add the suffix where it is missing."""
+    if not getattr(session.config.option, "loadgroup", False):  # set on xdist workers alone
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in session.items:
+        mark = item.get_closest_marker("xdist_group")
+        if mark and not item.nodeid.endswith(f"@{mark.args[0]}"):
+            item._id = coerce_node_id(f"{item.nodeid}@{mark.args[0]}")
+
+
+_running: dict[str, pytest.Item] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _running["item"] = item  # fixtures too run Snakemake in the setup of the test that first needs them
+
+
+def require_workflow_mark(what: str) -> None:
+    """Fails the running test unless it is marked `workflow` (or `slurm`): `make test-fast` must run no Snakemake."""
+    item = _running.get("item")
+    if item is not None and not any(item.get_closest_marker(mark) for mark in ("workflow", "slurm")):
+        pytest.fail(f"{item.nodeid} runs {what}: mark it @pytest.mark.workflow (or the module with pytestmark = "
+                    f"pytest.mark.workflow) so that `make test-fast` leaves it out", pytrace=False)

@@ -11,9 +11,11 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 
+@pytest.mark.workflow  # minutes of end-to-end stages: make test runs it, make test-fast does not
 def test_quick_bench_writes_the_report_and_prefix_reuse_keeps_the_answers(tmp_path):
     out = tmp_path / "performance.md"
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_scale.py"), "--quick", "--out", str(out)],

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from PIL import Image
 
+from mubench.models import gpu_request
+
 from conftest import REPO, copy_workflow, load_bindings, snakemake
 
 MAX_JOBS_PER_MODEL = 3
@@ -67,9 +69,11 @@ def cognition_folder(root: Path) -> Path:
     return root
 
 
+@pytest.mark.workflow
 def test_paper_config_submits_at_most_three_slurm_jobs_per_model(tmp_path):
     """configs/paper.yaml (uBench + cognition folder) through profiles/slurm: one job per model (merged models
-    included: merge → predict → score is one job), detect for the detection models, a handful of aggregates."""
+    included: predict → score is one job; one merge_weights per pair), detect for the detection models, a handful of
+    aggregates."""
     overrides = tmp_path / "site.yaml"
     overrides.write_text(yaml.safe_dump({"benchmark": {"ubench": {
         "path": str(tmp_path / "ubench"), "cognition_path": str(cognition_folder(tmp_path / "cognition"))}}}))
@@ -96,6 +100,7 @@ def test_paper_config_submits_at_most_three_slurm_jobs_per_model(tmp_path):
     assert stated in docs, f"docs/cluster.md should say {stated!r} (aggregates: {aggregates})"
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("configfiles", [[], ["configs/paper.yaml"]], ids=["demo", "paper"])
 def test_preflight_checks_every_image_the_jobs_run_in(configfiles, tmp_path):
     bindings = load_bindings()
@@ -112,6 +117,7 @@ def _shard(folder: Path, name: str, payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+@pytest.mark.workflow
 def test_preflight_names_every_missing_item_in_one_run(tmp_path):
     """A missing model, a missing shard and a shard with the wrong hash: all three in one table, and the run fails.
     Through the SLURM profile, as `make check PROFILE=profiles/slurm` runs it: its `retries` must not repeat the
@@ -177,6 +183,7 @@ def planned_jobs_with_resources(dry_run: str) -> list[tuple[str, str, int]]:
     return jobs
 
 
+@pytest.mark.workflow
 def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
     """A local paper run on a one-GPU workstation must not start several VLM jobs on its GPU at once: every job
     that may run a model on the accelerator asks for one `gpu`, and profiles/default (which a local run and a
@@ -184,9 +191,9 @@ def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
     assert yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())["resources"] == ["gpu=1"]
     slurm = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     assert slurm["resources"] == [f"gpu={slurm['jobs']}"]
-    planned = snakemake(copy_workflow(tmp_path), "-n", "--forceall").stdout  # with profiles/default, as shipped
-    jobs = planned_jobs_with_resources(planned)
-    on_gpu = sorted((rule, model) for rule, model, gpu in jobs if gpu)
+    workdir = copy_workflow(tmp_path)
+    (workdir / "gpu_host.yaml").write_text(yaml.safe_dump({"inference": {"device": "cuda"},
+                                                           "probe": {"features": {"device": "cuda"}}}))
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     torch_models = {m["name"] for m in config["models"] if m["family"] not in ("random", "prior")}
     blind = sorted(("predict_blind", name) for name in torch_models if next(
@@ -194,10 +201,24 @@ def test_local_profile_runs_one_gpu_job_at_a_time(tmp_path):
     assert blind  # the demo runs its model blind too: that job holds the GPU as well
     torch_models |= {m["name"] for m in config["merging"]["train"]["models"]}
     torch_models |= {f"M-DemoCLIP-a{alpha:g}" for alpha in config["merging"]["alphas"]}
-    assert on_gpu == sorted([("predict", name) for name in torch_models] + blind + [("probe_features", "")])
-    assert all(gpu == 0 for rule, _, gpu in jobs if rule in ("predict_cpu", "detect_cpu"))
+    model_jobs = sorted([("predict", name) for name in torch_models] + blind + [("probe_features", "")])
+    # with profiles/default, as shipped: on a GPU workstation (device pinned to cuda), and on this host (device: auto)
+    for extra, asks in ((["--configfile", "gpu_host.yaml"], 1), ([], gpu_request("auto"))):
+        jobs = planned_jobs_with_resources(snakemake(workdir, "-n", "--forceall", *extra).stdout)
+        assert sorted((rule, model) for rule, model, gpu in jobs if gpu) == (model_jobs if asks else []), extra
+        assert all(gpu == 0 for rule, _, gpu in jobs if rule in ("predict_cpu", "detect_cpu"))
 
 
+def test_model_jobs_ask_for_a_gpu_only_where_they_can_use_one(tmp_path):
+    """`device: auto` asks for the one `gpu` only on a host that shows one, so a CPU-only host runs its model jobs
+    side by side; a pinned accelerator always asks, `cpu` never."""
+    assert [gpu_request(device, markers=()) for device in ("auto", "cpu", "cuda", "cuda:1")] == [0, 0, 1, 1]
+    (tmp_path / "gpus" / "0000:3b:00.0").mkdir(parents=True)
+    assert gpu_request("auto", markers=(str(tmp_path / "gpus" / "*"),)) == 1
+    assert gpu_request("cpu", markers=(str(tmp_path / "gpus" / "*"),)) == 0
+
+
+@pytest.mark.workflow
 def test_rule_files_do_not_depend_on_their_include_order(tmp_path):
     """Every rule file reads only rules/common.smk's settings and its own: reversed, they plan the same jobs."""
     shipped = copy_workflow(tmp_path / "shipped")

@@ -54,6 +54,7 @@ TINY = "models[1] 'OpenCLIP-tiny-untrained'"
     ids=["typo-key", "unknown-family", "missing-field", "typo-model-key", "missing-seed", "bad-subset",
          "duplicate-name"],
 )
+@pytest.mark.workflow
 def test_bad_config_stops_before_any_job(mutate, expected, tmp_path):
     result = dry_run(mutated(mutate), tmp_path)
     assert result.returncode != 0
@@ -62,6 +63,7 @@ def test_bad_config_stops_before_any_job(mutate, expected, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.workflow
 def test_schema_problems_come_first_and_short_with_the_detail_in_a_log(tmp_path):
     def typos(config):
         config["models"][1].update(family="openclip", pretrianed=None)
@@ -140,7 +142,7 @@ def test_validation_fills_the_schema_defaults_like_snakemake():
     ours, theirs = copy.deepcopy(DEFAULT), copy.deepcopy(DEFAULT)
     validate_config(ours, SCHEMA, "/nonexistent/never-written.log")
     validate(theirs, str(SCHEMA))
-    assert ours == theirs and ours["inference"]["threads"] == 2 and ours["probe"]["pca_variance"] == 0.95
+    assert ours == theirs and ours["merging"]["train"]["threads"] == 2 and ours["probe"]["pca_variance"] == 0.95
 
 
 def test_defaults_live_in_the_schema_alone():
@@ -159,6 +161,7 @@ def test_defaults_live_in_the_schema_alone():
     assert "snakemake.config" not in scripts, "scripts take their settings as params"
 
 
+@pytest.mark.workflow
 def test_probe_phash_and_merging_can_be_switched_off(tmp_path):
     config = mutated(lambda c: c.update(probe=None, phash=None, merging=None))
     result = dry_run(config, tmp_path)
@@ -168,6 +171,7 @@ def test_probe_phash_and_merging_can_be_switched_off(tmp_path):
         assert not any(line.split()[:1] == [rule] for line in result.stdout.splitlines()), rule
 
 
+@pytest.mark.workflow
 def test_default_config_plans_one_job_per_model(tmp_path):
     """predict and score are one job per model (every subset in it); trained and merged models are predicted too."""
     result = dry_run(DEFAULT, tmp_path)
@@ -205,6 +209,7 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
         read_config_file(path)
 
 
+@pytest.mark.workflow
 def test_repeated_key_and_yaml_error_stop_the_workflow_naming_the_file(tmp_path):
     """In a --configfile (which Snakemake reads leniently) and in the workflow's own config.yaml."""
     workdir = copy_workflow(tmp_path / "run")

@@ -414,6 +414,7 @@ def job_images(workdir: Path) -> list[tuple[str, str, str]]:
     return [tuple(line.split("\t")) for line in out.splitlines()]
 
 
+@pytest.mark.workflow
 def test_each_job_is_bound_to_its_familys_image(tmp_path):
     """predict runs in its model's family image, the CPU analysis rules in base, any other rule in some image
     that has a recipe (rules added by other stages choose their own)."""
@@ -436,6 +437,7 @@ def test_each_job_is_bound_to_its_familys_image(tmp_path):
         assert name and (CONTAINERS / f"{name[1]}.def").exists(), f"{rule} {wildcards}: no recipe for {image!r}"
 
 
+@pytest.mark.workflow
 def test_dry_run_with_apptainer_plans_through_the_stand_in(tmp_path):
     """`snakemake -n --use-apptainer` refuses to start without an apptainer binary; with the stand-in first on
     PATH it plans the whole demo with every image (a dry run only asks for the version)."""

@@ -577,6 +577,7 @@ def test_csp_blocks_any_request_a_page_script_tries(page_file, browser):
     assert sum("Content Security Policy" in text for text in browser.console_errors()) >= 2
 
 
+@pytest.mark.workflow
 def test_page_waits_for_the_significance_table(tmp_path):
     """The page's ★/≈ marks come from rule significance's table, so the page is planned after it."""
     workdir = copy_workflow(tmp_path)

@@ -186,6 +186,7 @@ def test_plan_errors_name_the_key(edit, message):
         merge_plan(with_merging_defaults(config), CONFIGURED, "results/demo")
 
 
+@pytest.mark.workflow
 def test_merging_subset_outside_subsets_stops_the_dry_run(tmp_path):
     """It used to be dropped without a word: Table 19 then silently lacked the subset the user asked for."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -197,6 +198,7 @@ def test_merging_subset_outside_subsets_stops_the_dry_run(tmp_path):
     assert "merging.subsets[1]: 'fine' is not one of the evaluated subsets ['coarse']" in result.stdout + result.stderr
 
 
+@pytest.mark.workflow
 def test_merging_subset_this_benchmark_lacks_is_named_in_table19(tmp_path):
     """configs/paper.yaml merges over cognition too; uBench without its cognition folder has none, so Table 19's
     notes (and the log) say why the subset is missing instead of dropping it without a word."""

@@ -227,6 +227,7 @@ def test_cognition_only_sources_and_no_probe():
         check_config(config)
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("configfile", ["configs/microvqa.yaml", "configs/microvqapp.yaml"])
 def test_shipped_configs_plan_a_note_for_each_artefact_a_reasoning_benchmark_lacks(configfile, tmp_path):
     """The report says why Tables 3–20 (but 14), Figs. 4–14, the probe, merging and detection are absent, and
@@ -600,6 +601,7 @@ def test_a_copied_demo_run_reruns_nothing_and_keeps_its_artefacts_beside_a_micro
     assert (workdir / "paper_figures" / "demo" / "leaderboard.html").read_bytes() == demo["leaderboard.html"]
 
 
+@pytest.mark.workflow
 def test_shipped_config_without_data_stops_at_once_saying_what_to_set(tmp_path):
     """configs/microvqa.yaml as shipped names no release (path and revision null): refused when the config is read,
     before anything is planned or built."""

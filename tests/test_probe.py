@@ -13,7 +13,6 @@ from sklearn.metrics import f1_score
 from conftest import config_section, workflow_config
 
 from mubench.analyses import probe_features
-from mubench.benchmark.demo import build_demo
 from mubench.benchmark.tables import Benchmark
 from mubench.figures.linear_probe import build_table13, plot_fig8, read_reference
 from mubench.analyses.probe import (
@@ -203,18 +202,11 @@ def test_macro_f1_bootstrap_equals_resampling_rows_with_sklearn():
 
 
 @pytest.fixture(scope="module")
-def demo_probe(tmp_path_factory):
-    """The default config's probe on the demo benchmark: untrained ViT-S/14 at the configured image size."""
-    root = tmp_path_factory.mktemp("demo") / "bench"
-    demo = CONFIG["benchmark"]
-    build_demo(root, seed=demo["seed"], **demo["demo"])
-    bench = Benchmark(root)
-    settings = FeatureSettings.from_config(CONFIG["probe"]["features"])
-    features = image_features(bench.images, root, settings, root.parent / "cache")
-    tasks = {t.name: t for t in probe_tasks(bench.images, bench.questions)}
-    index = pd.Series(np.arange(len(bench.images)), index=bench.images["image_id"])
-    return {name: evaluate_task(tasks[name], features[index.loc[tasks[name].image_ids].to_numpy()],
-                                ProbeSettings.from_config(workflow_config()["probe"])) for name in ("stain", "modality")}
+def demo_probe(demo_run):
+    """The default config's probe on the demo benchmark (untrained ViT-S/14 at the configured image size), as the
+    shared demo run computed it (probe_features, linear_probe)."""
+    table = pd.read_parquet(demo_run / "results" / "demo" / "probe" / "linear_probe.parquet")
+    return {row["task"]: row for row in table.to_dict("records") if row["task"] in ("stain", "modality")}
 
 
 @pytest.mark.parametrize("task", ["stain", "modality"])

@@ -376,6 +376,7 @@ def test_uneven_outline_lists_are_counted_logged_and_never_paired_by_guess(tmp_p
     assert "image burgess_1 (burgess_et_al_2024_contour): bbox holds parallel lists of unequal length" in caplog.text
 
 
+@pytest.mark.workflow
 def test_paper_config_plans_without_the_shards(tmp_path):
     """The dry run needs no release files, and asks for no cognition jobs while no cognition folder is set."""
     done = snakemake(tmp_path, "-n", "--snakefile", str(REPO / "Snakefile"), "--configfile",

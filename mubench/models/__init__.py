@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import glob
+
 from mubench.models.base import ContrastiveModel, ModelLoadError
 from mubench.models.spec import FAMILIES, ModelSpec
 from mubench.registry import resolve
@@ -13,6 +15,21 @@ def load_model(spec: ModelSpec, device: str = "cpu"):
     if not family.adapter:
         raise ValueError(f"model {spec.name!r}: family {spec.family!r} has no model to load")
     return resolve(family.adapter)(spec, device=device)
+
+
+# Where a host shows its GPUs without importing torch: the NVIDIA driver's GPU folders and devices, AMD's ROCm device.
+ACCELERATOR_MARKERS = ("/proc/driver/nvidia/gpus/*", "/dev/nvidia[0-9]*", "/dev/kfd")
+
+
+def gpu_request(device: str, markers: tuple[str, ...] = ACCELERATOR_MARKERS) -> int:
+    """The `gpu` resource a model job asks for (profiles/default provides one: one such job at a time on a
+    workstation's GPU): 1 unless the job cannot use one (``cpu``, or ``auto`` on a host without any), so a CPU-only
+    host runs its model jobs side by side like any other job. Decided on the host that schedules the jobs."""
+    if device == "cpu":
+        return 0
+    if device == "auto":
+        return int(any(glob.glob(marker) for marker in markers))
+    return 1
 
 
 def resolve_device(device: str) -> str:

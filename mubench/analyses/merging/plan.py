@@ -60,6 +60,11 @@ class MergePlan:
     subsets: tuple[str, ...] = ()  # where merged models are evaluated (merging.subsets, default: every subset)
 
     @property
+    def alphas(self) -> tuple[float, ...]:
+        """merging.alphas (every pair is merged at each), in config order; () without pairs."""
+        return tuple(dict.fromkeys(merged.alpha for merged in self.merged.values()))
+
+    @property
     def specs(self) -> dict[str, ModelSpec]:
         return {**{n: t.spec for n, t in self.trained.items()}, **{n: m.spec for n, m in self.merged.items()}}
 

@@ -28,12 +28,26 @@ def _open_clip_config(adapter) -> dict:
     return {"model_cfg": model_cfg, "preprocess_cfg": dict(adapter.model.visual.preprocess_cfg)}
 
 
-def write_merged_model(base: ModelSpec, tuned: ModelSpec, alpha: float, out_dir: str | Path) -> dict:
-    """θ = α·θ_base + (1−α)·θ_tuned into ``out_dir``; returns the record written beside the weights."""
+def write_merged_models(base: ModelSpec, tuned: ModelSpec, out_dirs: dict[float, str | Path]) -> list[dict]:
+    """θ = α·θ_base + (1−α)·θ_tuned into ``out_dirs[α]`` for every α; both parents are loaded (and the base
+    converted) once. Returns the record written beside each folder's weights."""
     base_model, tuned_model = load_model(base), load_model(tuned)
     base_state = to_layout(base_model.model.state_dict(), base.family, tuned.family)
-    merged = interpolate(base_state, tuned_model.model.state_dict(), alpha, names=(base.name, tuned.name))
-    out_dir = Path(out_dir)
+    # a copy: writing a transformers folder loads each merged state into the tuned model, which shares these tensors
+    tuned_state = {key: tensor.detach().clone() for key, tensor in tuned_model.model.state_dict().items()}
+    records = []
+    for alpha, out_dir in out_dirs.items():
+        merged = interpolate(base_state, tuned_state, alpha, names=(base.name, tuned.name))
+        records.append(_write_folder(base, tuned, tuned_model, merged, alpha, Path(out_dir)))
+    return records
+
+
+def write_merged_model(base: ModelSpec, tuned: ModelSpec, alpha: float, out_dir: str | Path) -> dict:
+    """One α of write_merged_models."""
+    return write_merged_models(base, tuned, {alpha: out_dir})[0]
+
+
+def _write_folder(base: ModelSpec, tuned: ModelSpec, tuned_model, merged: dict, alpha: float, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     if tuned.family == "open_clip":
         from safetensors.torch import save_file
