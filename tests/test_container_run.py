@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from conftest import DEMO_FIGURES, REPO, copy_workflow, load_bindings, snakemake
 
+pytestmark = pytest.mark.workflow  # runs Snakemake (the demo twice); make test-fast never collects it
+
 STAND_IN_DIR = REPO / "tests" / "containers"
 COMPARED_TABLES = ["table1.csv", "table19.csv", "table18_grit.csv", "table13_linear_probe.csv", "significance.csv"]
 SCRIPT = re.compile(r"\.snakemake/scripts/tmp\w+?\.(\w+\.py)\b")
