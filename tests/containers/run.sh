@@ -90,8 +90,9 @@ build_check_remove() {  # names...: built, tested, checked, then removed with th
 
 # the images the default workflow's jobs name (and what they start from) are built last and kept for the demo
 # shellcheck disable=SC2046  # one image name per word
-demo_images=$(python3 containers/def2oci.py order $(.venv/bin/python containers/bindings.py 2>/dev/null | cut -f3 \
-    | sed -n 's|^containers/\(.*\)\.sif$|\1|p' | sort -u))
+.venv/bin/python containers/bindings.py > "$state/jobs.tsv" 2> "$state/bindings.log" \
+    || { cat "$state/bindings.log" >&2; echo "make test-containers: containers/bindings.py could not plan the demo" >&2; exit 1; }
+demo_images=$(python3 containers/def2oci.py order $(cut -f3 "$state/jobs.tsv" | sed -n 's|^containers/\(.*\)\.sif$|\1|p' | sort -u))
 [ -n "$demo_images" ] || { echo "make test-containers: containers/bindings.py found no image in the demo's jobs" >&2; exit 1; }
 mapfile -t stacks_apart < <(python3 containers/def2oci.py apart $demo_images)
 for stack in "${stacks_apart[@]}"; do
