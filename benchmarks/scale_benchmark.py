@@ -23,7 +23,7 @@ from PIL import Image
 
 from mubench.benchmark.coarse import coarse_question
 from mubench.benchmark.demo_render import ECCENTRICITY_RENDER, EM_CLASSES, render_cell, render_em
-from mubench.benchmark.tables import COARSE_TYPES, write_table
+from mubench.benchmark.tables import COARSE_TYPES, record_image_files, write_table
 from mubench.io import atomic_write, write_json
 from mubench.resources import templates
 
@@ -124,4 +124,5 @@ def build_scale_benchmark(out_dir: str | Path, *, seed: int = 0, scale: float = 
                     counts=dict(images=len(images), datasets=images["dataset"].nunique(),
                                 questions=questions["subset"].value_counts().sort_index().to_dict()))
     write_json(out_dir / "manifest.json", manifest)
+    record_image_files(out_dir)  # as every builder does last: predict jobs then check images by size and mtime
     return manifest

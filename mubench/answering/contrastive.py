@@ -41,16 +41,15 @@ def contrastive_scores(
 ) -> list[np.ndarray]:
     """Softmax over the option similarities of each question (the paper's contrastive protocol)."""
     cache_dir = Path(cache_dir)
-    texts_per_question = [
-        option_texts(q.question, q.subset, q.options, q.captions) for q in questions.itertuples()
-    ]
+    columns = (questions[c].tolist() for c in ("question", "subset", "options", "captions"))  # not itertuples:
+    texts_per_question = [option_texts(*row) for row in zip(*columns)]  # Arrow-backed strings iterate slowly
     unique_texts = list(dict.fromkeys(t for texts in texts_per_question for t in texts))
     text_by_key = {text_key(t): t for t in unique_texts}
     text_vectors = encode_cached(
         list(text_by_key), text_by_key.__getitem__, model.encode_texts,
         EmbeddingCache(cache_dir / "texts"), batch_size, "texts", on_batch,
     )
-    text_row = {key: i for i, key in enumerate(text_by_key)}
+    text_row = {text: i for i, text in enumerate(text_by_key.values())}  # a key per unique text: rows in order
 
     missing = sorted(set(questions["image_id"]) - set(image_files))
     if missing:
@@ -63,8 +62,8 @@ def contrastive_scores(
     image_row = {md5: i for i, md5 in enumerate(file_by_md5)}
 
     scores = []
-    for q, texts in zip(questions.itertuples(), texts_per_question):
-        img = image_vectors[image_row[image_md5[q.image_id]]]
-        txt = text_vectors[[text_row[text_key(t)] for t in texts]]
+    for image_id, texts in zip(questions["image_id"].tolist(), texts_per_question):
+        img = image_vectors[image_row[image_md5[image_id]]]
+        txt = text_vectors[[text_row[t] for t in texts]]
         scores.append(softmax(model.logit_scale * (txt @ img)))
     return scores

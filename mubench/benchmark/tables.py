@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,6 +174,23 @@ def warn_line_breaks(df: pd.DataFrame, protocol: str | None, when: str) -> None:
                     len(option_like), f" (e.g. {option_like[:3]})" if option_like else "")
 
 
+def _resolver(root: Path) -> Callable[[str], str]:
+    """``os.path.realpath(root / path)``, with each folder resolved once: a plain file (no symlink, no ``.`` or
+    ``..``) resolves to its resolved folder plus its name, so a 17k-image table costs one lstat per image."""
+    folders: dict[str, str] = {}
+
+    def resolve(path: str) -> str:
+        full = os.path.join(root, path)
+        parent, name = os.path.split(full)
+        if name in ("", ".", "..") or os.path.islink(full):
+            return os.path.realpath(full)
+        if parent not in folders:
+            folders[parent] = os.path.realpath(parent)
+        return os.path.join(folders[parent], name)
+
+    return resolve
+
+
 def check_images(df: pd.DataFrame, root: Path) -> None:
     """Invariants of an images table in benchmark folder ``root``: unique image ids, and every path inside the
     image folder once resolved (no absolute path, no ``..``, no symlink out); the message names the row."""
@@ -180,8 +198,9 @@ def check_images(df: pd.DataFrame, root: Path) -> None:
         dup = df.loc[df["image_id"].duplicated(), "image_id"].iloc[0]
         raise BenchmarkTableError(f"image_id {dup!r} occurs more than once")
     folder = os.path.realpath(root / IMAGE_FOLDER)
-    for image_id, path in zip(df["image_id"], df["path"]):
-        resolved = os.path.realpath(root / path) if isinstance(path, str) and path else None
+    resolve = _resolver(root)
+    for image_id, path in zip(df["image_id"].tolist(), df["path"].tolist()):
+        resolved = resolve(path) if isinstance(path, str) and path else None
         if resolved is None or os.path.commonpath([folder, resolved]) != folder or resolved == folder:
             raise BenchmarkImageError(
                 f"image {image_id}: path {path!r} resolves to {resolved}, outside the benchmark's image folder "
@@ -210,21 +229,21 @@ def check_questions(df: pd.DataFrame, protocol: str | None = None) -> None:
         dup = df.loc[df["question_id"].duplicated(), "question_id"].iloc[0]
         raise BenchmarkTableError(f"question_id {dup!r} occurs more than once")
     limit = MAX_OPTIONS[protocol] if protocol else None
-    for row in df.itertuples():
-        n = len(row.options)
+    columns = ("question_id", "subset", "options", "answer_idx", "captions", "image_id", "extra_image_ids")
+    for question_id, subset, options, answer_idx, captions, image_id, extra in zip(
+            *(df[c].tolist() for c in columns)):  # lists, not itertuples: Arrow-backed strings iterate slowly
+        n = len(options)
         if limit is not None and n > limit:
-            raise BenchmarkTableError(f"question {row.question_id}: {n} options, more than the {protocol} prompt can "
+            raise BenchmarkTableError(f"question {question_id}: {n} options, more than the {protocol} prompt can "
                                       f"address ({limit}: {OPTION_NAMES[protocol]})")
-        if not 0 <= row.answer_idx < n:
-            raise BenchmarkTableError(f"question {row.question_id}: answer_idx {row.answer_idx} not in 0..{n - 1}")
+        if not 0 <= answer_idx < n:
+            raise BenchmarkTableError(f"question {question_id}: answer_idx {answer_idx} not in 0..{n - 1}")
         # no caption set (empty) is allowed: generative models still answer, contrastive models skip it
-        if row.subset != "cognition" and len(row.captions) not in (0, n):
-            raise BenchmarkTableError(
-                f"question {row.question_id}: {len(row.captions)} captions for {n} options"
-            )
-        extra = list(row.extra_image_ids)
-        if row.image_id in extra or len(set(extra)) != len(extra):
-            raise BenchmarkTableError(f"question {row.question_id}: an image is listed twice among its images")
+        if subset != "cognition" and len(captions) not in (0, n):
+            raise BenchmarkTableError(f"question {question_id}: {len(captions)} captions for {n} options")
+        extra = list(extra)
+        if image_id in extra or len(set(extra)) != len(extra):
+            raise BenchmarkTableError(f"question {question_id}: an image is listed twice among its images")
 
 
 def _with_defaults(df: pd.DataFrame) -> pd.DataFrame:
@@ -297,28 +316,41 @@ class Benchmark:
         if manifest.exists():
             set_max_image_pixels(json.loads(manifest.read_text()).get("max_image_pixels"))
 
+    def _table(self, name: str) -> pd.DataFrame:
+        """A table read and checked once per Benchmark object (a job reads each several times); each caller gets
+        its own copy (copy-on-write: cheap until changed)."""
+        tables = self.__dict__.setdefault("_tables", {})  # frozen dataclass: the instance dict is still writable
+        if name not in tables:
+            tables[name] = read_table(self.root / f"{name}.parquet", name)
+            if name == "questions":
+                self._check_protocol(tables[name])
+        return tables[name].copy(deep=False)
+
+    def _check_protocol(self, questions: pd.DataFrame) -> None:
+        """Every question addressable by the benchmark's protocol (checked with the table's other invariants)."""
+        protocol = self.manifest.get("protocol", LETTER_PROTOCOL) if (self.root / "manifest.json").exists() else None
+        if protocol in MAX_OPTIONS and (questions["options"].map(len) > MAX_OPTIONS[protocol]).any():
+            _check_read(questions, "questions", self.root / "questions.parquet", protocol)
+
     @property
     def images(self) -> pd.DataFrame:
-        return read_table(self.root / "images.parquet", "images")
+        return self._table("images")
 
     @property
     def questions(self) -> pd.DataFrame:
         """The questions, each addressable by the benchmark's protocol (checked with the table's other invariants)."""
-        questions = read_table(self.root / "questions.parquet", "questions")
-        protocol = self.manifest.get("protocol", LETTER_PROTOCOL) if (self.root / "manifest.json").exists() else None
-        if protocol in MAX_OPTIONS and (questions["options"].map(len) > MAX_OPTIONS[protocol]).any():
-            _check_read(questions, "questions", self.root / "questions.parquet", protocol)
-        return questions
+        return self._table("questions")
 
     @property
     def detection(self) -> pd.DataFrame:
-        return read_table(self.root / "detection.parquet", "detection")
+        return self._table("detection")
 
     def image_index(self) -> tuple[dict[str, Path], dict[str, str]]:
         """image_id → file and image_id → md5 (the content key of every image cache), from one table read."""
         images = self.images
-        return ({row.image_id: self.root / row.path for row in images.itertuples()},
-                dict(zip(images["image_id"], images["md5"])))
+        ids = images["image_id"].tolist()
+        return ({i: self.root / p for i, p in zip(ids, images["path"].tolist())},
+                dict(zip(ids, images["md5"].tolist())))
 
     def image_paths(self) -> dict[str, Path]:
         return self.image_index()[0]
