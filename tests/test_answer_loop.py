@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mubench.answering.generative import generative_answers, image_batches
-from mubench.answering.prefetch import prefetched
+from mubench.answering.prefetch import overlaps_compute, prefetched
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.models import ModelSpec
 
@@ -49,6 +49,32 @@ def test_prefetcher_stops_its_worker_when_the_consumer_leaves():
         if i == 3:
             break
     assert not any(t.name == "mubench-prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_without_background_each_item_is_loaded_in_this_thread_when_needed():
+    loaded_by, consumed = [], []
+
+    def load(i):
+        loaded_by.append((i, threading.current_thread().name, list(consumed)))
+        return i * 10
+
+    for i, value in prefetched(range(3), load, background=False):
+        assert value == i * 10
+        consumed.append(i)
+    assert loaded_by == [(i, threading.current_thread().name, list(range(i))) for i in range(3)]
+
+
+def test_loading_overlaps_an_accelerator_always_and_the_cpu_only_with_a_core_to_spare(monkeypatch):
+    import os
+
+    import torch
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert overlaps_compute("cuda:0") and overlaps_compute("mps")
+    assert not overlaps_compute("cpu")  # the loader would take a core from torch's two threads
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert overlaps_compute("cpu")
 
 
 def test_image_batches_keep_an_images_questions_together_sorted_by_prompt_length():

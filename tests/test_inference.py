@@ -9,7 +9,7 @@ import pytest
 from conftest import tiny_open_clip, tiny_open_clip_spec
 
 from mubench.benchmark.tables import Benchmark, BenchmarkImageError, load_image
-from mubench.answering.contrastive import option_texts, softmax
+from mubench.answering.contrastive import option_texts, softmax, softmax_rows
 from mubench.answering.predict import predict_subset
 from mubench.models import ModelSpec
 
@@ -61,6 +61,14 @@ def test_scores_equal_direct_per_question_computation(tiny_benchmark, tiny_model
             np.testing.assert_allclose(row.scores, expected, rtol=1e-4, atol=1e-6)
             assert row.prediction == int(np.argmax(expected))
             assert row.correct == (row.prediction == q.answer_idx)
+
+
+def test_softmax_of_all_questions_at_once_equals_each_questions_softmax_bit_for_bit():
+    """Scores are stored: computing them per option count must not move a single bit (byte-identical tables)."""
+    rng = np.random.default_rng(0)
+    logits = [(rng.standard_normal(n) * 30).astype(np.float32) for n in rng.integers(1, 21, size=2000)]
+    for got, vector in zip(softmax_rows(logits), logits, strict=True):
+        assert got.dtype == softmax(vector).dtype and got.tobytes() == softmax(vector).tobytes()
 
 
 def test_each_image_and_text_encoded_once(tiny_benchmark, tiny_model, tmp_path):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mubench.answering.embedding_cache import EmbeddingCache, encode_cached
+from mubench.answering.prefetch import overlaps_compute
 from mubench.benchmark.tables import load_image
 from mubench.io import text_key
 from mubench.models.base import ContrastiveModel
@@ -28,6 +29,20 @@ def option_texts(question: str, subset: str, options: Sequence[str], captions: S
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max())
     return shifted / shifted.sum()
+
+
+def softmax_rows(logits: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``softmax`` of each vector, bit for bit, computed for all vectors of one length at once (10⁵ questions)."""
+    by_length: dict[int, list[int]] = {}
+    for i, vector in enumerate(logits):
+        by_length.setdefault(len(vector), []).append(i)
+    out: list[np.ndarray] = [np.empty(0)] * len(logits)
+    for rows in by_length.values():
+        block = np.stack([logits[i] for i in rows])
+        shifted = np.exp(block - block.max(axis=1, keepdims=True))
+        for i, probs in zip(rows, shifted / shifted.sum(axis=1, keepdims=True)):
+            out[i] = probs
+    return out
 
 
 def contrastive_scores(
@@ -58,12 +73,10 @@ def contrastive_scores(
     image_vectors = encode_cached(
         list(file_by_md5), lambda md5: load_image(file_by_md5[md5]), model.encode_images,
         EmbeddingCache(cache_dir / "images"), batch_size, "images", on_batch,
+        background=overlaps_compute(getattr(model, "device", "cpu")),
     )
     image_row = {md5: i for i, md5 in enumerate(file_by_md5)}
 
-    scores = []
-    for image_id, texts in zip(questions["image_id"].tolist(), texts_per_question):
-        img = image_vectors[image_row[image_md5[image_id]]]
-        txt = text_vectors[[text_row[t] for t in texts]]
-        scores.append(softmax(model.logit_scale * (txt @ img)))
-    return scores
+    logits = [model.logit_scale * (text_vectors[[text_row[t] for t in texts]] @ image_vectors[image_row[image_md5[i]]])
+              for i, texts in zip(questions["image_id"].tolist(), texts_per_question)]
+    return softmax_rows(logits)

@@ -84,15 +84,17 @@ def encode_cached(
     batch_size: int,
     desc: str,
     on_batch: Callable[[], None] | None = None,
+    background: bool = True,
 ) -> np.ndarray:
     """Encode the keys the cache lacks, one atomically saved batch at a time; return all keys' vectors.
 
-    The next batches are loaded (images decoded) in a background thread while the model encodes this one.
+    ``background``: the next batches are loaded (images decoded) in a background thread while the model encodes
+    this one (prefetch.overlaps_compute says when that pays).
     """
     todo = cache.missing(keys)
     log.info("%s: %d unique, %d cached, %d to encode", desc, len(set(keys)), len(set(keys)) - len(todo), len(todo))
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
-    loaded = prefetched(batches, lambda batch: [load(k) for k in batch])
+    loaded = prefetched(batches, lambda batch: [load(k) for k in batch], background=background)
     for batch, items in tqdm(loaded, total=len(batches), desc=desc, unit="batch", mininterval=5):
         cache.add(batch, encode(items))
         if on_batch is not None:

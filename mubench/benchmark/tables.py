@@ -198,10 +198,11 @@ def check_images(df: pd.DataFrame, root: Path) -> None:
         dup = df.loc[df["image_id"].duplicated(), "image_id"].iloc[0]
         raise BenchmarkTableError(f"image_id {dup!r} occurs more than once")
     folder = os.path.realpath(root / IMAGE_FOLDER)
+    inside = folder.rstrip(os.sep) + os.sep  # both paths are resolved: "inside" is a prefix test
     resolve = _resolver(root)
     for image_id, path in zip(df["image_id"].tolist(), df["path"].tolist()):
         resolved = resolve(path) if isinstance(path, str) and path else None
-        if resolved is None or os.path.commonpath([folder, resolved]) != folder or resolved == folder:
+        if resolved is None or not resolved.startswith(inside):
             raise BenchmarkImageError(
                 f"image {image_id}: path {path!r} resolves to {resolved}, outside the benchmark's image folder "
                 f"{folder}; a benchmark reads only its own images (absolute paths, '..' and symlinks that leave the "
