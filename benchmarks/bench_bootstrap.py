@@ -94,14 +94,15 @@ def scipy_seconds(k: list[int], n: list[int], n_resamples: int, seed: int) -> fl
     return time.perf_counter() - start
 
 
-def measure(models: int, rows: int, scipy_groups: int, n_resamples: int, seed: int) -> dict:
-    """Seconds for all CIs with mubench and (measured or extrapolated) with SciPy, on the same groups."""
+def measure(models: int, rows: int, scipy_groups: int, n_resamples: int, seed: int, threads: int = 1) -> dict:
+    """Seconds for all CIs with mubench (``threads`` groups at a time) and (measured or extrapolated) with SciPy,
+    on the same groups."""
     predictions = synthetic_predictions(models, rows, seed)
     schema = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
     settings = BootstrapSettings(**section_with_defaults(schema, "bootstrap", dict(n_resamples=n_resamples, seed=seed)))
     excluded = section_with_defaults(schema, "report", {})["excluded_datasets"]  # as the workflow's score jobs
     start = time.perf_counter()
-    table = accuracy_table(predictions, bootstrap=settings, excluded_datasets=excluded)
+    table = accuracy_table(predictions, bootstrap=settings, excluded_datasets=excluded, threads=threads)
     ours = time.perf_counter() - start
 
     groups = component_counts(table)
@@ -124,7 +125,8 @@ def measure(models: int, rows: int, scipy_groups: int, n_resamples: int, seed: i
     pairs = paired_comparisons(predictions.astype({"question_id": str}), labels,
                                subsets=["coarse", "fine", "cognition"], bootstrap=settings)
     paired = time.perf_counter() - start
-    return dict(rows=len(predictions), models=models, table_rows=len(table), groups=len(groups), ours_s=ours,
+    return dict(rows=len(predictions), models=models, threads=threads, table_rows=len(table), groups=len(groups),
+                ours_s=ours,
                 scipy_s=scipy_total, scipy_groups_timed=len(chosen), how=how, paired_s=paired, pairs=len(pairs))
 
 
@@ -136,16 +138,18 @@ def main() -> None:
                         help="groups timed with SciPy; the rest is extrapolated")  # fmt: skip
     parser.add_argument("--n-resamples", type=int, default=9999)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="groups resampled at once (same intervals)")
     args = parser.parse_args()
 
-    result = measure(args.models, args.rows, args.scipy_groups, args.n_resamples, args.seed)
+    result = measure(args.models, args.rows, args.scipy_groups, args.n_resamples, args.seed, args.threads)
     ours, speedup = result["ours_s"], result["scipy_s"] / result["ours_s"]
     indent = "\n" + " " * 20
     print(
         f"\nbootstrap CI benchmark  (method=basic, {args.n_resamples:,} resamples)\n"
         f"  prediction rows : {result['rows']:,}  ({args.models} models x {result['rows'] // args.models:,})\n"
         f"  CI groups       : {result['table_rows']:,} table rows, {result['groups']:,} SciPy can run\n"
-        f"  mubench.scoring.accuracy : {ours:8.2f} s   all CIs (rows and images), from prediction rows\n"
+        f"  mubench.scoring.accuracy : {ours:8.2f} s   all CIs (rows and images), from prediction rows, "
+        f"{args.threads} thread(s)\n"
         f"  paired comparisons : {result['paired_s']:8.2f} s   {result['pairs']} (pair, subset) rows\n"
         f"  scipy bootstrap : {result['scipy_s']:8.1f} s{indent}{indent.join(result['how'])}\n"
         f"  speed-up        : {speedup:8.0f} x\n"

@@ -117,7 +117,7 @@ def table_rows(results: dict, costs: dict) -> list[tuple[str, str, str, str]]:
     rows += _generative_rows(results["generative"], stage_cost["generative"])
     bs = results["bootstrap"]
     rows.append((f"bootstrap CIs, {bs['rows']:,} prediction rows ({bs['models']} models), 9,999 resamples: "
-                 "mubench vs SciPy",
+                 f"mubench ({bs['threads']} threads) vs SciPy",
                  f"{_s(bs['ours_s'])} vs {_s(bs['scipy_s'])} (SciPy timed on {bs['scipy_groups_timed']} of "
                  f"{bs['groups']:,} groups, scaled by rows)", f"{bs['scipy_s'] / bs['ours_s']:.0f}× faster",
                  stage_cost["bootstrap"]))

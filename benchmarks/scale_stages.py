@@ -160,8 +160,8 @@ def bootstrap(work: Path, quick: bool) -> dict:
     from bench_bootstrap import measure
 
     if quick:
-        return measure(models=2, rows=20_000, scipy_groups=5, n_resamples=9999, seed=0)
-    return measure(models=12, rows=96_000, scipy_groups=60, n_resamples=9999, seed=0)
+        return measure(models=2, rows=20_000, scipy_groups=5, n_resamples=9999, seed=0, threads=THREADS)
+    return measure(models=12, rows=96_000, scipy_groups=60, n_resamples=9999, seed=0, threads=THREADS)
 
 
 def phash(work: Path, quick: bool) -> dict:

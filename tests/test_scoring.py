@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import bootstrap_settings, scores_table
+from conftest import EXCLUDED_DATASETS, bootstrap_settings, scores_table
 
-from mubench.scoring.accuracy import TABLE_COLUMNS
+from mubench.scoring.accuracy import TABLE_COLUMNS, accuracy_table
 
 DARK = "eulenberg_et_al_2017_darkfield"
 EPI = "eulenberg_et_al_2017_epifluorescence"
@@ -103,6 +103,14 @@ def test_same_input_gives_identical_tables_whatever_the_row_order(method):
     pd.testing.assert_frame_equal(first, scores_table(predictions, bootstrap=settings))
     shuffled = predictions.sample(frac=1.0, random_state=1)
     pd.testing.assert_frame_equal(first, scores_table(shuffled, bootstrap=settings))
+
+    # ... nor on how many groups are resampled at once (each draws from its own seeded stream); images
+    # resampled too: the coarse rows put several questions on one image
+    for resample in ("rows", "images"):
+        chosen = bootstrap_settings(method=method, n_resamples=999, seed=3, resample=resample)
+        one = accuracy_table(predictions, bootstrap=chosen, excluded_datasets=EXCLUDED_DATASETS)
+        pd.testing.assert_frame_equal(one, accuracy_table(predictions, bootstrap=chosen,
+                                                          excluded_datasets=EXCLUDED_DATASETS, threads=3))
 
     # A group's CI does not depend on which other models or subsets are in the table.
     alone = scores_table(frames[0], bootstrap=settings)

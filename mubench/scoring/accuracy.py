@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from mubench.benchmark.tables import IMAGE_ATTRIBUTES
-from mubench.scoring.bootstrap import check_settings, macro_mean_ci
-from mubench.scoring.cluster_bootstrap import ClusterResample, resample_images, stratified
+from mubench.scoring.bootstrap import check_settings, in_threads, macro_mean_ci
+from mubench.scoring.cluster_bootstrap import resample_images, stratified
 
 SCOPES = ("all", "without_excluded")  # then one "domain=<domain>" scope per domain (the biology/pathology split)
 RESAMPLING_UNITS = ("rows", "images")
@@ -58,6 +58,7 @@ def accuracy_table(
     *,
     bootstrap: BootstrapSettings,
     excluded_datasets: Iterable[str],
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Long table with TABLE_COLUMNS: one row per (model, subset, scope, level, group).
 
@@ -71,7 +72,8 @@ def accuracy_table(
 
     When the rows carry the image attributes (IMAGE_ATTRIBUTES), every scope also gets one level per
     attribute, and each domain gets its own scope ``domain=<domain>`` (lower case) with every level
-    restricted to that domain's rows: Table 20 is the ``domain=pathology`` totals.
+    restricted to that domain's rows: Table 20 is the ``domain=pathology`` totals. ``threads``: groups resampled
+    at once; the table is the same for any number.
     """
     images = _image_counts(predictions)
     pairs = images[["model", "subset"]].drop_duplicates()
@@ -89,8 +91,9 @@ def accuracy_table(
         method=bootstrap.method,
         confidence=bootstrap.confidence,
         n_resamples=bootstrap.n_resamples,
+        threads=threads,
     )
-    images_low, images_high = _image_intervals(groups, rows_low, rows_high, bootstrap)
+    images_low, images_high = _image_intervals(groups, rows_low, rows_high, bootstrap, threads)
     chosen_low, chosen_high = (rows_low, rows_high) if bootstrap.resample == "rows" else (images_low, images_high)
     table = pd.DataFrame(
         {
@@ -182,7 +185,7 @@ def _groups(images: pd.DataFrame, pairs: pd.DataFrame, scope: str) -> list[_Grou
 
 
 def _image_intervals(
-    groups: list[_Group], rows_low: np.ndarray, rows_high: np.ndarray, bootstrap: BootstrapSettings
+    groups: list[_Group], rows_low: np.ndarray, rows_high: np.ndarray, bootstrap: BootstrapSettings, threads: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Image-clustered (low, high) per group.
 
@@ -195,14 +198,14 @@ def _image_intervals(
     """
     low, high = np.full(len(groups), np.nan), np.full(len(groups), np.nan)
     pair_cells: dict[int, tuple[_Cells, int]] = {}  # id of a (model, subset, scope) frame → its arrays, max/image
-    drawn: dict[bytes, ClusterResample] = {}
+    counts: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # per-image (k, n) of each distinct resampling
+    resampled: dict[int, list[bytes]] = {}  # group → the resamplings it averages (one unless macro_dataset)
 
-    def resample(cells: _Cells, by_type: bool) -> ClusterResample:
+    def key(cells: _Cells, by_type: bool) -> bytes:
         k, n = cells.per_image(by_type=by_type)
-        key = hashlib.sha256(repr(k.shape).encode() + k.tobytes() + n.tobytes()).digest()
-        if key not in drawn:
-            drawn[key] = resample_images(k, n, seed=bootstrap.seed, n_resamples=bootstrap.n_resamples)
-        return drawn[key]
+        digest = hashlib.sha256(repr(k.shape).encode() + k.tobytes() + n.tobytes()).digest()
+        counts.setdefault(digest, (k, n))
+        return digest
 
     for i, g in enumerate(groups):
         if not g.n or 0 in g.n:
@@ -216,12 +219,17 @@ def _image_intervals(
             most = cells.max_per_image()
         if most == 1:
             low[i], high[i] = rows_low[i], rows_high[i]
-            continue
-        if g.level == "macro_dataset":
-            result = stratified([resample(cells.where(cells.codes["dataset"] == code), by_type=False)
-                                 for code in np.unique(cells.codes["dataset"])])
+        elif g.level == "macro_dataset":
+            resampled[i] = [key(cells.where(cells.codes["dataset"] == code), by_type=False)
+                            for code in np.unique(cells.codes["dataset"])]
         else:
-            result = resample(cells, by_type=g.level == "macro_question_type")
+            resampled[i] = [key(cells, by_type=g.level == "macro_question_type")]
+
+    draws = dict(zip(counts, in_threads(
+        lambda kn: resample_images(*kn, seed=bootstrap.seed, n_resamples=bootstrap.n_resamples),
+        list(counts.values()), threads)))
+    for i, keys in resampled.items():
+        result = stratified([draws[k] for k in keys]) if groups[i].level == "macro_dataset" else draws[keys[0]]
         low[i], high[i] = result.ci(bootstrap.method, bootstrap.confidence)
     return low, high
 

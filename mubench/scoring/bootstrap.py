@@ -15,6 +15,7 @@ reach past it.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 import numpy as np
@@ -73,6 +74,7 @@ def macro_mean_ci(
     method: str = "basic",
     confidence: float = 0.95,
     n_resamples: int = 9999,
+    threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) per group for the unweighted mean of its components' accuracies k_j/n_j.
 
@@ -82,7 +84,8 @@ def macro_mean_ci(
     components or an empty component gets NaN. One component = a pooled accuracy.
 
     Each group draws from its own stream, seeded by ``seed`` and its counts (content_seed), so the
-    loop is over groups; within a group, components × resamples are drawn in one call.
+    loop is over groups (``threads`` at a time: the result does not depend on it); within a group, components ×
+    resamples are drawn in one call.
     """
     check_settings(method, confidence, n_resamples)
     if len(k_parts) != len(n_parts):
@@ -90,6 +93,7 @@ def macro_mean_ci(
     alpha = (1.0 - confidence) / 2.0
     low = np.full(len(k_parts), np.nan)
     high = np.full(len(k_parts), np.nan)
+    drawn = []
     for group, (k, n) in enumerate(zip(k_parts, n_parts)):
         k = np.asarray(k, dtype=np.int64).reshape(-1)
         n = np.asarray(n, dtype=np.int64).reshape(-1)
@@ -98,8 +102,21 @@ def macro_mean_ci(
         if np.any((k < 0) | (k > n)):
             raise ValueError(f"group {group}: need 0 <= k <= n, got k={k.tolist()}, n={n.tolist()}")
         if n.size and np.all(n > 0):
-            low[group], high[group] = _group_interval(k, n, content_seed(seed, k, n), method, alpha, n_resamples)
+            drawn.append((group, k, n))
+    intervals = in_threads(lambda g: _group_interval(g[1], g[2], content_seed(seed, g[1], g[2]), method, alpha,
+                                                     n_resamples), drawn, threads)
+    for (group, _, _), (group_low, group_high) in zip(drawn, intervals):
+        low[group], high[group] = group_low, group_high
     return low, high
+
+
+def in_threads(fn: Callable, items: Sequence, threads: int) -> list:
+    """``[fn(item) for item in items]``, ``threads`` at a time: NumPy's generators release the GIL while they draw,
+    and every group draws from its own seeded stream, so the results are the same for any number of threads."""
+    if threads <= 1 or len(items) < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(min(threads, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def check_settings(method: str, confidence: float, n_resamples: int) -> None:
