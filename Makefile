@@ -36,13 +36,16 @@ demo: venv
 # (tests/conftest.py). TEST_WORKERS=1 runs them all in this process.
 TEST_WORKERS ?= auto
 XDIST = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+# Bytecode caches are written even where the shell sets PYTHONDONTWRITEBYTECODE: without them pytest rewrites
+# every test module's asserts again in each worker (3.5 s each) and every workflow job recompiles mubench.
+PYTEST = env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest
 
 test: venv
-	$(BIN)/python -m pytest -q $(XDIST)
+	$(PYTEST) -q $(XDIST)
 
 # The unit tests alone: no Snakemake, no workflow run (tests marked `workflow` or `slurm` are left out).
 test-fast: venv
-	$(BIN)/python -m pytest -q $(XDIST) -m "not workflow and not slurm"
+	$(PYTEST) -q $(XDIST) -m "not workflow and not slurm"
 
 # The pipeline at μ-Bench's scale (~15 min on 2 cores): prints one table and rewrites docs/performance.md.
 # BENCH_ARGS=--quick for a 5 % run without the demo. Not part of `make test`.
