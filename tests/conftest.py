@@ -199,6 +199,33 @@ def snakemake(workdir: Path, *args: str, cores: int | None = 2, check: bool = Tr
     return result
 
 
+class Started:
+    """A Snakemake run going on in the background (``snakemake_started``): ``finish()`` waits for it."""
+
+    def __init__(self, workdir: Path, args: tuple[str, ...], env: dict | None):
+        self.output = workdir / "snakemake_console.txt"
+        with open(self.output, "w") as out:
+            self.process = subprocess.Popen([str(SNAKEMAKE), *args], cwd=workdir, stdout=out,
+                                            stderr=subprocess.STDOUT, env=env)
+
+    def finish(self, timeout: int) -> tuple[int, str]:
+        """(exit code, console output) once the run ends; killed after ``timeout`` seconds."""
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail(f"snakemake still running after {timeout} s:\n{self.output.read_text()[-3000:]}")
+        return code, self.output.read_text()
+
+
+def snakemake_started(workdir: Path, *args: str, env: dict | None = None) -> Started:
+    """``snakemake *args`` started in ``workdir`` without waiting: a test that mostly waits on a run (SLURM's
+    polling) does other work meanwhile, such as asking for the shared demo run (mark it ``reads``)."""
+    require_workflow_mark("Snakemake")
+    return Started(workdir, args, env)
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
     """ONE run of the default workflow (config.yaml) shared by every test that checks the demo's outputs."""
@@ -216,6 +243,9 @@ def demo_run(tmp_path_factory) -> Path:
 # - Tests that share a fixture broader than one test (the demo run, a module's workflow runs) run in ONE worker
 #   process, so each such fixture is built once: they get one xdist_group per set of tests linked by such fixtures.
 #   Session fixtures that are cheap and safe to build in every worker are listed in PER_WORKER_FIXTURES.
+# - A test that asks for a shared run in its body (request.getfixturevalue), so that its own waiting overlaps the
+#   run being made, names it with @pytest.mark.reads(...): it joins the run's group and runs first in it.
+# - Tests run longest first (groups, then other workflow tests, then unit tests), so the 2 workers end together.
 
 SHARED_RUN_FIXTURES = {"demo_run"}  # session fixtures that run Snakemake: their tests are `workflow` tests
 PER_WORKER_FIXTURES = {"chromium"}  # found or installed once per machine; each worker may ask on its own
@@ -224,13 +254,15 @@ PER_WORKER_FIXTURES = {"chromium"}  # found or installed once per machine; each 
 def _shared_fixtures(item) -> set[tuple[str, str]]:
     """(scope key, name) of every fixture broader than a test that ``item`` requests, directly or through other
     fixtures, among those defined in tests/ (pytest's own, such as tmp_path_factory, are not shared state)."""
-    definitions = item._fixtureinfo.name2fixturedefs
+    definitions = dict(item._fixtureinfo.name2fixturedefs)
     todo, seen, shared = list(item._fixtureinfo.argnames), set(), set()
-    for mark in item.iter_markers("usefixtures"):
+    for mark in (*item.iter_markers("usefixtures"), *item.iter_markers("reads")):
         todo += mark.args
+    for mark in item.iter_markers("reads"):  # asked for in the test's body: not in its fixture closure
+        definitions.update({name: item.session._fixturemanager.getfixturedefs(name, item) for name in mark.args})
     while todo:
         name = todo.pop()
-        if name in seen or name not in definitions:
+        if name in seen or not definitions.get(name):
             continue
         seen.add(name)
         fixture = definitions[name][-1]
@@ -262,6 +294,10 @@ def pytest_collection_modifyitems(config, items):
         if keys:
             owner, name = root(min(keys))
             item.add_marker(pytest.mark.xdist_group(f"{Path(owner).name or 'session'}:{name}"))
+    # Longest first, so that no worker is left with a long run at the end: tests that overlap a shared run with
+    # their own waiting, then the groups that share runs, then the other workflow tests, then the unit tests
+    # (stable: otherwise as collected; xdist hands out the groups in this order).
+    items.sort(key=lambda item: [item.get_closest_marker(m) is None for m in ("reads", "xdist_group", "workflow")])
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker sends the collected node ids

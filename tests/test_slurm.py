@@ -26,7 +26,7 @@ import yaml
 
 from mubench.config import check_config
 
-from conftest import REPO, copy_workflow, snakemake
+from conftest import REPO, copy_workflow, snakemake_started
 
 SLURM_TOOLS = Path(__file__).resolve().parent / "slurm"
 # Table 1 only: the run stays a few minutes however many stages the default target grows
@@ -58,11 +58,11 @@ def site_profile(workdir: Path) -> Path:
     return path.parent
 
 
-def run_snakemake(workdir: Path, args: list[str], env: dict[str, str]) -> str:
-    """conftest.snakemake through the cluster (the profile sets the jobs); a failure shows the SLURM logs too."""
-    proc = snakemake(workdir, *args, cores=None, check=False, env=env, timeout=900)
-    output = proc.stdout + proc.stderr
-    if proc.returncode != 0:
+def cluster_output(workdir: Path, run, args: list[str]) -> str:
+    """The console output of a run through the cluster (the profile sets the jobs); a failure shows the SLURM logs
+    too."""
+    code, output = run.finish(timeout=900)
+    if code != 0:
         slurm_logs = "".join(f"\n--- {log}\n{log.read_text()[-3000:]}"
                              for log in sorted((workdir / ".snakemake/slurm_logs").rglob("*.log")))
         pytest.fail(f"snakemake {' '.join(args)} failed in {workdir}:\n{output[-6000:]}{slurm_logs}")
@@ -97,9 +97,20 @@ def submitted_jobs(output: str) -> dict[str, str]:
     return dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/([^/]+)/", output))
 
 
-def test_demo_through_shipped_profile_equals_local_run(slurm_env, private_tmp, demo_run):
+@pytest.mark.reads("demo_run")
+def test_demo_through_shipped_profile_equals_local_run(slurm_env, private_tmp, request):
+    """The cluster run spends most of its time waiting for SLURM's status checks (as shipped: every 30 s), so the
+    shared local run is made meanwhile, unless an earlier test made it already."""
     cluster = copy_workflow(private_tmp / "cluster")
-    output = run_snakemake(cluster, ["--profile", str(site_profile(cluster)), *COMPARED_TABLES], slurm_env)
+    args = ["--profile", str(site_profile(cluster)), *COMPARED_TABLES]
+    run = snakemake_started(cluster, *args, env=slurm_env)
+    try:
+        demo_run = request.getfixturevalue("demo_run")
+    except BaseException:
+        run.process.kill()  # the local run failed: its error is the one to read
+        run.process.wait()
+        raise
+    output = cluster_output(cluster, run, args)
 
     submitted = submitted_jobs(output)
     models = check_config(yaml.safe_load((cluster / "config.yaml").read_text()))
