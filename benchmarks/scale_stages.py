@@ -65,7 +65,10 @@ def _perception_questions(work: Path):
 
 
 def contrastive(work: Path, quick: bool) -> dict:
-    """mubench's predict (coarse + fine, one cache) vs the authors' per-question loop vs the compute floor."""
+    """mubench's predict (coarse + fine, one cache) vs the authors' per-question loop vs the compute floor.
+
+    mubench and the floor are timed three times each, interleaved, from an empty cache every time, and each one's
+    fastest pass kept: whichever runs first otherwise pays the allocator's and the page cache's warm-up."""
     import torch
     from bench_inference import naive_loop, pure_forward
 
@@ -78,11 +81,15 @@ def contrastive(work: Path, quick: bool) -> dict:
     spec = ModelSpec.from_config(dict(name="bench", family="open_clip", architecture="mubench-tiny-ViT", seed=0))
     model = load_model(spec)
     pure_forward(questions.head(8), paths, model, 64)  # warm-up: the first calls pay lazy initialisation
-    cache = work / "contrastive-cache"
-    ours, (tables, _) = _timed(predict_subsets, spec, bench.root, ["coarse", "fine"], cache_dir=cache,
-                               batch_size=128, model=model)  # as a predict job: both subsets, one cache
+    ours, floor = [], []
+    for attempt in range(3):
+        cache = work / f"contrastive-cache-{attempt}"  # empty: every image and text encoded
+        seconds, (tables, _) = _timed(predict_subsets, spec, bench.root, ["coarse", "fine"], cache_dir=cache,
+                                      batch_size=128, model=model)  # as a predict job: both subsets, one cache
+        ours.append(seconds)
+        floor.append(_timed(pure_forward, questions, paths, model, 128)[0])
+    ours, floor = min(ours, key=lambda t: t["wall"]), min(floor, key=lambda t: t["wall"])
     predictions = list(tables.values())
-    floor, _ = _timed(pure_forward, questions, paths, model, 128)
     sample = questions.sample(n=min(100 if quick else 300, len(questions)), random_state=0)
     naive_sample, naive = _timed(naive_loop, sample, paths, model)
     ours_predictions = pd.concat(predictions).set_index("question_id")["prediction"]

@@ -66,10 +66,11 @@ def contrastive_scores(
     )
     text_row = {text: i for i, text in enumerate(text_by_key.values())}  # a key per unique text: rows in order
 
-    missing = sorted(set(questions["image_id"]) - set(image_files))
+    image_ids = questions["image_id"].tolist()
+    missing = sorted(set(image_ids) - set(image_files))
     if missing:
         raise KeyError(f"{len(missing)} questions refer to images absent from images.parquet, e.g. {missing[:3]}")
-    file_by_md5 = {image_md5[i]: image_files[i] for i in dict.fromkeys(questions["image_id"])}
+    file_by_md5 = {image_md5[i]: image_files[i] for i in dict.fromkeys(image_ids)}
     image_vectors = encode_cached(
         list(file_by_md5), lambda md5: load_image(file_by_md5[md5]), model.encode_images,
         EmbeddingCache(cache_dir / "images"), batch_size, "images", on_batch,
@@ -78,5 +79,5 @@ def contrastive_scores(
     image_row = {md5: i for i, md5 in enumerate(file_by_md5)}
 
     logits = [model.logit_scale * (text_vectors[[text_row[t] for t in texts]] @ image_vectors[image_row[image_md5[i]]])
-              for i, texts in zip(questions["image_id"].tolist(), texts_per_question)]
+              for i, texts in zip(image_ids, texts_per_question)]
     return softmax_rows(logits)

@@ -38,7 +38,7 @@ def subset_questions(bench, spec, subset: str) -> pd.DataFrame:
     questions = bench.questions
     questions = answerable(spec, questions[questions["subset"] == subset].reset_index(drop=True))
     attributes = bench.images.set_index("image_id")[list(IMAGE_ATTRIBUTES)]
-    missing = sorted(set(questions["image_id"]) - set(attributes.index))
+    missing = sorted(set(questions["image_id"].tolist()) - set(attributes.index.tolist()))
     if missing:
         raise KeyError(f"{len(missing)} {subset} questions refer to images absent from images.parquet, "
                        f"e.g. {missing[:3]}")

@@ -381,7 +381,7 @@ class Benchmark:
             log.warning("%s has no readable %s (built by an older mubench?): checking the md5 of every image; "
                         "rebuild the benchmark to make this check quick", self.root, IMAGE_RECORD)
         problems, hashed = [], 0
-        for path, md5 in zip(images["path"], images["md5"]):
+        for path, md5 in zip(images["path"].tolist(), images["md5"].tolist()):
             file = self.root / path
             try:
                 stat = file.stat()
