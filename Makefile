@@ -47,7 +47,7 @@ test: venv
 test-fast: venv
 	$(PYTEST) -q $(XDIST) -m "not workflow and not slurm"
 
-# The pipeline at μ-Bench's scale (~15 min on 2 cores): prints one table and rewrites docs/performance.md.
+# The pipeline at μ-Bench's scale (~5 min on 2 cores): prints one table and rewrites docs/performance.md.
 # BENCH_ARGS=--quick for a 5 % run without the demo. Not part of `make test`.
 BENCH_ARGS ?=
 bench: venv
