@@ -75,6 +75,9 @@ def test_loading_overlaps_an_accelerator_always_and_the_cpu_only_with_a_core_to_
     assert not overlaps_compute("cpu")  # the loader would take a core from torch's two threads
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
     assert overlaps_compute("cpu")
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS has none: the machine's cores count
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert not overlaps_compute("cpu")
 
 
 def test_image_batches_keep_an_images_questions_together_sorted_by_prompt_length():

@@ -27,7 +27,8 @@ def overlaps_compute(device) -> bool:
         return True
     import torch
 
-    return len(os.sched_getaffinity(0)) > torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS
+    return cores > torch.get_num_threads()
 
 
 def prefetched(items: Iterable[Item], load: Callable[[Item], Loaded], depth: int = 2,
