@@ -126,8 +126,8 @@ def measure(models: int, rows: int, scipy_groups: int, n_resamples: int, seed: i
                                subsets=["coarse", "fine", "cognition"], bootstrap=settings)
     paired = time.perf_counter() - start
     return dict(rows=len(predictions), models=models, threads=threads, table_rows=len(table), groups=len(groups),
-                ours_s=ours,
-                scipy_s=scipy_total, scipy_groups_timed=len(chosen), how=how, paired_s=paired, pairs=len(pairs))
+                ours_s=ours, scipy_s=scipy_total, scipy_groups_timed=len(chosen), how=how, paired_s=paired,
+                pairs=len(pairs))
 
 
 def main() -> None:

@@ -218,6 +218,11 @@ class Started:
             pytest.fail(f"snakemake still running after {timeout} s:\n{self.output.read_text()[-3000:]}")
         return code, self.output.read_text()
 
+    def stop(self) -> None:
+        """End the run at once (the test failed elsewhere and will not read it)."""
+        self.process.kill()
+        self.process.wait()
+
 
 def snakemake_started(workdir: Path, *args: str, env: dict | None = None) -> Started:
     """``snakemake *args`` started in ``workdir`` without waiting: a test that mostly waits on a run (SLURM's

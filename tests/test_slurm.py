@@ -107,8 +107,7 @@ def test_demo_through_shipped_profile_equals_local_run(slurm_env, private_tmp, r
     try:
         demo_run = request.getfixturevalue("demo_run")
     except BaseException:
-        run.process.kill()  # the local run failed: its error is the one to read
-        run.process.wait()
+        run.stop()  # the local run failed: its error is the one to read
         raise
     output = cluster_output(cluster, run, args)
 
