@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -152,12 +153,23 @@ def describe(error, config: dict) -> str:
     return f"{where}{key}: {detail}"
 
 
+def read_schema(schema_path: str | Path) -> dict:
+    """The JSON schema (YAML), parsed once per file version: every validation and every library default reads it."""
+    path = Path(schema_path).resolve()
+    return copy.deepcopy(_parsed_schema(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_schema(path: Path, mtime_ns: int) -> dict:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def section_with_defaults(schema_path: str | Path, section: str, values: dict) -> dict:
     """``values`` for the config section ``section`` (dotted: ``probe.features``) with the schema's defaults filled
     in, as validate_config fills them (nothing else is checked): the settings a library caller gets by default."""
     from jsonschema import Draft202012Validator
 
-    subschema = yaml.safe_load(Path(schema_path).read_text())
+    subschema = read_schema(schema_path)
     for key in section.split("."):
         subschema = subschema["properties"][key]
     filled = copy.deepcopy(dict(values))
@@ -173,7 +185,7 @@ def validate_config(config: dict, schema_path: str | Path, detail_log: str | Pat
     saying how many there are and where the detail is."""
     from jsonschema import Draft202012Validator
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = read_schema(schema_path)
     validator = _defaults_filling(Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:

@@ -39,7 +39,8 @@ def serve(handler_class: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPSer
     """The handler on a free loopback port, in a daemon thread; returns the server and its /v1 base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for the loop's next poll: at the default 0.5 s every test's teardown would wait that long
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}/v1"
 
 

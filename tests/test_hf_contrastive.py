@@ -10,16 +10,15 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import os
 import shutil
 import string
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from conftest import hub_snapshot
 
 from mubench.benchmark.tables import Benchmark, load_image
 from mubench.answering.contrastive import option_texts
@@ -211,30 +210,14 @@ def test_entry_preprocessing_and_context_length_override_the_processor(family, s
     assert tokens["input_ids"].shape[-1] == 6
 
 
-def test_hub_id_loads_offline_from_hf_home_at_pinned_revision(saved, tmp_path):
+def test_hub_id_loads_offline_from_hf_home_at_pinned_revision(saved):
     """Each family by a user's hub id, served from $HF_HOME laid out exactly as huggingface_hub caches it."""
-    expected = {}
     for family, folder in saved.items():
-        repo = tmp_path / "hf" / "hub" / f"models--mubench--tiny-{family.replace('_', '-')}"
-        shutil.copytree(folder, repo / "snapshots" / REVISION, ignore=shutil.ignore_patterns("tok"))
-        (repo / "refs").mkdir()
-        (repo / "refs" / "main").write_text(REVISION)
-        expected[family] = load_model(spec(family, str(folder))).encode_texts(["a round cell"])
-    script = (
-        "import sys, numpy as np\n"
-        "from mubench.models import ModelSpec, load_model\n"
-        "out = {}\n"
-        "for family in %r:\n"
-        "    entry = ModelSpec.from_config(dict(name='t', family=family, revision=%r,\n"
-        "                                       model_id='mubench/tiny-' + family.replace('_', '-')))\n"
-        "    out[family] = load_model(entry).encode_texts(['a round cell'])\n"
-        "np.savez(sys.argv[1], **out)\n"
-    ) % (sorted(saved), REVISION)
-    env = dict(os.environ, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
-    subprocess.run([sys.executable, "-c", script, str(tmp_path / "emb.npz")], env=env, check=True, timeout=300)
-    loaded = np.load(tmp_path / "emb.npz")
-    for family, vectors in expected.items():
-        np.testing.assert_allclose(loaded[family], vectors, atol=1e-6)
+        repo_id = f"mubench/tiny-{family.replace('_', '-')}"
+        shutil.copytree(folder, hub_snapshot(repo_id, REVISION), ignore=shutil.ignore_patterns("tok"))
+        entry = ModelSpec.from_config(dict(name="t", family=family, revision=REVISION, model_id=repo_id))
+        np.testing.assert_allclose(load_model(entry).encode_texts(["a round cell"]),
+                                   load_model(spec(family, str(folder))).encode_texts(["a round cell"]), atol=1e-6)
 
 
 def test_offline_hub_model_fails_at_once_naming_model_and_remedy():

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import tiny_open_clip
+from conftest import hub_snapshot, tiny_open_clip
 
+from mubench.analyses.merging.weights import write_merged_model
 from mubench.models import ModelLoadError, ModelSpec, load_model
 from mubench.models.open_clip_family import OpenClipModel
 
@@ -81,25 +79,11 @@ def test_local_dir_without_weights_is_refused(seeded, tmp_path):
 def test_hf_hub_id_loads_from_hf_home_cache_at_pinned_revision(seeded, tmp_path):
     """A user's `hf-hub:` entry, offline, served from $HF_HOME exactly as huggingface_hub caches it; merged as the
     tuned model of a pair (as QuiltNet is in M-QuiltNet), its open_clip config comes from the same snapshot."""
-    repo = tmp_path / "hf" / "hub" / "models--mubench--tiny-clip"
-    save_open_clip_dir(seeded, repo / "snapshots" / REVISION)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(REVISION)
-    expected = probe(seeded)[0]
-    script = (
-        "import numpy as np, sys; sys.path.insert(0, %r)\n"
-        "from test_models import probe, spec\n"
-        "from mubench.models import load_model\n"
-        "from mubench.analyses.merging.weights import write_merged_model\n"
-        "s = spec(architecture='hf-hub:mubench/tiny-clip', revision=%r)\n"
-        "np.save(sys.argv[1], probe(load_model(s))[0])\n"
-        "write_merged_model(s, s, 0.5, sys.argv[2])\n"
-    ) % (str(Path(__file__).parent), REVISION)
-    env = dict(os.environ, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
-    out, merged = tmp_path / "emb.npy", tmp_path / "merged"
-    subprocess.run([sys.executable, "-c", script, str(out), str(merged)], env=env, check=True, timeout=120)
-    np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
-    written = json.loads((merged / "open_clip_config.json").read_text())["model_cfg"]
+    save_open_clip_dir(seeded, hub_snapshot("mubench/tiny-clip", REVISION))
+    entry = spec(architecture="hf-hub:mubench/tiny-clip", revision=REVISION)
+    np.testing.assert_allclose(probe(load_model(entry))[0], probe(seeded)[0], atol=1e-6)
+    write_merged_model(entry, entry, 0.5, tmp_path / "merged")
+    written = json.loads((tmp_path / "merged" / "open_clip_config.json").read_text())["model_cfg"]
     assert written == json.loads((CONFIG_DIR / "mubench-tiny-ViT.json").read_text())
 
 
