@@ -1,4 +1,5 @@
-"""A real headless Chromium for page tests, driven over the DevTools protocol through a pipe (no extra packages).
+"""A real headless Chromium for page tests, driven over the DevTools protocol through a pipe (no extra packages):
+one process per test session, one fresh browser context (page, storage, downloads) per test.
 
 ``chromium`` is Debian's package: the session fixture installs it when it is missing and the tests run as root;
 elsewhere the tests that need it are skipped with the reason printed. Chromium's ``--remote-debugging-pipe`` reads
@@ -43,18 +44,21 @@ def install_chromium() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> str:
+def chromium():
+    """One headless Chromium for the session; each test's ``Browser`` is a page in a context of its own."""
     reason = install_chromium()
     if reason:
         print(f"SKIP browser tests: {reason}")
         pytest.skip(reason)
-    return CHROMIUM
+    process = Chromium(CHROMIUM)
+    yield process
+    process.close()
 
 
-class Browser:
-    """One headless Chromium with one page; every network request the page makes is recorded."""
+class Chromium:
+    """A headless Chromium process and its DevTools pipe; every event it sends is kept, in order."""
 
-    def __init__(self, executable: str, width: int = 1280, height: int = 900):
+    def __init__(self, executable: str):
         self.profile = tempfile.mkdtemp(prefix="mubench-chromium-")
         commands_r, self._commands = os.pipe()
         self._replies, replies_w = os.pipe()
@@ -65,8 +69,7 @@ class Browser:
             os.dup2(high[1], 4)
 
         self.process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-pipe",
-             f"--window-size={width},{height}", "about:blank"],
+            [executable, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-pipe", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             preexec_fn=wire_pipes, close_fds=False)
         os.close(commands_r)
@@ -74,10 +77,6 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
-        target = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
-        self.session = self.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)["sessionId"]
-        for domain in ("Page", "Runtime", "Network", "Log"):
-            self.page(f"{domain}.enable")
 
     def call(self, method: str, session: str | None = None, **params) -> dict:
         """Send one command and wait for its reply, keeping the events that arrive meanwhile."""
@@ -94,8 +93,8 @@ class Browser:
                 return reply.get("result", {})
             self.events.append(reply)
 
-    def page(self, method: str, **params) -> dict:
-        return self.call(method, session=self.session, **params)
+    def wait_for_event(self) -> None:
+        self.events.append(self._read())
 
     def _read(self) -> dict:
         while b"\0" not in self._buffer:
@@ -106,11 +105,53 @@ class Browser:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
+    def close(self) -> None:
+        try:
+            self.call("Browser.close")
+        except RuntimeError:
+            pass  # already gone
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._commands)
+        os.close(self._replies)
+        self.process.stderr.close()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class Browser:
+    """One page in a browser context of its own (as a fresh incognito window: no storage, cache or download
+    settings shared with another test); every network request the page makes is recorded."""
+
+    def __init__(self, chromium: Chromium, width: int = 1280, height: int = 900):
+        self.chromium = chromium
+        self._first_event = len(chromium.events)
+        self.context = chromium.call("Target.createBrowserContext")["browserContextId"]
+        target = chromium.call("Target.createTarget", url="about:blank", browserContextId=self.context,
+                               width=width, height=height)["targetId"]
+        self.session = chromium.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Page", "Runtime", "Network", "Log"):
+            self.page(f"{domain}.enable")
+
+    @property
+    def events(self) -> list[dict]:
+        """This page's events and the browser's own (downloads), since the page was opened."""
+        return [e for e in self.chromium.events[self._first_event:] if e.get("sessionId") in (None, self.session)]
+
+    def call(self, method: str, **params) -> dict:
+        """A browser-level command."""
+        return self.chromium.call(method, **params)
+
+    def page(self, method: str, **params) -> dict:
+        return self.chromium.call(method, session=self.session, **params)
+
     def open(self, url: str) -> None:
         """Navigate and wait for the load event."""
         self.page("Page.navigate", url=url)
         while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
-            self.events.append(self._read())
+            self.chromium.wait_for_event()
 
     def evaluate(self, expression: str):
         """The value of a JavaScript expression in the page (promises awaited); page errors raise."""
@@ -144,7 +185,7 @@ class Browser:
 
         folder.mkdir(parents=True, exist_ok=True)
         self.call("Browser.setDownloadBehavior", behavior="allowAndName", downloadPath=str(folder),
-                  eventsEnabled=True)
+                  browserContextId=self.context, eventsEnabled=True)
         seen = len(self.events)  # an earlier download's events are not this one's
         self.evaluate(click_expression)
         deadline = time.monotonic() + timeout
@@ -168,16 +209,5 @@ class Browser:
         return path
 
     def close(self) -> None:
-        try:
-            self.call("Browser.close")
-        except RuntimeError:
-            pass  # already gone
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._commands)
-        os.close(self._replies)
-        self.process.stderr.close()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        """Close the page and its context (Chromium stays for the next test)."""
+        self.call("Target.disposeBrowserContext", browserContextId=self.context)
