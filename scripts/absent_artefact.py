@@ -1,8 +1,8 @@
 """Snakemake adapter: the note figure standing in for an artefact this configuration cannot produce."""
 
 from mubench.figures.style import note_figure
-from mubench.logs import log_to
+from mubench.job import job
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     note_figure(snakemake.output.png, snakemake.output.pdf, snakemake.params.title,
                 f"not produced by this run: {snakemake.params.reason}")

@@ -9,7 +9,7 @@ from mubench.analyses.audit import FLAGS, AuditSettings, audit_questions, audit_
 from mubench.benchmark.tables import Benchmark
 from mubench.figures.export import output_files, write_table
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.models.prior_baseline import prior_answers
 
 
@@ -46,7 +46,7 @@ def run(benchmark_root, blind_paths, blind_models, hashes_path, prior_seeds, set
                  "else a seeded coin", "no Prior model configured" if not fits else "Table 1 has its accuracy"])
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(Path(snakemake.input.tables[0]).parent, list(snakemake.input.blind), snakemake.params.blind_models,
         snakemake.input.hashes or None, dict(snakemake.params.prior_seeds), dict(snakemake.params.settings),
         snakemake.output)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mubench.benchmark.sources import source_of
 from mubench.benchmark.tables import set_max_image_pixels
-from mubench.logs import log_to
+from mubench.job import job
 
 
 def run(out_dir: Path, source: str, seed: int, options: dict, max_pixels: int | None) -> None:
@@ -12,6 +12,6 @@ def run(out_dir: Path, source: str, seed: int, options: dict, max_pixels: int | 
     source_of(source).build()(out_dir, seed=seed, **options)
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(Path(snakemake.output.tables[0]).parent, snakemake.params.source, snakemake.params.seed,
         dict(snakemake.params.options), snakemake.params.max_image_pixels)

@@ -9,7 +9,7 @@ from mubench.figures.composition import composition_tables, printed_composition
 from mubench.figures.export import output_files, write_table
 from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 
 TITLES = {
     "table3": "Table 3 — perception summary", "table4": "Table 4 — images per fine-grained task",
@@ -39,6 +39,6 @@ def run(benchmark_root, reference_paths, with_cognition, out):
     atomic_write(out.fig3_data, lambda tmp: data.to_csv(tmp, index=False))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(Path(snakemake.input.images).parent, list(snakemake.input.references),
         snakemake.params.with_cognition, snakemake.output)

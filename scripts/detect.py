@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mubench.answering.detection import detect_benchmark
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.models import FAMILIES
 
 
@@ -21,7 +21,7 @@ def run(spec, benchmark_root, output, cache_dir, batch_size, device, threads, fu
     atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(
         snakemake.params.spec,
         Path(snakemake.input.detection).parent,

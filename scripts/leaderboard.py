@@ -9,7 +9,7 @@ from mubench.figures.leaderboard import PREDICTION_COLUMNS, LeaderboardSettings,
 from mubench.figures.published import for_benchmark
 from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 
 
 def run(inputs, models, subsets, bootstrap, settings, output):
@@ -30,6 +30,6 @@ def run(inputs, models, subsets, bootstrap, settings, output):
     atomic_write(output, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input, snakemake.params.models, snakemake.params.subsets, dict(snakemake.params.bootstrap),
         LeaderboardSettings(**snakemake.params.settings), snakemake.output[0])

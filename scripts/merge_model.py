@@ -2,7 +2,7 @@
 
 import torch
 
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.analyses.merging.weights import write_merged_models
 
 
@@ -11,6 +11,6 @@ def run(base, tuned, out_dirs, threads):
     write_merged_models(base, tuned, out_dirs)
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.params.base, snakemake.params.tuned, dict(zip(snakemake.params.alphas, snakemake.output)),
         snakemake.params.threads)

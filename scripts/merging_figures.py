@@ -9,7 +9,7 @@ from mubench.figures.export import output_files, write_csv, write_table
 from mubench.figures.merging import alpha_curve, fig5_points, plot_alpha_curve, plot_fig5, table19
 from mubench.figures.table1 import CI_NOTES, printed_table19, read_reference
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.slices import held_out, slice_accuracy
 
@@ -43,7 +43,7 @@ def run(prediction_paths, images_path, references, models, plan, subsets, not_ev
     plot_alpha_curve(curve, subsets, note, out.curve, out.curve_pdf)
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.predictions, snakemake.input.images, snakemake.input, snakemake.params.models,
         snakemake.params.plan, snakemake.params.subsets, dict(snakemake.params.not_evaluated),
         snakemake.params.eval_splits, dict(snakemake.params.slices), dict(snakemake.params.bootstrap),

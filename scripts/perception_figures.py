@@ -9,7 +9,7 @@ from mubench.figures.export import output_files, write_table
 from mubench.figures.table1 import CI_NOTES, printed_table1, read_reference
 from mubench.figures.table20 import build_table20, pathology_note
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 
 
 def run(score_paths, images_path, reference_path, models, subsets, bootstrap, radar_models, out):
@@ -39,6 +39,6 @@ def run(score_paths, images_path, reference_path, models, subsets, bootstrap, ra
                                                                 Path(files.csv).name))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.scores, snakemake.input.images, snakemake.input.reference, snakemake.params.models,
         snakemake.params.subsets, dict(snakemake.params.bootstrap), snakemake.params.radar_models, snakemake.output)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mubench.benchmark.tables import Benchmark
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.analyses.phash import image_hashes
 
 
@@ -18,6 +18,6 @@ def run(benchmark_root, cache_dir, output, workers, full_image_check):
     atomic_write(output, lambda tmp: table.to_parquet(tmp, index=False))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(Path(snakemake.input.images).parent, snakemake.params.cache_dir, snakemake.output[0], snakemake.threads,
         snakemake.params.full_image_check)

@@ -6,7 +6,7 @@ from pathlib import Path
 from mubench.answering.caption_variants import predict_caption_variants
 from mubench.answering.predict import predict_subsets
 from mubench.io import atomic_write, write_json
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.models import FAMILIES, load_for
 
 
@@ -28,7 +28,7 @@ def run(spec, benchmark_root, subsets, outputs, variant_outputs, info_path, cach
     write_json(info_path, info)
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(
         snakemake.params.spec,
         Path(snakemake.input.questions).parent,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mubench.answering.predict import predict_subsets
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.models import FAMILIES, load_for
 
 
@@ -19,7 +19,7 @@ def run(spec, ablation, benchmark_root, subsets, outputs, cache_dir, batch_size,
         atomic_write(output, lambda tmp, table=tables[subset]: table.to_parquet(tmp, index=False))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(
         snakemake.params.spec,
         snakemake.wildcards.ablation,

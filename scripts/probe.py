@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 
 from mubench.benchmark.tables import Benchmark
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.analyses.probe import ProbeSettings, run_probe
 
 
@@ -20,6 +20,6 @@ def run(features_path, benchmark_root, settings, output, threads):
     atomic_write(output, lambda tmp: results.to_parquet(tmp, index=False))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.features, Path(snakemake.input.images).parent,
         ProbeSettings.from_config(dict(snakemake.params.settings)), snakemake.output[0], snakemake.params.threads)

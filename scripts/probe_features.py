@@ -7,7 +7,7 @@ import torch
 
 from mubench.benchmark.tables import Benchmark
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.analyses.probe_features import FeatureSettings, image_features
 
 
@@ -26,6 +26,6 @@ def run(benchmark_root, settings, cache_dir, output, threads, full_image_check):
     atomic_write(output, write)
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(Path(snakemake.input.images).parent, FeatureSettings.from_config(dict(snakemake.params.settings)),
         snakemake.params.cache_dir, snakemake.output[0], snakemake.params.threads, snakemake.params.full_image_check)

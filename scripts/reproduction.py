@@ -10,7 +10,7 @@ from mubench.figures import html
 from mubench.figures.export import describe_benchmark, write_text
 from mubench.figures.paper_table import default_layout
 from mubench.figures.reproduction import render, summarise
-from mubench.logs import log_to
+from mubench.job import job
 
 
 def run(table_paths, absent, manifest_path, out):
@@ -27,5 +27,5 @@ def run(table_paths, absent, manifest_path, out):
     write_text(out.html, html.page(default_layout(summary, "How close this run came to the paper", notes)))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.tables, dict(snakemake.params.absent), snakemake.input.manifest, snakemake.output)

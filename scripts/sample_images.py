@@ -6,7 +6,7 @@ import pandas as pd
 
 from mubench.figures.benchmark_figures import plot_fig6
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 
 
 def run(images_path, benchmark_root, per_dataset, seed, out):
@@ -14,6 +14,6 @@ def run(images_path, benchmark_root, per_dataset, seed, out):
     atomic_write(out.data, lambda tmp: samples.to_csv(tmp, index=False))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.images, Path(snakemake.input.images).parent, snakemake.params.per_dataset, snakemake.params.seed,
         snakemake.output)

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 from mubench.scoring.sensitivity import pooled_with_variants
 
@@ -18,7 +18,7 @@ def run(prediction_paths, variant_paths, outputs, bootstrap, excluded_datasets, 
         atomic_write(output, lambda tmp, table=table: table.to_parquet(tmp, index=False))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(list(snakemake.input.predictions), list(snakemake.input.variants), list(snakemake.output),
         dict(snakemake.params.bootstrap), list(snakemake.params.excluded_datasets),
         snakemake.params.coarse_caption_sets, snakemake.threads)

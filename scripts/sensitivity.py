@@ -5,7 +5,7 @@ import pandas as pd
 from mubench.figures.export import write_data_table
 from mubench.figures.statistics import SENSITIVITY_PERCENT, in_percent, save, sensitivity_plot
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.scoring.sensitivity import sensitivity_table
 
 
@@ -24,6 +24,6 @@ def run(prediction_paths, variant_paths, labels, subsets, out):
         atomic_write(getattr(out, fmt), lambda tmp, fmt=fmt: save(figure, tmp, fmt))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.predictions, snakemake.input.variants, dict(snakemake.params.labels),
         list(snakemake.params.subsets), snakemake.output)

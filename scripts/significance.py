@@ -5,7 +5,7 @@ import pandas as pd
 from mubench.figures.export import write_data_table
 from mubench.figures.statistics import SIGNIFICANCE_PERCENT, in_percent, save, significance_matrix
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.paired import paired_comparisons
 
@@ -28,6 +28,6 @@ def run(prediction_paths, models, subsets, bootstrap, alpha, out):
         atomic_write(getattr(out, fmt), lambda tmp, fmt=fmt: save(figure, tmp, fmt))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(list(snakemake.input), [tuple(m) for m in snakemake.params.models], list(snakemake.params.subsets),
         dict(snakemake.params.bootstrap), snakemake.params.alpha, snakemake.output)

@@ -19,7 +19,7 @@ from mubench.figures.table1 import (
     render_markdown,
     table1_title,
 )
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.scoring.paired import tied_with_best
 
 
@@ -57,7 +57,7 @@ def run(score_paths, manifest_path, reference_path, significance_path, models, s
                       "times wider the image interval is"])
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.scores, snakemake.input.manifest, snakemake.input.reference, snakemake.input.significance,
         snakemake.params.models, snakemake.params.subsets, dict(snakemake.params.bootstrap),
         snakemake.params.alpha, snakemake.output)

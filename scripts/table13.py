@@ -8,7 +8,7 @@ import pandas as pd
 from mubench.figures.export import output_files, write_table
 from mubench.figures.linear_probe import build_table13, plot_fig8, printed_table13, read_reference
 from mubench.io import atomic_write
-from mubench.logs import log_to
+from mubench.job import job
 
 
 def run(results_path, features_path, reference_path, benchmark_source, out):
@@ -27,6 +27,6 @@ def run(results_path, features_path, reference_path, benchmark_source, out):
     atomic_write(out.data, lambda tmp: drawn.round(4).to_csv(tmp, index=False))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.results, snakemake.input.features, snakemake.input.reference, snakemake.params.source,
         snakemake.output)

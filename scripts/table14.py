@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mubench.figures.export import output_files, write_table
 from mubench.figures.table14 import build_table14, printed_robustness, printed_summary, printed_table14, read_reference
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.robustness import robustness_check
 
@@ -42,6 +42,6 @@ def run(hashes_path, prediction_paths, reference_path, models, settings, bootstr
         write_table(rows, files, title, notes, printed(rows, title, notes, Path(files.csv).name))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.hashes, snakemake.input.predictions, snakemake.input.reference, snakemake.params.models,
         dict(snakemake.params.settings), dict(snakemake.params.bootstrap), snakemake.output)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mubench.figures.export import describe_benchmark, output_files, write_table
 from mubench.figures.table18 import build_table18, printed_table18, read_reference
-from mubench.logs import log_to
+from mubench.job import job
 
 
 def run(box_paths, reference_path, manifest_path, models, out):
@@ -23,6 +23,6 @@ def run(box_paths, reference_path, manifest_path, models, out):
     write_table(table, files, title, notes, printed_table18(table, title, notes, Path(files.csv).name))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.boxes, snakemake.input.reference, snakemake.input.manifest, snakemake.params.models,
         snakemake.output)

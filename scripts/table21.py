@@ -5,7 +5,7 @@ from pathlib import Path
 from mubench.figures.export import output_files, write_table
 from mubench.figures.table1 import read_reference
 from mubench.figures.table21 import build_table21, printed_table21, read_model_facts
-from mubench.logs import log_to
+from mubench.job import job
 
 
 def run(fact_paths, reference_path, models, out):
@@ -19,5 +19,5 @@ def run(fact_paths, reference_path, models, out):
     write_table(table, files, title, notes, printed_table21(table, title, notes, Path(files.csv).name))
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.input.facts, snakemake.input.reference, snakemake.params.models, snakemake.output)

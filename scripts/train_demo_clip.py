@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from mubench.analyses.merging.demo_clip import train_demo_clip
-from mubench.logs import log_to
+from mubench.job import job
 
 
 def run(trained, benchmark_root, init_dir, out_dir, threads, full_image_check):
@@ -14,6 +14,6 @@ def run(trained, benchmark_root, init_dir, out_dir, threads, full_image_check):
                     full_image_check=full_image_check)
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(snakemake.params.trained, Path(snakemake.input.questions).parent, snakemake.input.get("init"),
         snakemake.output[0], snakemake.params.threads, snakemake.params.full_image_check)

@@ -5,7 +5,7 @@ import pandas as pd
 from mubench.answering.blind import ABLATIONS
 from mubench.figures.export import output_files, write_table
 from mubench.figures.statistics import in_percent
-from mubench.logs import log_to
+from mubench.job import job
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.vision import BY_CONSTRUCTION, VISION_PERCENT, vision_dependence
 
@@ -35,6 +35,6 @@ def run(prediction_paths, models, blind_files, subsets, bootstrap, out):
                 "Vision dependence — accuracy with and without the image", notes)
 
 
-with log_to(snakemake.log[0]):
+with job(snakemake.log[0]):
     run(list(snakemake.input.predictions), [tuple(m) for m in snakemake.params.models], snakemake.params.blind,
         list(snakemake.params.subsets), dict(snakemake.params.bootstrap), snakemake.output)

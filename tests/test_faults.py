@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import gc
 import hashlib
 import json
 import logging
@@ -23,7 +24,7 @@ import sys
 import threading
 import time
 import zlib
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import quote
 
@@ -50,6 +51,7 @@ from mubench.benchmark.tables import (
 )
 from mubench.benchmark.ubench_convert import ImageDataError, png_bytes
 from mubench.io import OutputWriteError, atomic_write
+from mubench.job import job
 from mubench.logs import log_to
 from mubench.models.openai_api import image_data_url
 from mubench.models.spec import ModelSpec
@@ -430,6 +432,24 @@ def test_secrets_are_redacted_from_log_lines_tracebacks_and_stderr(tmp_path, mon
     assert not [form for form in LEAK_FORMS if form in text]
     assert text.count("[REDACTED]") >= 9 and "job failed" in text
     assert FAKE_KEY not in str(raised.value) and "other-secret-123" not in str(raised.value)  # Snakemake prints it
+
+
+def test_a_job_is_logged_then_its_objects_are_frozen_out_of_the_last_collections(tmp_path):
+    """Every job script's frame: the log as log_to writes it, then gc.freeze (the process ends next), also when the
+    job fails; the failure still reaches Snakemake."""
+    try:
+        for fails in (False, True):
+            gc.unfreeze()
+            with pytest.raises(ValueError, match="broken") if fails else nullcontext():
+                with job(tmp_path / f"{fails}.log"):
+                    logging.getLogger("mubench.test").warning("working")
+                    if fails:
+                        raise ValueError("broken")
+            assert gc.get_freeze_count() > 0
+            text = (tmp_path / f"{fails}.log").read_text()
+            assert "working" in text and ("job failed" in text) == fails
+    finally:
+        gc.unfreeze()  # this test process goes on
 
 
 # ---------------------------------------------------------------------------------------------------------------
