@@ -1,4 +1,5 @@
-"""Send a job's logging, warnings, progress bars and any traceback to its Snakemake log file, secrets redacted.
+"""Send a job's logging, warnings, progress bars and any traceback to its Snakemake log file, secrets redacted;
+``job`` is the frame of every job script.
 
 Every line reaches the file through ``redact`` (mubench.redaction): log records, their tracebacks, and anything
 written to stderr. An exception whose text holds a secret is re-raised with that text redacted, so the
@@ -8,6 +9,7 @@ traceback Python prints after the job (which Snakemake shows and keeps in its ow
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import traceback
 from pathlib import Path
@@ -77,3 +79,18 @@ def log_to(path: str | Path) -> Iterator[None]:
                 raise safe from None
             finally:
                 root.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def job(log_path: str | Path) -> Iterator[None]:
+    """Run a job script's body logged to ``log_path`` (``log_to``); its process is expected to end right after.
+
+    At exit the interpreter's last garbage collections walk every object the process still holds (importing
+    open_clip alone leaves about 400,000); freezing them first (``gc.freeze``) skips that walk and nothing else (files
+    are closed and flushed as before): about 0.8 s of CPU per model job; the demo's 38 jobs took 135 s of CPU instead
+    of 153 s (paired runs on 2 cores, outputs byte-identical)."""
+    try:
+        with log_to(log_path):
+            yield
+    finally:
+        gc.freeze()

@@ -1,7 +1,7 @@
 """Snakemake adapter: the note figure standing in for an artefact this configuration cannot produce."""
 
 from mubench.figures.style import note_figure
-from mubench.job import job
+from mubench.logs import job
 
 with job(snakemake.log[0]):
     note_figure(snakemake.output.png, snakemake.output.pdf, snakemake.params.title,

@@ -9,7 +9,7 @@ from mubench.analyses.audit import FLAGS, AuditSettings, audit_questions, audit_
 from mubench.benchmark.tables import Benchmark
 from mubench.figures.export import output_files, write_table
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 from mubench.models.prior_baseline import prior_answers
 
 

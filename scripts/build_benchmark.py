@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mubench.benchmark.sources import source_of
 from mubench.benchmark.tables import set_max_image_pixels
-from mubench.job import job
+from mubench.logs import job
 
 
 def run(out_dir: Path, source: str, seed: int, options: dict, max_pixels: int | None) -> None:

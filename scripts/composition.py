@@ -9,7 +9,7 @@ from mubench.figures.composition import composition_tables, printed_composition
 from mubench.figures.export import output_files, write_table
 from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 
 TITLES = {
     "table3": "Table 3 — perception summary", "table4": "Table 4 — images per fine-grained task",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mubench.answering.detection import detect_benchmark
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 from mubench.models import FAMILIES
 
 

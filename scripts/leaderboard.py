@@ -9,7 +9,7 @@ from mubench.figures.leaderboard import PREDICTION_COLUMNS, LeaderboardSettings,
 from mubench.figures.published import for_benchmark
 from mubench.figures.table1 import read_reference
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 
 
 def run(inputs, models, subsets, bootstrap, settings, output):

@@ -2,7 +2,7 @@
 
 import torch
 
-from mubench.job import job
+from mubench.logs import job
 from mubench.analyses.merging.weights import write_merged_models
 
 

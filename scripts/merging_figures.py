@@ -9,7 +9,7 @@ from mubench.figures.export import output_files, write_csv, write_table
 from mubench.figures.merging import alpha_curve, fig5_points, plot_alpha_curve, plot_fig5, table19
 from mubench.figures.table1 import CI_NOTES, printed_table19, read_reference
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.slices import held_out, slice_accuracy
 

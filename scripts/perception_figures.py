@@ -9,7 +9,7 @@ from mubench.figures.export import output_files, write_table
 from mubench.figures.table1 import CI_NOTES, printed_table1, read_reference
 from mubench.figures.table20 import build_table20, pathology_note
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 
 
 def run(score_paths, images_path, reference_path, models, subsets, bootstrap, radar_models, out):

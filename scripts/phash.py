@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mubench.benchmark.tables import Benchmark
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 from mubench.analyses.phash import image_hashes
 
 

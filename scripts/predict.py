@@ -6,7 +6,7 @@ from pathlib import Path
 from mubench.answering.caption_variants import predict_caption_variants
 from mubench.answering.predict import predict_subsets
 from mubench.io import atomic_write, write_json
-from mubench.job import job
+from mubench.logs import job
 from mubench.models import FAMILIES, load_for
 
 

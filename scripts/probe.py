@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 
 from mubench.benchmark.tables import Benchmark
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 from mubench.analyses.probe import ProbeSettings, run_probe
 
 

@@ -7,7 +7,7 @@ import torch
 
 from mubench.benchmark.tables import Benchmark
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 from mubench.analyses.probe_features import FeatureSettings, image_features
 
 

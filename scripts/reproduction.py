@@ -10,7 +10,7 @@ from mubench.figures import html
 from mubench.figures.export import describe_benchmark, write_text
 from mubench.figures.paper_table import default_layout
 from mubench.figures.reproduction import render, summarise
-from mubench.job import job
+from mubench.logs import job
 
 
 def run(table_paths, absent, manifest_path, out):

@@ -6,7 +6,7 @@ import pandas as pd
 
 from mubench.figures.benchmark_figures import plot_fig6
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 
 
 def run(images_path, benchmark_root, per_dataset, seed, out):

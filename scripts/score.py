@@ -3,7 +3,7 @@
 import pandas as pd
 
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 from mubench.scoring.accuracy import BootstrapSettings, accuracy_table
 from mubench.scoring.sensitivity import pooled_with_variants
 

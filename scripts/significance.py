@@ -5,7 +5,7 @@ import pandas as pd
 from mubench.figures.export import write_data_table
 from mubench.figures.statistics import SIGNIFICANCE_PERCENT, in_percent, save, significance_matrix
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.paired import paired_comparisons
 

@@ -19,7 +19,7 @@ from mubench.figures.table1 import (
     render_markdown,
     table1_title,
 )
-from mubench.job import job
+from mubench.logs import job
 from mubench.scoring.paired import tied_with_best
 
 

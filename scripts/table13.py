@@ -8,7 +8,7 @@ import pandas as pd
 from mubench.figures.export import output_files, write_table
 from mubench.figures.linear_probe import build_table13, plot_fig8, printed_table13, read_reference
 from mubench.io import atomic_write
-from mubench.job import job
+from mubench.logs import job
 
 
 def run(results_path, features_path, reference_path, benchmark_source, out):

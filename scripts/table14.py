@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mubench.figures.export import output_files, write_table
 from mubench.figures.table14 import build_table14, printed_robustness, printed_summary, printed_table14, read_reference
-from mubench.job import job
+from mubench.logs import job
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.robustness import robustness_check
 

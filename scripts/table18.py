@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mubench.figures.export import describe_benchmark, output_files, write_table
 from mubench.figures.table18 import build_table18, printed_table18, read_reference
-from mubench.job import job
+from mubench.logs import job
 
 
 def run(box_paths, reference_path, manifest_path, models, out):

@@ -5,7 +5,7 @@ from pathlib import Path
 from mubench.figures.export import output_files, write_table
 from mubench.figures.table1 import read_reference
 from mubench.figures.table21 import build_table21, printed_table21, read_model_facts
-from mubench.job import job
+from mubench.logs import job
 
 
 def run(fact_paths, reference_path, models, out):

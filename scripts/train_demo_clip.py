@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from mubench.analyses.merging.demo_clip import train_demo_clip
-from mubench.job import job
+from mubench.logs import job
 
 
 def run(trained, benchmark_root, init_dir, out_dir, threads, full_image_check):

@@ -5,7 +5,7 @@ import pandas as pd
 from mubench.answering.blind import ABLATIONS
 from mubench.figures.export import output_files, write_table
 from mubench.figures.statistics import in_percent
-from mubench.job import job
+from mubench.logs import job
 from mubench.scoring.accuracy import BootstrapSettings
 from mubench.scoring.vision import BY_CONSTRUCTION, VISION_PERCENT, vision_dependence
 

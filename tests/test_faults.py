@@ -51,8 +51,7 @@ from mubench.benchmark.tables import (
 )
 from mubench.benchmark.ubench_convert import ImageDataError, png_bytes
 from mubench.io import OutputWriteError, atomic_write
-from mubench.job import job
-from mubench.logs import log_to
+from mubench.logs import job, log_to
 from mubench.models.openai_api import image_data_url
 from mubench.models.spec import ModelSpec
 from mubench.redaction import redact
