@@ -175,14 +175,15 @@ def sampled_answers(predictions: pd.DataFrame, settings: LeaderboardSettings,
     flagged questions come first in that order, so the page can show them alone."""
     correct = predictions["correct"].astype(bool)
     flag_of = flags.to_dict() if flags is not None else {}
-    flagged = pd.Series([bool(flag_of.get(q, "")) for q in predictions["question_id"]], index=predictions.index)
+    question_ids = predictions["question_id"].tolist()  # a list: iterating an Arrow-backed column is slow
+    flagged = pd.Series([bool(flag_of.get(q, "")) for q in question_ids], index=predictions.index)
     keys = COUNT_KEYS + [AUDIT_KEY] * (flags is not None)
     counts = (predictions.assign(wrong=~correct, **{AUDIT_KEY: flagged.map(audit_status)}).groupby(keys, sort=True)
               .agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum")).reset_index())
     columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "response"]
     answers = predictions[columns].assign(correct=correct)
     answers["key"] = [("0" if first else "1") + sample_key(settings.seed, q)
-                      for q, first in zip(answers["question_id"], flagged)]
+                      for q, first in zip(question_ids, flagged.tolist())]
     keys = ["model", "dataset", "correct"]
     answers = answers.sort_values(keys + ["key"], kind="stable")
     answers["rank"] = answers.groupby(keys, sort=False).cumcount()
@@ -240,7 +241,7 @@ def page_data(*, table: pd.DataFrame, marks: pd.DataFrame, models, subsets: Sequ
             **baselines.get(row.model, {}).get(row.subset, {})}
     text = questions.set_index("question_id")
     asked = {}  # each sampled question's text once, however many models' answers show it
-    for question_id, image_id in dict(zip(shown["question_id"], shown["image_id"])).items():
+    for question_id, image_id in dict(zip(shown["question_id"].tolist(), shown["image_id"].tolist())).items():
         q = text.loc[question_id]
         md5 = image_md5[image_id]
         asked[question_id] = {
