@@ -350,7 +350,8 @@ def pytest_sessionstart(session):
         import torch
         from threadpoolctl import threadpool_limits
 
-        share = max(1, len(os.sched_getaffinity(0)) // workers)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS
+        share = max(1, cores // workers)
         torch.set_num_threads(share)
         threadpool_limits(share)  # numpy's and torch's OpenMP/BLAS pools, for the rest of the session
 
@@ -358,7 +359,7 @@ def pytest_sessionstart(session):
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     """A pytest-xdist worker ends right after this: freeze its objects so the interpreter's last collections skip
-    them (as mubench.job does for a job); the run waited 3 s for its workers' exit without it."""
+    them (as mubench.logs.job does for a job); the run waited 3 s for its workers' exit without it."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import gc
 
