@@ -182,8 +182,8 @@ def sampled_answers(predictions: pd.DataFrame, settings: LeaderboardSettings,
               .agg(n_answered=("wrong", "size"), n_wrong=("wrong", "sum")).reset_index())
     columns = ["model", "dataset", "question_id", "image_id", "subset", "question_type", "prediction", "response"]
     answers = predictions[columns].assign(correct=correct)
-    answers["key"] = [("0" if first else "1") + sample_key(settings.seed, q)
-                      for q, first in zip(question_ids, flagged.tolist())]
+    key_of = {q: sample_key(settings.seed, q) for q in dict.fromkeys(question_ids)}  # once per question, not per model
+    answers["key"] = [("0" if first else "1") + key_of[q] for q, first in zip(question_ids, flagged.tolist())]
     keys = ["model", "dataset", "correct"]
     answers = answers.sort_values(keys + ["key"], kind="stable")
     answers["rank"] = answers.groupby(keys, sort=False).cumcount()

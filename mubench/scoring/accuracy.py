@@ -246,8 +246,8 @@ class _Cells(NamedTuple):
     @classmethod
     def of(cls, cells: pd.DataFrame) -> _Cells:
         columns = [c.removesuffix("_code") for c in cells.columns if c.endswith("_code") and c != "image_id_code"]
-        names = {c: dict(cells.drop_duplicates(f"{c}_code")[[f"{c}_code", c]].itertuples(index=False))
-                 for c in columns}
+        firsts = {c: cells[[f"{c}_code", c]].drop_duplicates(f"{c}_code") for c in columns}
+        names = {c: dict(zip(first[f"{c}_code"].tolist(), first[c].tolist())) for c, first in firsts.items()}
         return cls(cells["image_id_code"].to_numpy(), cells["n"].to_numpy(), cells["n_correct"].to_numpy(),
                    {c: cells[f"{c}_code"].to_numpy() for c in columns}, names)
 
