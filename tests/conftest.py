@@ -350,8 +350,9 @@ def pytest_sessionstart(session):
         import torch
         from threadpoolctl import threadpool_limits
 
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS
-        share = max(1, cores // workers)
+        from mubench.answering.prefetch import usable_cores
+
+        share = max(1, usable_cores() // workers)
         torch.set_num_threads(share)
         threadpool_limits(share)  # numpy's and torch's OpenMP/BLAS pools, for the rest of the session
 

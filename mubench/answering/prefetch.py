@@ -27,8 +27,12 @@ def overlaps_compute(device) -> bool:
         return True
     import torch
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS
-    return cores > torch.get_num_threads()
+    return usable_cores() > torch.get_num_threads()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask; the machine's count where there is none: macOS)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def prefetched(items: Iterable[Item], load: Callable[[Item], Loaded], depth: int = 2,
